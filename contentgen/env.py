@@ -1,0 +1,34 @@
+"""Every environment variable contentgen reads, in one place (see DESIGN.md, "Environment")."""
+
+from __future__ import annotations
+
+import sys
+
+import environ
+
+from contentgen import embedded
+
+env = environ.Env()
+
+DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
+SECURE: bool = env.bool("DJANGO_SECURE", default=False)
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+_DEV_SECRET_KEY = "django-insecure-contentgen-dev-only-key-never-use-in-production"
+SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        sys.exit(
+            "contentgen: DJANGO_SECRET_KEY is not set. Set it (for example "
+            "`export DJANGO_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')`) "
+            "or run with DJANGO_DEBUG=1 for development."
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+
+embedded.ensure_environment()
+MONGODB_URI: str = env.str("MONGODB_URI")
+REDIS_URL: str = env.str("REDIS_URL")
+
+LLM: str = env.str("CONTENTGEN_LLM", default="offline")
+LOCAL_MODEL_PATH: str = env.str("CONTENTGEN_LOCAL_MODEL_PATH", default="")
+WORKER_LEASE_SECONDS: float = env.float("CONTENTGEN_WORKER_LEASE_SECONDS", default=30.0)
+MAX_ATTEMPTS: int = env.int("CONTENTGEN_MAX_ATTEMPTS", default=3)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    """An illegal move or bad input, with a message a person can act on.
+
+    `status` is the HTTP status an API answers with; `extra` holds per-field messages.
+    """
+
+    def __init__(self, message: str, *, status: int = 400, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.extra = extra or {}

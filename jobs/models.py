@@ -1,0 +1,161 @@
+"""Stored documents. Field names are a contract (DESIGN.md, "Stored documents")."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_mongodb_backend.fields import ArrayField, EmbeddedModelField
+from django_mongodb_backend.models import EmbeddedModel
+
+
+class Stage(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RESEARCH = "research", "Research"
+    WRITING = "writing", "Writing"
+    SEO = "seo", "SEO"
+    COMPLETED = "completed", "Completed"
+
+
+class Progress(EmbeddedModel):
+    percentage = models.FloatField(default=0)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.QUEUED)
+    stage_progress = models.FloatField(default=0)
+    message = models.CharField(max_length=300, default="Queued for generation")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    estimated_completion = models.DateTimeField(null=True, blank=True)
+    estimated_completion_low = models.DateTimeField(null=True, blank=True)
+    estimated_completion_high = models.DateTimeField(null=True, blank=True)
+    elapsed_seconds = models.FloatField(default=0)
+
+
+class Result(EmbeddedModel):
+    content = models.TextField()
+    meta_title = models.CharField(max_length=60)
+    meta_description = models.CharField(max_length=160)
+    word_count = models.IntegerField()
+    seo_score = models.IntegerField()
+    readability_score = models.FloatField()
+
+
+class JobError(EmbeddedModel):
+    message = models.TextField()
+    stage = models.CharField(max_length=16)
+    timestamp = models.DateTimeField(default=timezone.now)
+
+
+class BulkJob(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="bulk_jobs"
+    )
+    total = models.PositiveIntegerField()
+    # Flat counters so that F() increments move them atomically; exposed as `counts` by the API.
+    count_queued = models.IntegerField(default=0)
+    count_processing = models.IntegerField(default=0)
+    count_completed = models.IntegerField(default=0)
+    count_failed = models.IntegerField(default=0)
+    count_cancelled = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "bulk_jobs"
+        ordering = ("-created_at",)
+        indexes: ClassVar = [models.Index(fields=["user", "-created_at"], name="bulk_user_created")]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} ({self.total} articles)"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {status: getattr(self, f"count_{status}") for status in GenerationJob.Status.values}
+
+    @property
+    def finished(self) -> int:
+        return self.count_completed + self.count_failed + self.count_cancelled
+
+
+class GenerationJob(models.Model):
+    class Mode(models.TextChoices):
+        TOPIC = "topic", "Topic"
+        KEYWORDS = "keywords", "Keywords"
+        TRENDS = "trends", "Trends"
+        SPIN = "spin", "Spin (rewrite)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Tone(models.TextChoices):
+        PROFESSIONAL = "professional", "Professional"
+        CASUAL = "casual", "Casual"
+        FRIENDLY = "friendly", "Friendly"
+        AUTHORITATIVE = "authoritative", "Authoritative"
+        CONVERSATIONAL = "conversational", "Conversational"
+        TECHNICAL = "technical", "Technical"
+        PERSUASIVE = "persuasive", "Persuasive"
+        HUMOROUS = "humorous", "Humorous"
+
+    TERMINAL: ClassVar[frozenset[str]] = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="generation_jobs"
+    )
+    bulk_job = models.ForeignKey(
+        BulkJob, null=True, blank=True, on_delete=models.CASCADE, db_column="bulk_job_id", related_name="jobs"
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    topic = models.CharField(max_length=300, blank=True, default="")
+    keywords = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    source_text = models.TextField(blank=True, default="")
+    word_count = models.PositiveIntegerField(default=1000)
+    tone = models.CharField(max_length=32, choices=Tone.choices, default=Tone.PROFESSIONAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = EmbeddedModelField(Progress, default=Progress)
+    result = EmbeddedModelField(Result, null=True, blank=True)
+    error = EmbeddedModelField(JobError, null=True, blank=True)
+
+    attempts = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=200, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    # Output of each finished stage, so that a takeover resumes after the last completed stage.
+    stage_outputs = models.JSONField(default=dict, blank=True)
+    # {stage: {"started_at": iso, "completed_at": iso, "seconds": float}}: the ETA's history.
+    stage_timings = models.JSONField(default=dict, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "generation_jobs"
+        ordering = ("-created_at",)
+        indexes: ClassVar = [
+            models.Index(fields=["status", "created_at"], name="job_queue"),
+            models.Index(fields=["user", "-created_at"], name="job_user_created"),
+            models.Index(fields=["bulk_job", "created_at"], name="job_bulk"),
+            models.Index(fields=["status", "lease_expires_at"], name="job_lease"),
+            models.Index(fields=["mode", "status", "-updated_at"], name="job_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()}: {self.title}"
+
+    @property
+    def title(self) -> str:
+        if self.topic:
+            return self.topic
+        if self.keywords:
+            return ", ".join(self.keywords)
+        return (self.source_text[:60] + "…") if len(self.source_text) > 60 else self.source_text
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL

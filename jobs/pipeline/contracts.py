@@ -1,0 +1,52 @@
+"""Data types shared by the pipeline and its callers (no crewAI, no Django)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STAGES_BY_MODE: dict[str, tuple[str, ...]] = {
+    "topic": ("research", "writing", "seo"),
+    "keywords": ("research", "writing", "seo"),
+    "trends": ("research", "writing", "seo"),
+    "spin": ("writing", "seo"),
+}
+
+
+@dataclass(frozen=True)
+class JobInput:
+    mode: str
+    topic: str
+    keywords: list[str]
+    source_text: str
+    word_count: int
+    tone: str
+
+
+@dataclass(frozen=True)
+class PipelineEvent:
+    kind: str
+    stage: str
+    stage_progress: float
+    message: str
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleResult:
+    content: str
+    meta_title: str
+    meta_description: str
+    word_count: int
+    seo_score: int
+    readability_score: float
+
+
+class StageFailed(Exception):
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.message = message
+
+
+class PipelineCancelled(Exception):
+    pass

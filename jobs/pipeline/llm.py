@@ -1,0 +1,96 @@
+"""Model factory: ``CONTENTGEN_LLM`` (or an explicit name) to one crewAI LLM instance per agent."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from .contracts import JobInput, StageFailed
+
+if TYPE_CHECKING:
+    from crewai.llms.base_llm import BaseLLM
+
+LLM_ENV = "CONTENTGEN_LLM"
+DEFAULT_LLM = "offline"
+REQUEST_TIMEOUT_SECONDS = 120.0
+
+PROVIDER_KEY_ENVS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "claude": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "google": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "azure": ("AZURE_API_KEY",),
+    "azure_openai": ("AZURE_API_KEY",),
+    "bedrock": ("AWS_ACCESS_KEY_ID",),
+    "aws": ("AWS_ACCESS_KEY_ID",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+    "ollama": (),
+}
+_BARE_MODEL_PROVIDERS = (("gpt", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"),
+                         ("claude", "anthropic"), ("gemini", "gemini"))
+
+
+def llm_name(name: str | None = None) -> str:
+    return (name or os.environ.get(LLM_ENV) or DEFAULT_LLM).strip()
+
+
+def provider_of(model: str) -> str:
+    if "/" in model:
+        return model.split("/", 1)[0].lower()
+    return next((p for prefix, p in _BARE_MODEL_PROVIDERS if model.lower().startswith(prefix)), "openai")
+
+
+def check_llm_config(name: str | None, *, stage: str) -> str:
+    """Validate the configuration without importing crewAI; returns the resolved model name."""
+    resolved = llm_name(name)
+    if resolved == "offline":
+        return resolved
+    if resolved == "local":
+        raise StageFailed(
+            stage, f"{LLM_ENV}=local is not available yet: set {LLM_ENV}=offline or a provider model such as "
+            "openai/gpt-4o-mini",
+        )
+    provider = provider_of(resolved)
+    key_envs = PROVIDER_KEY_ENVS.get(provider)
+    if key_envs and not any(os.environ.get(env) for env in key_envs):
+        raise StageFailed(
+            stage, f"{key_envs[0]} is not set: export it or set {LLM_ENV}=offline (model {resolved!r})"
+        )
+    return resolved
+
+
+def make_llm(
+    name: str | None,
+    *,
+    stage: str,
+    job: JobInput | None = None,
+    cancel_event: threading.Event | None = None,
+) -> BaseLLM:
+    """A fresh LLM for one agent. Raises StageFailed for a missing key or an unusable model name."""
+    resolved = check_llm_config(name, stage=stage)
+    from .env import prepare_crewai_environment
+
+    prepare_crewai_environment()
+    if resolved == "offline":
+        if job is None:
+            raise ValueError("the offline model needs the job it writes for")
+        from .offline import OfflineLLM
+
+        return OfflineLLM.for_stage(stage, job, cancel_event)
+
+    from crewai import LLM
+
+    try:
+        return LLM(model=resolved, stream=True, timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1)
+    except ImportError as exc:
+        raise StageFailed(
+            stage, f"Model {resolved!r} is not supported by a native crewAI provider and LiteLLM is not "
+            f"installed: pip install litellm, or set {LLM_ENV}=offline",
+        ) from exc
+    except Exception as exc:
+        raise StageFailed(stage, f"Could not configure model {resolved!r}: {exc}") from exc

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from jobs import apis
+
+urlpatterns = [
+    path("jobs/", apis.JobListCreateApi.as_view(), name="api-jobs"),
+    path("jobs/<str:job_id>/", apis.JobDetailApi.as_view(), name="api-job"),
+    path("bulk-jobs/", apis.BulkCreateApi.as_view(), name="api-bulk-jobs"),
+    path("bulk-jobs/<str:bulk_id>/", apis.BulkDetailApi.as_view(), name="api-bulk-job"),
+]

@@ -1,0 +1,175 @@
+"""Input rules for a job and a batch, shared by the REST API and the HTML forms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework import serializers
+
+from jobs.models import GenerationJob
+
+MAX_TOPIC = 300
+MAX_KEYWORDS = 20
+MAX_KEYWORD = 100
+MAX_SOURCE_TEXT = 50_000
+MIN_WORDS, MAX_WORDS, DEFAULT_WORDS = 100, 5000, 1000
+MAX_BATCH = 500
+JOB_FIELDS = ("mode", "topic", "keywords", "source_text", "word_count", "tone")
+
+
+class StrictCharField(serializers.CharField):
+    """A string and nothing else: no numbers coerced, no objects or operators smuggled in."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "Must be a whole number."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=type(data).__name__)
+        return str(super().to_internal_value(data))
+
+
+class JobInputSerializer(serializers.Serializer):
+    mode = StrictChoiceField(
+        choices=GenerationJob.Mode.choices,
+        error_messages={"invalid_choice": "mode must be one of topic, keywords, trends, spin."},
+    )
+    topic = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_TOPIC,
+        trim_whitespace=True,
+        error_messages={"max_length": f"topic must be at most {MAX_TOPIC} characters."},
+    )
+    keywords = serializers.ListField(
+        child=StrictCharField(
+            max_length=MAX_KEYWORD,
+            error_messages={
+                "max_length": f"Each keyword must be at most {MAX_KEYWORD} characters.",
+                "blank": "Keywords cannot be blank.",
+            },
+        ),
+        required=False,
+        max_length=MAX_KEYWORDS,
+        error_messages={
+            "max_length": f"keywords holds at most {MAX_KEYWORDS} entries.",
+            "not_a_list": "keywords must be a list of strings.",
+        },
+    )
+    source_text = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_SOURCE_TEXT,
+        error_messages={"max_length": f"source_text must be at most {MAX_SOURCE_TEXT:,} characters."},
+    )
+    word_count = StrictIntegerField(
+        required=False,
+        default=DEFAULT_WORDS,
+        min_value=MIN_WORDS,
+        max_value=MAX_WORDS,
+        error_messages={
+            "min_value": f"word_count must be between {MIN_WORDS} and {MAX_WORDS}.",
+            "max_value": f"word_count must be between {MIN_WORDS} and {MAX_WORDS}.",
+        },
+    )
+    tone = StrictChoiceField(
+        choices=GenerationJob.Tone.choices,
+        required=False,
+        default=GenerationJob.Tone.PROFESSIONAL,
+        error_messages={"invalid_choice": "tone must be one of " + ", ".join(GenerationJob.Tone.values) + "."},
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        mode = attrs["mode"]
+        errors: dict[str, str] = {}
+        attrs["keywords"] = [k.strip() for k in attrs.get("keywords", [])]
+        if mode in (GenerationJob.Mode.TOPIC, GenerationJob.Mode.TRENDS) and not attrs.get("topic"):
+            errors["topic"] = f"topic is required for {mode} mode."
+        if mode == GenerationJob.Mode.KEYWORDS and not attrs["keywords"]:
+            errors["keywords"] = "keywords mode needs 1 to 20 keywords."
+        if mode == GenerationJob.Mode.SPIN and not attrs.get("source_text", "").strip():
+            errors["source_text"] = "source_text is required for spin mode: paste the text to rewrite."
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class BulkInputSerializer(serializers.Serializer):
+    items = serializers.ListField(
+        child=serializers.DictField(error_messages={"not_a_dict": "Each item must be an object of job fields."}),
+        min_length=1,
+        max_length=MAX_BATCH,
+        allow_empty=False,
+        error_messages={
+            "min_length": f"items must hold 1 to {MAX_BATCH} jobs.",
+            "max_length": f"items must hold 1 to {MAX_BATCH} jobs.",
+            "empty": f"items must hold 1 to {MAX_BATCH} jobs.",
+            "not_a_list": "items must be a list of job objects.",
+        },
+    )
+    defaults = serializers.DictField(required=False)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    mode: str
+    topic: str = ""
+    keywords: list[str] = field(default_factory=list)
+    source_text: str = ""
+    word_count: int = DEFAULT_WORDS
+    tone: str = GenerationJob.Tone.PROFESSIONAL
+
+
+def _spec(attrs: Mapping[str, Any]) -> JobSpec:
+    return JobSpec(**{name: attrs[name] for name in JOB_FIELDS if name in attrs})
+
+
+def parse_job(data: Any) -> tuple[JobSpec | None, dict[str, Any]]:
+    """(spec, {}) when valid, else (None, {field: [messages]})."""
+    if not isinstance(data, Mapping):
+        return None, {"non_field_errors": ["Expected a JSON object of job fields."]}
+    serializer = JobInputSerializer(data=dict(data))
+    if serializer.is_valid():
+        return _spec(serializer.validated_data), {}
+    return None, dict(serializer.errors)
+
+
+def parse_batch(data: Any) -> tuple[list[JobSpec], dict[str, Any]]:
+    """Every item valid, or no spec at all and the errors keyed by item index."""
+    if not isinstance(data, Mapping):
+        return [], {"non_field_errors": ["Expected a JSON object with `items`."]}
+    outer = BulkInputSerializer(data=dict(data))
+    if not outer.is_valid():
+        return [], dict(outer.errors)
+    defaults = outer.validated_data.get("defaults") or {}
+    unknown = sorted(set(defaults) - set(JOB_FIELDS))
+    if unknown:
+        return [], {"defaults": [f"Unknown field(s): {', '.join(unknown)}."]}
+    specs: list[JobSpec] = []
+    item_errors: dict[str, Any] = {}
+    for index, item in enumerate(outer.validated_data["items"]):
+        spec, errors = parse_job({**defaults, **item})
+        if spec is None:
+            item_errors[str(index)] = errors
+        else:
+            specs.append(spec)
+    if item_errors:
+        return [], {"items": item_errors}
+    return specs, {}

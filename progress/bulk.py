@@ -1,0 +1,61 @@
+"""A batch's own event stream: X of Y done, the combined percentage and each article in flight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.models import BulkJob, GenerationJob
+from progress.events import isoformat, now
+from progress.publish import bulk_group, publish, user_group
+
+CURRENT_LIMIT = 50
+
+
+def bulk_snapshot(bulk: BulkJob) -> dict[str, Any]:
+    in_flight = list(
+        GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.PROCESSING).order_by("created_at")[
+            :CURRENT_LIMIT
+        ]
+    )
+    fraction = sum(job.progress.percentage for job in in_flight) / 100.0
+    percentage = 100.0 if bulk.total == 0 else min(100.0, (bulk.finished + fraction) * 100.0 / bulk.total)
+    if bulk.finished < bulk.total:
+        percentage = min(percentage, 99.9)
+    eta = bulk_eta(bulk, in_flight)
+    return {
+        "bulk_job_id": str(bulk.pk),
+        "total": bulk.total,
+        "counts": bulk.counts,
+        "finished": bulk.finished,
+        "percentage": round(percentage, 1),
+        "estimated_completion": isoformat(eta),
+        "current": [
+            {"job_id": str(job.pk), "stage": job.progress.stage, "percentage": job.progress.percentage}
+            for job in in_flight
+        ],
+        "timestamp": isoformat(now()),
+    }
+
+
+def bulk_eta(bulk: BulkJob, in_flight: list[GenerationJob]) -> Any:
+    etas = [job.progress.estimated_completion for job in in_flight if job.progress.estimated_completion]
+    if bulk.count_queued == 0 and etas:
+        return max(etas)
+    try:
+        from progress.eta import estimate_bulk_completion
+    except ImportError:
+        return None
+    return estimate_bulk_completion(bulk=bulk, in_flight=in_flight)
+
+
+def bulk_emit(*, bulk: BulkJob, after: int | None = None) -> int:
+    data = bulk_snapshot(bulk)
+    done = bulk.finished >= bulk.total
+    if done:
+        data["percentage"] = 100.0
+        data["status"] = "completed"
+    groups = [bulk_group(bulk.pk), user_group(bulk.user_id)]
+    seq = publish(stream_id=bulk.pk, scope="bulk", type="progress", data=data, groups=groups, after=after)
+    if done:
+        seq = publish(stream_id=bulk.pk, scope="bulk", type="complete", data=data, groups=groups, after=seq)
+    return seq

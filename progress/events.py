@@ -1,0 +1,67 @@
+"""The event log, `progress_events`: (job_id, seq, type, data), seq = 1, 2, 3 ... per stream.
+
+The unique index on (job_id, seq) is the arbiter: a writer inserts last + 1 and, when another
+process (a takeover, a cancel from the web) took that number first, reads the tail again and
+retries. One write per event, no holes, no duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bson import ObjectId
+from django.db import connection
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+COLLECTION = "progress_events"
+_INSERT_ATTEMPTS = 100
+
+
+def collection() -> Collection[dict[str, Any]]:
+    return connection.get_collection(COLLECTION)  # type: ignore[no-any-return]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def isoformat(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def last_seq(stream_id: ObjectId) -> int:
+    doc = collection().find_one({"job_id": stream_id}, {"seq": 1}, sort=[("seq", DESCENDING)])
+    return int(doc["seq"]) if doc else 0
+
+
+def append(
+    *, stream_id: ObjectId, scope: str, type: str, data: dict[str, Any], after: int | None = None
+) -> int:
+    """Store one event and return its seq. `after` is the writer's idea of the last seq, if it has one."""
+    seq = (last_seq(stream_id) if after is None else after) + 1
+    for _ in range(_INSERT_ATTEMPTS):
+        try:
+            collection().insert_one(
+                {"job_id": stream_id, "scope": scope, "seq": seq, "type": type, "data": data, "timestamp": now()}
+            )
+            return seq
+        except DuplicateKeyError:
+            seq = last_seq(stream_id) + 1
+    raise RuntimeError(f"could not append an event to {stream_id} after {_INSERT_ATTEMPTS} attempts")
+
+
+def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, Any]]:
+    """Stored events with seq > `seq`, in order."""
+    cursor = collection().find({"job_id": stream_id, "seq": {"$gt": seq}}, sort=[("seq", ASCENDING)], limit=limit)
+    return list(cursor)
+
+
+def latest(stream_id: ObjectId) -> dict[str, Any] | None:
+    return collection().find_one({"job_id": stream_id}, sort=[("seq", DESCENDING)])

@@ -1,0 +1,81 @@
+"""Sending to the channel layer from synchronous code (worker threads, sync views).
+
+One event loop thread per process owns the layer's Redis connections, and a single queue keeps
+group_send calls in the order they were made, so a job's events leave the process in seq order.
+A Redis outage costs only the push: the event is already in the log, and streams catch up from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+import time
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+
+class LayerSender:
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] | None = None
+        self._ready = threading.Event()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="channel-layer-sender", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._queue = asyncio.Queue()
+        self._ready.set()
+        self._loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        assert self._queue is not None
+        layer = get_channel_layer()
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            group, message = item
+            try:
+                await asyncio.wait_for(layer.group_send(group, message), timeout=5)
+            except Exception as exc:  # the event is in the log already; streams will catch up
+                logger.warning("group_send to %s failed: %s", group, exc)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    def send(self, group: str, message: dict[str, Any]) -> None:
+        assert self._queue is not None
+        with self._lock:
+            self._pending += 1
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (group, message))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._pending <= 0:
+                    return True
+            time.sleep(0.01)
+        return False
+
+
+_sender: LayerSender | None = None
+_sender_lock = threading.Lock()
+
+
+def sender() -> LayerSender:
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            _sender = LayerSender()
+            atexit.register(_sender.flush)
+        return _sender

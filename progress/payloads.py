@@ -1,0 +1,56 @@
+"""The JSON bodies of events (DESIGN.md, "SSE"): built from a job, JSON-ready by construction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from progress.events import isoformat, now
+
+PROGRESS_FIELDS = ("percentage", "stage", "stage_progress", "message", "elapsed_seconds")
+PROGRESS_TIMES = (
+    "started_at",
+    "completed_at",
+    "estimated_completion",
+    "estimated_completion_low",
+    "estimated_completion_high",
+)
+
+
+def progress_dict(progress: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {name: getattr(progress, name) for name in PROGRESS_FIELDS}
+    out.update({name: isoformat(getattr(progress, name)) for name in PROGRESS_TIMES})
+    return out
+
+
+def result_dict(result: Any) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    names = ("content", "meta_title", "meta_description", "word_count", "seo_score", "readability_score")
+    return {name: getattr(result, name) for name in names}
+
+
+def error_dict(error: Any) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"message": error.message, "stage": error.stage, "timestamp": isoformat(error.timestamp)}
+
+
+def progress_event(job: Any) -> dict[str, Any]:
+    return {
+        "job_id": str(job.pk),
+        "status": job.status,
+        "progress": progress_dict(job.progress),
+        "attempts": job.attempts,
+        "timestamp": isoformat(now()),
+    }
+
+
+def complete_event(job: Any) -> dict[str, Any]:
+    return {
+        "job_id": str(job.pk),
+        "status": job.status,
+        "result": result_dict(job.result),
+        "error": error_dict(job.error),
+        "progress": progress_dict(job.progress),
+        "timestamp": isoformat(now()),
+    }

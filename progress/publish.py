@@ -1,0 +1,42 @@
+"""The one way to publish progress: append to the event log, then push to the channel layer groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+
+from progress import events
+from progress.layer import sender
+
+MESSAGE_TYPE = "progress.event"
+
+
+def job_group(job_id: Any) -> str:
+    return f"job_{job_id}"
+
+
+def bulk_group(bulk_id: Any) -> str:
+    return f"bulk_{bulk_id}"
+
+
+def user_group(user_id: Any) -> str:
+    return f"user_{user_id}"
+
+
+def publish(
+    *,
+    stream_id: ObjectId,
+    scope: str,
+    type: str,
+    data: dict[str, Any],
+    groups: list[str],
+    after: int | None = None,
+) -> int:
+    """Log the event, then group_send it. Returns the event's seq. `data` must be JSON-ready."""
+    seq = events.append(stream_id=stream_id, scope=scope, type=type, data=data, after=after)
+    message = {"type": MESSAGE_TYPE, "scope": scope, "stream_id": str(stream_id), "seq": seq, "event": type, "data": data}
+    out = sender()
+    for group in groups:
+        out.send(group, message)
+    return seq
