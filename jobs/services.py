@@ -76,3 +76,152 @@ def bulk_create(*, user: AbstractBaseUser, specs: Sequence[JobSpec]) -> BulkJob:
     notify_queued()
     return bulk
 
+
+
+# The worker's moves. Each is one conditional update, so two workers can never both win.
+
+
+def _lease_until() -> Any:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    return timezone.now() + timedelta(seconds=float(settings.CONTENTGEN_WORKER_LEASE_SECONDS))
+
+
+def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> None:
+    if not job.bulk_job_id:
+        return
+    from django.db.models import F
+
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if source:
+        changes[f"count_{source}"] = F(f"count_{source}") - 1
+    if target:
+        changes[f"count_{target}"] = F(f"count_{target}") + 1
+    BulkJob.objects.filter(pk=job.bulk_job_id).update(**changes)
+    from progress.bulk import bulk_emit
+
+    bulk = BulkJob.objects.get(pk=job.bulk_job_id)
+    finishing = bulk.finished >= bulk.total and (
+        BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
+    )
+    bulk_emit(bulk=bulk, complete=finishing)
+
+
+CLAIM_CANDIDATES = 8
+
+
+def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
+    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
+    import random
+
+    from django.db.models import F
+
+    stamp = timezone.now()
+    expired = list(
+        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp)
+        .order_by("lease_expires_at")
+        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+    )
+    for pk in expired:
+        won = GenerationJob.objects.filter(
+            pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
+        ).update(lease_owner=worker_id, lease_expires_at=_lease_until(), attempts=F("attempts") + 1, updated_at=stamp)
+        if won == 1:
+            return GenerationJob.objects.select_related("user").get(pk=pk), True
+    queued = list(
+        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+    )
+    # A random pick among the oldest few spreads concurrent claimers over different documents.
+    random.shuffle(queued)
+    for pk in queued:
+        won = GenerationJob.objects.filter(pk=pk, status=GenerationJob.Status.QUEUED).update(
+            status=GenerationJob.Status.PROCESSING,
+            lease_owner=worker_id,
+            lease_expires_at=_lease_until(),
+            attempts=F("attempts") + 1,
+            updated_at=stamp,
+        )
+        if won == 1:
+            job = GenerationJob.objects.select_related("user").get(pk=pk)
+            _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
+            return job, False
+    return None
+
+
+def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
+    """Extend our leases; returns the ids we still hold (a missing one was taken over or ended)."""
+    if not job_ids:
+        return set()
+    GenerationJob.objects.filter(
+        pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+    ).update(lease_expires_at=_lease_until())
+    return set(
+        GenerationJob.objects.filter(
+            pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+        ).values_list("pk", flat=True)
+    )
+
+
+def job_cancel_requested(*, job_ids: list[Any]) -> set[Any]:
+    if not job_ids:
+        return set()
+    return set(GenerationJob.objects.filter(pk__in=job_ids, cancel_requested=True).values_list("pk", flat=True))
+
+
+def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -> bool:
+    """A coalesced progress write, only while we hold the lease. False means we lost the job."""
+    from django.db import connection
+
+    result = connection.get_collection(GenerationJob._meta.db_table).update_one(
+        {"_id": job_id, "lease_owner": worker_id, "status": GenerationJob.Status.PROCESSING}, {"$set": fields}
+    )
+    return result.matched_count == 1
+
+
+def job_finish(*, job: GenerationJob, worker_id: str) -> None:
+    """Store the terminal state the tracker put on `job` (completed, failed or cancelled)."""
+    from progress.tracker import LeaseLost
+
+    won = GenerationJob.objects.filter(
+        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+    ).update(
+        status=job.status,
+        progress=job.progress,
+        result=job.result,
+        error=job.error,
+        stage_outputs=job.stage_outputs,
+        stage_timings=job.stage_timings,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=timezone.now(),
+    )
+    if won != 1:
+        raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
+    _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+
+
+def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
+    """Hand a running job back to the queue (worker shutdown): progress and stage outputs are kept."""
+    job.progress.message = message
+    won = GenerationJob.objects.filter(
+        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+    ).update(
+        status=GenerationJob.Status.QUEUED,
+        lease_owner=None,
+        lease_expires_at=None,
+        progress=job.progress,
+        queued_at=job.queued_at,
+        updated_at=timezone.now(),
+    )
+    if won != 1:
+        return False
+    job.status = GenerationJob.Status.QUEUED
+    _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
+    from jobs.queue import notify_queued
+
+    notify_queued()
+    return True

@@ -48,14 +48,14 @@ def bulk_eta(bulk: BulkJob, in_flight: list[GenerationJob]) -> Any:
     return estimate_bulk_completion(bulk=bulk, in_flight=in_flight)
 
 
-def bulk_emit(*, bulk: BulkJob, after: int | None = None) -> int:
+def bulk_emit(*, bulk: BulkJob, complete: bool = False, after: int | None = None) -> int:
+    """A batch progress event, and its `complete` once (the caller won the batch's completed_at)."""
     data = bulk_snapshot(bulk)
-    done = bulk.finished >= bulk.total
-    if done:
+    if complete:
         data["percentage"] = 100.0
         data["status"] = "completed"
     groups = [bulk_group(bulk.pk), user_group(bulk.user_id)]
     seq = publish(stream_id=bulk.pk, scope="bulk", type="progress", data=data, groups=groups, after=after)
-    if done:
+    if complete:
         seq = publish(stream_id=bulk.pk, scope="bulk", type="complete", data=data, groups=groups, after=seq)
     return seq

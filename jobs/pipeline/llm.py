@@ -31,8 +31,14 @@ PROVIDER_KEY_ENVS: dict[str, tuple[str, ...]] = {
     "mistral": ("MISTRAL_API_KEY",),
     "ollama": (),
 }
-_BARE_MODEL_PROVIDERS = (("gpt", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"),
-                         ("claude", "anthropic"), ("gemini", "gemini"))
+_BARE_MODEL_PROVIDERS = (
+    ("gpt", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("claude", "anthropic"),
+    ("gemini", "gemini"),
+)
 
 
 def llm_name(name: str | None = None) -> str:
@@ -52,7 +58,8 @@ def check_llm_config(name: str | None, *, stage: str) -> str:
         return resolved
     if resolved == "local":
         raise StageFailed(
-            stage, f"{LLM_ENV}=local is not available yet: set {LLM_ENV}=offline or a provider model such as "
+            stage,
+            f"{LLM_ENV}=local is not available yet: set {LLM_ENV}=offline or a provider model such as "
             "openai/gpt-4o-mini",
         )
     provider = provider_of(resolved)
@@ -89,7 +96,8 @@ def make_llm(
         return LLM(model=resolved, stream=True, timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1)
     except ImportError as exc:
         raise StageFailed(
-            stage, f"Model {resolved!r} is not supported by a native crewAI provider and LiteLLM is not "
+            stage,
+            f"Model {resolved!r} is not supported by a native crewAI provider and LiteLLM is not "
             f"installed: pip install litellm, or set {LLM_ENV}=offline",
         ) from exc
     except Exception as exc:

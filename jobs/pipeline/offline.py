@@ -78,7 +78,9 @@ def _steps(job: JobInput, stage: str) -> tuple[float, list[str]]:
             f"Researching '{topic}': outlining the brief",
         ]
         if job.mode == "keywords":
-            notes.insert(4, f"Researching '{topic}': analysing search intent for {len(job.keywords) or 1} keywords")
+            notes.insert(
+                4, f"Researching '{topic}': analysing search intent for {len(job.keywords) or 1} keywords"
+            )
         return 0.9, notes
     if stage == "writing":
         return 0.6, [f"Outlining ~{job.word_count} words on '{topic}'"]
@@ -149,8 +151,12 @@ class OfflineLLM(BaseLLM):
     ) -> str | Any:
         with llm_call_context():
             self._emit_call_started_event(
-                messages=messages, tools=tools, callbacks=callbacks,
-                available_functions=available_functions, from_task=from_task, from_agent=from_agent,
+                messages=messages,
+                tools=tools,
+                callbacks=callbacks,
+                available_functions=available_functions,
+                from_task=from_task,
+                from_agent=from_agent,
             )
             try:
                 text = self._stream(messages, from_task, from_agent)
@@ -158,8 +164,11 @@ class OfflineLLM(BaseLLM):
                 self._emit_call_failed_event(error=str(exc), from_task=from_task, from_agent=from_agent)
                 raise
             self._emit_call_completed_event(
-                response=text, call_type=LLMCallType.LLM_CALL, from_task=from_task,
-                from_agent=from_agent, messages=messages,
+                response=text,
+                call_type=LLMCallType.LLM_CALL,
+                from_task=from_task,
+                from_agent=from_agent,
+                messages=messages,
             )
             return text
 
@@ -195,7 +204,9 @@ class OfflineLLM(BaseLLM):
         if self._cancel.wait(seconds) if seconds > 0 else self._cancel.is_set():
             raise OfflineCancelled()
 
-    def _stream(self, messages: str | list[LLMMessage], from_task: Task | None, from_agent: BaseAgent | None) -> str:
+    def _stream(
+        self, messages: str | list[LLMMessage], from_task: Task | None, from_agent: BaseAgent | None
+    ) -> str:
         job = self._require_job()
         rate = tokens_per_second()
         scale = DEFAULT_TOKENS_PER_SECOND / rate if rate else 0.0

@@ -12,31 +12,76 @@ from .contracts import JobInput
 from .scoring import clip_meta_description, clip_meta_title
 
 ASPECTS = (
-    "planning", "timing", "budget", "consistency", "the right tools", "small daily habits", "feedback",
-    "space", "preparation", "maintenance", "safety", "measurement", "motivation", "routine", "quality",
+    "planning",
+    "timing",
+    "budget",
+    "consistency",
+    "the right tools",
+    "small daily habits",
+    "feedback",
+    "space",
+    "preparation",
+    "maintenance",
+    "safety",
+    "measurement",
+    "motivation",
+    "routine",
+    "quality",
 )
 BENEFITS = (
-    "saves time", "cuts costs", "reduces waste", "builds confidence", "makes results more predictable",
-    "keeps things simple", "avoids frustration", "improves the end result", "scales as you grow",
+    "saves time",
+    "cuts costs",
+    "reduces waste",
+    "builds confidence",
+    "makes results more predictable",
+    "keeps things simple",
+    "avoids frustration",
+    "improves the end result",
+    "scales as you grow",
     "is easy to explain to others",
 )
 AUDIENCES = (
-    "beginners", "busy professionals", "families", "small teams", "students", "first-timers", "hobbyists",
-    "people on a tight budget", "experienced practitioners", "renters short on space",
+    "beginners",
+    "busy professionals",
+    "families",
+    "small teams",
+    "students",
+    "first-timers",
+    "hobbyists",
+    "people on a tight budget",
+    "experienced practitioners",
+    "renters short on space",
 )
 MISTAKES = (
-    "skipping the preparation", "buying too much too soon", "ignoring feedback", "copying someone else's setup",
-    "doing everything at once", "giving up after one bad week", "chasing perfection", "forgetting to measure",
-    "overcomplicating the routine", "neglecting maintenance",
+    "skipping the preparation",
+    "buying too much too soon",
+    "ignoring feedback",
+    "copying someone else's setup",
+    "doing everything at once",
+    "giving up after one bad week",
+    "chasing perfection",
+    "forgetting to measure",
+    "overcomplicating the routine",
+    "neglecting maintenance",
 )
 ACTIONS = (
-    "write down a simple goal", "set aside ten minutes a day", "start with one small change",
-    "keep a short log", "ask someone with experience", "review progress every week",
-    "test one variable at a time", "choose one reliable resource", "set a realistic budget",
+    "write down a simple goal",
+    "set aside ten minutes a day",
+    "start with one small change",
+    "keep a short log",
+    "ask someone with experience",
+    "review progress every week",
+    "test one variable at a time",
+    "choose one reliable resource",
+    "set a realistic budget",
     "plan the first month",
 )
 TIMES = (
-    "in the first week", "after a month", "over a season", "within a few days", "by the end of the year",
+    "in the first week",
+    "after a month",
+    "over a season",
+    "within a few days",
+    "by the end of the year",
     "once the routine settles",
 )
 
@@ -87,14 +132,24 @@ KEYWORD_SENTENCES = (
     "Most guides to {kw} skip over {aspect}, yet it {benefit}.",
 )
 SECTION_HEADINGS = (
-    "Common mistakes to avoid", "Choosing the right tools", "Building a routine that lasts",
-    "Measuring your progress", "Saving time and money", "Advanced tips for {kw}", "A simple step-by-step plan",
-    "Questions people often ask", "Adapting {kw} to your situation", "What to do when things go wrong",
+    "Common mistakes to avoid",
+    "Choosing the right tools",
+    "Building a routine that lasts",
+    "Measuring your progress",
+    "Saving time and money",
+    "Advanced tips for {kw}",
+    "A simple step-by-step plan",
+    "Questions people often ask",
+    "Adapting {kw} to your situation",
+    "What to do when things go wrong",
 )
 FIRST_HEADINGS = ("Why {kw} matters", "Getting started with {kw}", "What {kw} really involves")
 TITLES = (
-    "{T}: A Practical Guide", "A Beginner's Guide to {T}", "{T}: What Actually Works",
-    "How to Get Started with {T}", "{T} Made Simple",
+    "{T}: A Practical Guide",
+    "A Beginner's Guide to {T}",
+    "{T}: What Actually Works",
+    "How to Get Started with {T}",
+    "{T} Made Simple",
 )
 OPENERS = {
     "friendly": "If you have ever wondered where to begin with {kw}, you are in good company.",
@@ -103,20 +158,104 @@ OPENERS = {
     "authoritative": "{Kw} rewards a disciplined, well-informed approach.",
 }
 SPIN_LEADS = (
-    "As the original piece points out, {s}", "Put another way, {s}", "The source makes a fair point here: {s}",
-    "It is worth repeating that {s}", "One useful observation: {s}",
+    "As the original piece points out, {s}",
+    "Put another way, {s}",
+    "The source makes a fair point here: {s}",
+    "It is worth repeating that {s}",
+    "One useful observation: {s}",
 )
 KEYWORD_DENSITY_TARGET = 1.2
 _STOPWORDS = frozenset(
-    "a an and are as at be but by can for from has have how in is it its of on or that the this to was were "
-    "will with you your it's not do does most more much than then them they their there these those people "
-    "think if into so very also just about which what when where who could should would may might our out up "
-    "all any some such only over get got make makes one two".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "you",
+        "your",
+        "it's",
+        "not",
+        "do",
+        "does",
+        "most",
+        "more",
+        "much",
+        "than",
+        "then",
+        "them",
+        "they",
+        "their",
+        "there",
+        "these",
+        "those",
+        "people",
+        "think",
+        "if",
+        "into",
+        "so",
+        "very",
+        "also",
+        "just",
+        "about",
+        "which",
+        "what",
+        "when",
+        "where",
+        "who",
+        "could",
+        "should",
+        "would",
+        "may",
+        "might",
+        "our",
+        "out",
+        "up",
+        "all",
+        "any",
+        "some",
+        "such",
+        "only",
+        "over",
+        "get",
+        "got",
+        "make",
+        "makes",
+        "one",
+        "two",
+    ]
 )
 
 
 def job_seed(job: JobInput) -> int:
-    raw = "|".join((job.mode, job.topic, ",".join(job.keywords), job.source_text, str(job.word_count), job.tone))
+    raw = "|".join(
+        (job.mode, job.topic, ",".join(job.keywords), job.source_text, str(job.word_count), job.tone)
+    )
     return int(hashlib.sha256(raw.encode()).hexdigest()[:12], 16)
 
 
@@ -168,9 +307,16 @@ class _SentenceMaker:
         aspect = self.rng.choice(ASPECTS)
         audience = self.rng.choice(AUDIENCES)
         return template.format(
-            kw=self.subject.keyword, Kw=_cap(self.subject.keyword), aspect=aspect, Aspect=_cap(aspect),
-            audience=audience, Audience=_cap(audience), benefit=self.rng.choice(BENEFITS),
-            mistake=self.rng.choice(MISTAKES), action=self.rng.choice(ACTIONS), time=self.rng.choice(TIMES),
+            kw=self.subject.keyword,
+            Kw=_cap(self.subject.keyword),
+            aspect=aspect,
+            Aspect=_cap(aspect),
+            audience=audience,
+            Audience=_cap(audience),
+            benefit=self.rng.choice(BENEFITS),
+            mistake=self.rng.choice(MISTAKES),
+            action=self.rng.choice(ACTIONS),
+            time=self.rng.choice(TIMES),
         )
 
     def make(self, *, with_keyword: bool) -> str:
@@ -209,22 +355,32 @@ def write_article(job: JobInput, seed: int | None = None) -> str:
     target = max(150, job.word_count)
 
     title = rng.choice(TITLES).format(T=_cap(subject.topic))
-    intro = _Section("", [[
-        maker.fill(OPENERS[subject.tone]),
-        f"This guide explains what matters, which mistakes to avoid and how to make {subject.keyword} part "
-        "of a routine that lasts.",
-    ]])
+    intro = _Section(
+        "",
+        [
+            [
+                maker.fill(OPENERS[subject.tone]),
+                "This guide explains what matters, which mistakes to avoid and how to make "
+                f"{subject.keyword} part of a routine that lasts.",
+            ]
+        ],
+    )
     body_count = min(8, max(2, round(target / 260)))
     headings = [rng.choice(FIRST_HEADINGS)] + rng.sample(SECTION_HEADINGS, body_count - 1)
     body = [_Section(h.format(kw=subject.keyword, Kw=_cap(subject.keyword)), [[]]) for h in headings]
     for section in body:
         if section.heading == "A simple step-by-step plan":
             section.listing = [f"{_cap(a)}." for a in rng.sample(ACTIONS, 4)]
-    conclusion = _Section(rng.choice(("Conclusion", "Final thoughts", "Wrapping up")), [[
-        f"{_cap(subject.keyword)} does not have to be complicated.",
-        f"Start small, {rng.choice(ACTIONS)}, and review what you learn {rng.choice(TIMES)}.",
-    ]])
-    spin_source = [s for s in dict.fromkeys(_sentences(job.source_text))] if job.mode == "spin" else []
+    conclusion = _Section(
+        rng.choice(("Conclusion", "Final thoughts", "Wrapping up")),
+        [
+            [
+                f"{_cap(subject.keyword)} does not have to be complicated.",
+                f"Start small, {rng.choice(ACTIONS)}, and review what you learn {rng.choice(TIMES)}.",
+            ]
+        ],
+    )
+    spin_source = list(dict.fromkeys(_sentences(job.source_text))) if job.mode == "spin" else []
 
     sections = [intro, *body, conclusion]
     total = _words(title) + sum(_words(s.render()) for s in sections)
@@ -269,7 +425,12 @@ def write_brief(job: JobInput, seed: int | None = None) -> str:
     if job.mode == "trends":
         lines += ["## What is trending now"]
         lines += [f"- Rising interest in {kw} and {a}." for a in rng.sample(ASPECTS, 3)]
-        lines += ["", "## Angle to lead with", f"- A quick, current take: {kw} that {rng.choice(BENEFITS)}.", ""]
+        lines += [
+            "",
+            "## Angle to lead with",
+            f"- A quick, current take: {kw} that {rng.choice(BENEFITS)}.",
+            "",
+        ]
         lines += ["## Facts to check", f"- Any statistic quoted about {kw} in the last twelve months.", ""]
         return "\n".join(lines).rstrip() + "\n"
     lines += ["## Angles worth covering"]
@@ -287,7 +448,9 @@ def write_brief(job: JobInput, seed: int | None = None) -> str:
         placements = ("title, first paragraph and one H2", "an H2 and the body", "body copy", "body copy")
         intents = ("informational", "how-to", "comparison", "transactional")
         for i, keyword in enumerate(subject.keywords or (kw,)):
-            lines.append(f"| {keyword} | {intents[i % len(intents)]} | {placements[min(i, len(placements) - 1)]} |")
+            lines.append(
+                f"| {keyword} | {intents[i % len(intents)]} | {placements[min(i, len(placements) - 1)]} |"
+            )
         lines += ["", f"Focus keyword: **{kw}**. Keep its density between 1 and 2 percent.", ""]
     lines += [
         "## Suggested structure",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import textstat
-
 META_TITLE_LIMIT = 60
 META_DESCRIPTION_LIMIT = 160
 
@@ -59,6 +57,8 @@ def _has_cmudict() -> bool:
 
 
 def _flesch_reading_ease(text: str) -> float:
+    import textstat  # pulls in nltk (~0.4 s): keep it off the web process's import path
+
     if _has_cmudict():
         return float(textstat.flesch_reading_ease(text))
     # Without NLTK's cmudict textstat tries to download it on every call (network, stderr noise);

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from jobs.worker import Worker
+
+
+class Command(BaseCommand):
+    help = "Claim and run generation jobs. SIGTERM: stop claiming, hand running jobs back, exit 0."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--concurrency", type=int, default=1, help="jobs run at once in this process")
+        parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+
+    def handle(self, *args: Any, concurrency: int, burst: bool, **options: Any) -> None:
+        worker = Worker(concurrency=concurrency, burst=burst)
+        worker.install_signal_handlers()
+        raise SystemExit(worker.run())

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from jobs.models import GenerationJob, JobError, Result
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests-only")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def jobs(api):
+    ids = [api.post("/api/jobs/", {"mode": "topic", "topic": f"Garden {i}", "keywords": ["soil"]}, format="json").json()["id"]
+           for i in range(2)]
+    api.post("/api/bulk-jobs/", {"items": [{"mode": "spin", "source_text": "Rewrite me."}]}, format="json")
+    done = GenerationJob.objects.get(pk=ids[0])
+    done.status = "completed"
+    done.result = Result(content="# T\n\nBody", meta_title="T", meta_description="D", word_count=2, seo_score=50,
+                         readability_score=60.0)
+    done.save()
+    failed = GenerationJob.objects.get(pk=ids[1])
+    failed.status = "failed"
+    failed.error = JobError(message="boom", stage="writing")
+    failed.save()
+    return ids
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/",
+        "/admin/jobs/generationjob/",
+        "/admin/jobs/generationjob/?status__exact=failed",
+        "/admin/jobs/generationjob/?mode__exact=topic&stage=queued",
+        "/admin/jobs/generationjob/?q=soil",
+        "/admin/jobs/generationjob/?q=Garden",
+        "/admin/jobs/generationjob/?o=5",
+        "/admin/jobs/bulkjob/",
+        "/admin/progress/progressevent/",
+    ],
+)
+def test_admin_pages_answer_200_for_staff(staff_client, jobs, url):
+    assert staff_client.get(url).status_code == 200
+
+
+def test_admin_detail_shows_progress_result_and_error(staff_client, jobs):
+    done = staff_client.get(f"/admin/jobs/generationjob/{jobs[0]}/change/")
+    assert done.status_code == 200
+    assert b"Meta title" in done.content and b"SEO score" in done.content
+    failed = staff_client.get(f"/admin/jobs/generationjob/{jobs[1]}/change/")
+    assert b"boom" in failed.content and b"writing" in failed.content
+
+
+def test_admin_search_finds_by_keyword(staff_client, jobs):
+    page = staff_client.get("/admin/jobs/generationjob/?q=soil")
+    assert b"Garden 0" in page.content and b"Garden 1" in page.content
+
+
+def test_admin_redirects_non_staff(client, user):
+    client.force_login(user)
+    response = client.get("/admin/jobs/generationjob/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

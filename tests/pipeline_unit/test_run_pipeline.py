@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from jobs.pipeline import (
+    STAGES_BY_MODE,
+    JobInput,
+    PipelineCancelled,
+    PipelineEvent,
+    StageFailed,
+    run_pipeline,
+)
+
+SOURCE = (
+    "Composting indoors is easier than most people think. A sealed bin keeps smells away. "
+    "Worms do most of the work if you feed them scraps. Avoid meat and dairy in small bins."
+)
+
+
+def _job(mode: str = "topic", word_count: int = 600) -> JobInput:
+    return JobInput(
+        mode=mode,
+        topic="" if mode == "spin" else "Composting in small apartments",
+        keywords=["small space composting", "bokashi"] if mode == "keywords" else [],
+        source_text=SOURCE if mode == "spin" else "",
+        word_count=word_count,
+        tone="friendly",
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[PipelineEvent] = []
+        self.threads: set[int] = set()
+
+    def __call__(self, event: PipelineEvent) -> None:
+        self.threads.add(threading.get_ident())
+        self.events.append(event)
+
+    def stages(self, kind: str) -> list[str]:
+        return [e.stage for e in self.events if e.kind == kind]
+
+
+def _assert_well_ordered(events: list[PipelineEvent], stages: tuple[str, ...]) -> None:
+    position = 0
+    for stage in stages:
+        assert events[position].kind == "stage_started" and events[position].stage == stage
+        position += 1
+        progress: list[float] = []
+        while events[position].kind == "stage_progress":
+            assert events[position].stage == stage
+            progress.append(events[position].stage_progress)
+            position += 1
+        assert progress, f"no progress for {stage}"
+        assert progress == sorted(progress) and all(0 <= p <= 100 for p in progress)
+        completed = events[position]
+        assert completed.kind == "stage_completed" and completed.stage == stage
+        assert completed.stage_progress == 100 and completed.output
+        position += 1
+    assert position == len(events)
+
+
+@pytest.mark.parametrize("mode", sorted(STAGES_BY_MODE))
+def test_each_mode_runs_its_stages_in_order(mode: str) -> None:
+    recorder = Recorder()
+    result = run_pipeline(_job(mode), completed={}, on_event=recorder)
+
+    _assert_well_ordered(recorder.events, STAGES_BY_MODE[mode])
+    assert recorder.threads == {threading.get_ident()}
+    assert all(e.message for e in recorder.events)
+    assert len(result.meta_title) <= 60
+    assert len(result.meta_description) <= 160
+    assert abs(result.word_count - 600) <= 90
+    assert result.content.startswith("# ")
+    assert result.seo_score >= 60
+    assert 0 < result.readability_score <= 100
+
+
+def test_writing_progress_messages_count_words() -> None:
+    recorder = Recorder()
+    run_pipeline(_job(), completed={}, on_event=recorder)
+    writing = [e.message for e in recorder.events if e.stage == "writing" and e.kind == "stage_progress"]
+    assert writing[-1].startswith("Writing: ") and writing[-1].endswith("of ~600 words")
+
+
+@pytest.mark.parametrize("stage", ["research", "writing", "seo"])
+def test_injected_failure_names_its_stage(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTENTGEN_OFFLINE_FAIL_STAGE", stage)
+    recorder = Recorder()
+    started = time.monotonic()
+    with pytest.raises(StageFailed) as failure:
+        run_pipeline(_job(), completed={}, on_event=recorder)
+    assert time.monotonic() - started < 5
+    assert failure.value.stage == stage
+    assert failure.value.message == (
+        f"Offline model failure injected in the {stage} stage (CONTENTGEN_OFFLINE_FAIL_STAGE={stage})"
+    )
+    assert "Traceback" not in failure.value.message
+    assert recorder.stages("stage_started")[-1] == stage
+    assert stage not in recorder.stages("stage_completed")
+
+
+def test_resume_skips_completed_research() -> None:
+    recorder = Recorder()
+    brief = "# Research brief: Composting in small apartments\n\n## Audience\nRenters with no garden."
+    result = run_pipeline(_job(), completed={"research": brief}, on_event=recorder)
+    assert recorder.stages("stage_started") == ["writing", "seo"]
+    _assert_well_ordered(recorder.events, ("writing", "seo"))
+    assert result.word_count > 500
+
+
+def test_resume_with_only_seo_left_reuses_the_stored_article() -> None:
+    first = Recorder()
+    run_pipeline(_job(), completed={}, on_event=first)
+    outputs = {e.stage: e.output or "" for e in first.events if e.kind == "stage_completed"}
+    second = Recorder()
+    result = run_pipeline(
+        _job(), completed={"research": outputs["research"], "writing": outputs["writing"]}, on_event=second
+    )
+    assert second.stages("stage_started") == ["seo"]
+    assert result.content.strip() == outputs["writing"].strip()
+
+
+def test_missing_provider_key_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    recorder = Recorder()
+    started = time.monotonic()
+    with pytest.raises(StageFailed) as failure:
+        run_pipeline(_job(), completed={}, on_event=recorder, llm_name="openai/gpt-4o-mini")
+    assert time.monotonic() - started < 3
+    assert failure.value.stage == "research"
+    assert "OPENAI_API_KEY" in failure.value.message
+
+
+def test_local_model_is_not_available_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTENTGEN_LLM", "local")
+    with pytest.raises(StageFailed, match="CONTENTGEN_LLM=local is not available yet"):
+        run_pipeline(_job("spin"), completed={}, on_event=Recorder())
+
+
+def test_cancellation_stops_promptly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "200")
+    recorder = Recorder()
+    cancelled_at: list[float] = []
+
+    def should_cancel() -> bool:
+        if any(e.stage == "writing" and e.kind == "stage_progress" for e in recorder.events):
+            cancelled_at.append(time.monotonic())
+            return True
+        return False
+
+    with pytest.raises(PipelineCancelled):
+        run_pipeline(_job(), completed={}, on_event=recorder, should_cancel=should_cancel)
+    assert time.monotonic() - cancelled_at[0] < 1
+    assert "writing" not in recorder.stages("stage_completed")
+    assert not [t for t in threading.enumerate() if t.name == "contentgen-crew"]
