@@ -1,4 +1,4 @@
-"""`make run`: embedded MongoDB and Redis, migrations, the demo user, daphne and a worker; Ctrl-C stops all."""
+"""`make run`: embedded MongoDB and Redis, migrations, demo user, daphne and a worker. Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -39,7 +39,16 @@ def main() -> int:
         _run(["ensure_demo_user"], env)
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "contentgen.asgi:application"],
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    port,
+                    "contentgen.asgi:application",
+                ],
                 env=env,
                 cwd=embedded.BASE_DIR,
                 preexec_fn=embedded._die_with_parent,
@@ -61,7 +70,10 @@ def main() -> int:
         print("\nStopping contentgen...", flush=True)
         return 0
     except subprocess.CalledProcessError as exc:
-        print(f"contentgen: `{' '.join(map(str, exc.cmd[1:]))}` failed with exit code {exc.returncode}", flush=True)
+        print(
+            f"contentgen: `{' '.join(map(str, exc.cmd[1:]))}` failed with exit code {exc.returncode}",
+            flush=True,
+        )
         return 1
     finally:
         for child in children:

@@ -73,6 +73,8 @@ DATABASES = {
         "ENGINE": "django_mongodb_backend",
         "HOST": env.MONGODB_URI,
         "NAME": parse_uri(env.MONGODB_URI)["database"] or "contentgen",
+        # Persistent: a MongoClient is a pool with monitor threads, far too costly to open per request.
+        "CONN_MAX_AGE": None,
     },
 }
 DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
@@ -133,7 +135,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "contentgen API",
-    "DESCRIPTION": "Create SEO article jobs and batches, and follow their progress (SSE: /api/jobs/<id>/progress).",
+    "DESCRIPTION": "SEO article jobs and batches, and their live progress (SSE: /api/jobs/<id>/progress).",
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contentgen import views
+from progress import sse
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -14,5 +15,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("jobs.urls")),
     path("api/", include("progress.urls")),
+    path("jobs/<str:job_id>/live", sse.job_live, name="job-live"),
+    path("bulk/<str:bulk_id>/live", sse.bulk_live, name="bulk-live"),
+    path("live", sse.dashboard_live, name="dashboard-live"),
     path("", include("progress.page_urls")),
 ]

@@ -32,7 +32,17 @@ def _rows(rows: list[tuple[str, Any]]) -> str:
 
 @admin.register(GenerationJob)
 class GenerationJobAdmin(admin.ModelAdmin):
-    list_display = ("title", "status", "mode", "stage", "percentage", "user", "bulk_job", "created_at", "updated_at")
+    list_display = (
+        "title",
+        "status",
+        "mode",
+        "stage",
+        "percentage",
+        "user",
+        "bulk_job",
+        "created_at",
+        "updated_at",
+    )
     list_filter = ("status", "mode", StageFilter)
     list_select_related = ("user", "bulk_job")
     search_fields = ("topic",)
@@ -40,7 +50,10 @@ class GenerationJobAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     fieldsets = (
         (None, {"fields": ("title", "user", "bulk_job", "mode", "status", "tone", "word_count", "keywords")}),
-        ("Progress", {"fields": ("progress_table", "attempts", "lease_owner", "lease_expires_at", "timings_table")}),
+        (
+            "Progress",
+            {"fields": ("progress_table", "attempts", "lease_owner", "lease_expires_at", "timings_table")},
+        ),
         ("Result", {"fields": ("result_table", "content_preview")}),
         ("Error", {"fields": ("error_table",)}),
         ("Timestamps", {"fields": ("queued_at", "created_at", "updated_at")}),
@@ -92,7 +105,9 @@ class GenerationJobAdmin(admin.ModelAdmin):
     @admin.display(description="stage timings")
     def timings_table(self, job: GenerationJob) -> str:
         timings = job.stage_timings or {}
-        rows = [(stage, f"{t.get('seconds', 0):.1f} s") for stage, t in timings.items() if isinstance(t, dict)]
+        rows = [
+            (stage, f"{t.get('seconds', 0):.1f} s") for stage, t in timings.items() if isinstance(t, dict)
+        ]
         return _rows(rows) if rows else "-"
 
     @admin.display(description="result")
@@ -114,7 +129,10 @@ class GenerationJobAdmin(admin.ModelAdmin):
     def content_preview(self, job: GenerationJob) -> str:
         if job.result is None:
             return "-"
-        return format_html("<pre style='white-space:pre-wrap;max-width:60em'>{}</pre>", truncatewords(job.result.content, 200))
+        return format_html(
+            "<pre style='white-space:pre-wrap;max-width:60em'>{}</pre>",
+            truncatewords(job.result.content, 200),
+        )
 
     @admin.display(description="error")
     def error_table(self, job: GenerationJob) -> str:

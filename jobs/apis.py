@@ -26,7 +26,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = {"detail": exc.message, **exc.extra}
         return Response(body, status=exc.status)
     if isinstance(exc, ParseError):
-        return Response({"detail": f"Malformed request body: {exc.detail}"}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"detail": f"Malformed request body: {exc.detail}"}, status=status.HTTP_400_BAD_REQUEST
+        )
     return drf_exception_handler(exc, context)
 
 
@@ -112,7 +114,9 @@ class JobListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         status_filter = request.query_params.get("status") or None
         if status_filter and status_filter not in GenerationJob.Status.values:
-            raise ValidationError({"status": [f"status must be one of {', '.join(GenerationJob.Status.values)}."]})
+            raise ValidationError(
+                {"status": [f"status must be one of {', '.join(GenerationJob.Status.values)}."]}
+            )
         bulk_param = request.query_params.get("bulk_job") or None
         bulk_id = selectors.parse_id(bulk_param) if bulk_param else None
         if bulk_param and bulk_id is None:

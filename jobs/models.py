@@ -123,7 +123,7 @@ class GenerationJob(models.Model):
     error = EmbeddedModelField(JobError, null=True, blank=True)
 
     attempts = models.PositiveIntegerField(default=0)
-    lease_owner = models.CharField(max_length=200, null=True, blank=True)
+    lease_owner = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - null means unclaimed
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     # Output of each finished stage, so that a takeover resumes after the last completed stage.

@@ -20,7 +20,9 @@ def parse_id(value: Any) -> ObjectId | None:
         return None
 
 
-def jobs_for_user(*, user: Any, status: str | None = None, bulk_job: ObjectId | None = None) -> QuerySet[GenerationJob]:
+def jobs_for_user(
+    *, user: Any, status: str | None = None, bulk_job: ObjectId | None = None
+) -> QuerySet[GenerationJob]:
     qs = GenerationJob.objects.filter(user=user)
     if status:
         qs = qs.filter(status=status)

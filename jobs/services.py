@@ -60,12 +60,16 @@ def job_create(*, user: AbstractBaseUser, spec: JobSpec) -> GenerationJob:
 
 def bulk_create(*, user: AbstractBaseUser, specs: Sequence[JobSpec]) -> BulkJob:
     if not 1 <= len(specs) <= 500:
-        raise ApplicationError("A batch holds 1 to 500 articles.", extra={"items": ["Must hold 1 to 500 jobs."]})
+        raise ApplicationError(
+            "A batch holds 1 to 500 articles.", extra={"items": ["Must hold 1 to 500 jobs."]}
+        )
     stamp = timezone.now()
     bulk = BulkJob.objects.create(
         user=user, total=len(specs), count_queued=len(specs), created_at=stamp, updated_at=stamp
     )
-    jobs = GenerationJob.objects.bulk_create([_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs])
+    jobs = GenerationJob.objects.bulk_create(
+        [_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs]
+    )
     for job in jobs:
         job_emit(job=job, after=0)
     from progress.bulk import bulk_emit
@@ -75,7 +79,6 @@ def bulk_create(*, user: AbstractBaseUser, specs: Sequence[JobSpec]) -> BulkJob:
 
     notify_queued()
     return bulk
-
 
 
 # The worker's moves. Each is one conditional update, so two workers can never both win.
@@ -106,7 +109,14 @@ def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> No
     finishing = bulk.finished >= bulk.total and (
         BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
     )
-    bulk_emit(bulk=bulk, complete=finishing)
+    bulk_emit(bulk=bulk, complete=finishing, trigger=job)
+
+
+def bulk_member_changed(*, job: GenerationJob) -> None:
+    """A batch event for a member's stage change, so each article's stage shows live on the batch page."""
+    from progress.bulk import bulk_emit
+
+    bulk_emit(bulk=BulkJob.objects.get(pk=job.bulk_job_id), trigger=job)
 
 
 CLAIM_CANDIDATES = 8
@@ -127,7 +137,12 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     for pk in expired:
         won = GenerationJob.objects.filter(
             pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
-        ).update(lease_owner=worker_id, lease_expires_at=_lease_until(), attempts=F("attempts") + 1, updated_at=stamp)
+        ).update(
+            lease_owner=worker_id,
+            lease_expires_at=_lease_until(),
+            attempts=F("attempts") + 1,
+            updated_at=stamp,
+        )
         if won == 1:
             return GenerationJob.objects.select_related("user").get(pk=pk), True
     queued = list(
@@ -169,7 +184,9 @@ def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
 def job_cancel_requested(*, job_ids: list[Any]) -> set[Any]:
     if not job_ids:
         return set()
-    return set(GenerationJob.objects.filter(pk__in=job_ids, cancel_requested=True).values_list("pk", flat=True))
+    return set(
+        GenerationJob.objects.filter(pk__in=job_ids, cancel_requested=True).values_list("pk", flat=True)
+    )
 
 
 def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -> bool:

@@ -93,7 +93,9 @@ class JobInputSerializer(serializers.Serializer):
         choices=GenerationJob.Tone.choices,
         required=False,
         default=GenerationJob.Tone.PROFESSIONAL,
-        error_messages={"invalid_choice": "tone must be one of " + ", ".join(GenerationJob.Tone.values) + "."},
+        error_messages={
+            "invalid_choice": "tone must be one of " + ", ".join(GenerationJob.Tone.values) + "."
+        },
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +115,9 @@ class JobInputSerializer(serializers.Serializer):
 
 class BulkInputSerializer(serializers.Serializer):
     items = serializers.ListField(
-        child=serializers.DictField(error_messages={"not_a_dict": "Each item must be an object of job fields."}),
+        child=serializers.DictField(
+            error_messages={"not_a_dict": "Each item must be an object of job fields."}
+        ),
         min_length=1,
         max_length=MAX_BATCH,
         allow_empty=False,

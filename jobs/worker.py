@@ -7,13 +7,13 @@ by a dead worker and is taken over by any other, resuming after its last complet
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import signal
 import socket
 import threading
-import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import FrameType
@@ -59,7 +59,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
 
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
     tracker = ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
-    stage = job.progress.stage if job.progress.stage in (Stage.RESEARCH, Stage.WRITING, Stage.SEO) else "research"
+    stage = (
+        job.progress.stage if job.progress.stage in (Stage.RESEARCH, Stage.WRITING, Stage.SEO) else "research"
+    )
     try:
         if taken_over and job.attempts > max_attempts:
             tracker.fail(
@@ -116,7 +118,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
         elif running.cancel.is_set():
             tracker.cancelled()
         else:
-            if services.job_release(job=job, worker_id=worker_id, message="Worker stopped; back in the queue"):
+            if services.job_release(
+                job=job, worker_id=worker_id, message="Worker stopped; back in the queue"
+            ):
                 tracker.seq = services.job_emit(job=job, after=tracker.seq)
     except StageFailed as exc:
         tracker.fail(exc.message, exc.stage)
@@ -124,10 +128,8 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
         logger.warning("job %s: lease lost, another worker has it now", job.pk)
     except Exception as exc:
         logger.exception("job %s failed unexpectedly", job.pk)
-        try:
+        with contextlib.suppress(LeaseLost):
             tracker.fail(f"Unexpected error in the {stage_label(stage)} stage: {exc}. Retry the job.", stage)
-        except LeaseLost:
-            pass
 
 
 class Worker:
@@ -151,7 +153,9 @@ class Worker:
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("worker %s: %s received, handing running jobs back", self.worker_id, signal.Signals(signum).name)
+        logger.info(
+            "worker %s: %s received, handing running jobs back", self.worker_id, signal.Signals(signum).name
+        )
         self.stop()
 
     def stop(self) -> None:
@@ -186,10 +190,8 @@ class Worker:
             self.pool.shutdown(wait=True)
             self.finished.set()
             if self._pubsub is not None:
-                try:
+                with contextlib.suppress(redis.RedisError):
                     self._pubsub.close()
-                except redis.RedisError:
-                    pass
             from progress.layer import sender
 
             sender().flush()
@@ -240,10 +242,8 @@ class Worker:
             self._pubsub = None
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(redis.RedisError):
             client().publish(QUEUE_CHANNEL, b"slot")
-        except redis.RedisError:
-            pass
 
     def _wait_for_work(self, timeout: float) -> None:
         if self._pubsub is None:

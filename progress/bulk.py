@@ -13,9 +13,9 @@ CURRENT_LIMIT = 50
 
 def bulk_snapshot(bulk: BulkJob) -> dict[str, Any]:
     in_flight = list(
-        GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.PROCESSING).order_by("created_at")[
-            :CURRENT_LIMIT
-        ]
+        GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.PROCESSING).order_by(
+            "created_at"
+        )[:CURRENT_LIMIT]
     )
     fraction = sum(job.progress.percentage for job in in_flight) / 100.0
     percentage = 100.0 if bulk.total == 0 else min(100.0, (bulk.finished + fraction) * 100.0 / bulk.total)
@@ -48,9 +48,13 @@ def bulk_eta(bulk: BulkJob, in_flight: list[GenerationJob]) -> Any:
     return estimate_bulk_completion(bulk=bulk, in_flight=in_flight)
 
 
-def bulk_emit(*, bulk: BulkJob, complete: bool = False, after: int | None = None) -> int:
+def bulk_emit(*, bulk: BulkJob, complete: bool = False, after: int | None = None, trigger: Any = None) -> int:
     """A batch progress event, and its `complete` once (the caller won the batch's completed_at)."""
     data = bulk_snapshot(bulk)
+    if trigger is not None:
+        from progress.payloads import job_summary
+
+        data["job"] = job_summary(trigger)
     if complete:
         data["percentage"] = 100.0
         data["status"] = "completed"

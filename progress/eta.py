@@ -68,7 +68,8 @@ def fit_stage(samples: Sequence[tuple[float, int]], stage: str, prior: float) ->
     if not samples:
         return StageModel(prior, PRIOR_SPREAD)
     normalised = [
-        seconds * REFERENCE_WORDS / max(words, 1) if stage in SCALED_STAGES else seconds for seconds, words in samples
+        seconds * REFERENCE_WORDS / max(words, 1) if stage in SCALED_STAGES else seconds
+        for seconds, words in samples
     ]
     weights = [RECENCY_DECAY**i for i in range(len(normalised))]
     centre = weighted_median(normalised, weights)
@@ -128,9 +129,14 @@ class Estimator:
     _last_remaining: float | None = None
 
     @classmethod
-    def from_samples(cls, mode: str, word_count: int, samples: dict[str, list[tuple[float, int]]]) -> Estimator:
+    def from_samples(
+        cls, mode: str, word_count: int, samples: dict[str, list[tuple[float, int]]]
+    ) -> Estimator:
         priors = PRIORS.get(mode, PRIORS["topic"])
-        models = {stage: fit_stage(samples.get(stage, []), stage, priors.get(stage, 30.0)) for stage in stages_for(mode)}
+        models = {
+            stage: fit_stage(samples.get(stage, []), stage, priors.get(stage, 30.0))
+            for stage in stages_for(mode)
+        }
         return cls(mode=mode, word_count=word_count, models=models)
 
     @classmethod
@@ -143,7 +149,9 @@ class Estimator:
     def total_expected(self) -> float:
         return sum(self.stage_expected(stage) for stage in stages_for(self.mode))
 
-    def remaining(self, *, stage: str, stage_progress: float, stage_elapsed: float) -> tuple[float, float, float]:
+    def remaining(
+        self, *, stage: str, stage_progress: float, stage_elapsed: float
+    ) -> tuple[float, float, float]:
         """(expected, low, high) seconds left."""
         order = stages_for(self.mode)
         if stage not in order:
@@ -169,5 +177,11 @@ class Estimator:
     def running(
         self, *, stage: str, stage_progress: float, stage_elapsed: float, at: dt.datetime
     ) -> tuple[dt.datetime, dt.datetime, dt.datetime] | None:
-        left, low, high = self.remaining(stage=stage, stage_progress=stage_progress, stage_elapsed=stage_elapsed)
-        return at + dt.timedelta(seconds=left), at + dt.timedelta(seconds=low), at + dt.timedelta(seconds=high)
+        left, low, high = self.remaining(
+            stage=stage, stage_progress=stage_progress, stage_elapsed=stage_elapsed
+        )
+        return (
+            at + dt.timedelta(seconds=left),
+            at + dt.timedelta(seconds=low),
+            at + dt.timedelta(seconds=high),
+        )

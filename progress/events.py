@@ -49,7 +49,14 @@ def append(
     for _ in range(_INSERT_ATTEMPTS):
         try:
             collection().insert_one(
-                {"job_id": stream_id, "scope": scope, "seq": seq, "type": type, "data": data, "timestamp": now()}
+                {
+                    "job_id": stream_id,
+                    "scope": scope,
+                    "seq": seq,
+                    "type": type,
+                    "data": data,
+                    "timestamp": now(),
+                }
             )
             return seq
         except DuplicateKeyError:
@@ -59,7 +66,9 @@ def append(
 
 def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, Any]]:
     """Stored events with seq > `seq`, in order."""
-    cursor = collection().find({"job_id": stream_id, "seq": {"$gt": seq}}, sort=[("seq", ASCENDING)], limit=limit)
+    cursor = collection().find(
+        {"job_id": stream_id, "seq": {"$gt": seq}}, sort=[("seq", ASCENDING)], limit=limit
+    )
     return list(cursor)
 
 

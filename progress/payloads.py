@@ -35,12 +35,33 @@ def error_dict(error: Any) -> dict[str, Any] | None:
     return {"message": error.message, "stage": error.stage, "timestamp": isoformat(error.timestamp)}
 
 
+def stages_dict(job: Any) -> dict[str, dict[str, Any]]:
+    """Each stage of the job's mode: state (pending, running, done, failed), percentage and seconds."""
+    order = ("writing", "seo") if job.mode == "spin" else ("research", "writing", "seo")
+    current = job.progress.stage
+    timings = job.stage_timings or {}
+    out: dict[str, dict[str, Any]] = {}
+    for stage in order:
+        timing = timings.get(stage) or {}
+        if timing.get("completed_at") or current == "completed":
+            state, percentage = "done", 100.0
+        elif stage == current:
+            state = "failed" if job.status == "failed" else "running"
+            percentage = job.progress.stage_progress
+        else:
+            state, percentage = "pending", 0.0
+        out[stage] = {"state": state, "percentage": percentage, "seconds": timing.get("seconds")}
+    return out
+
+
 def progress_event(job: Any) -> dict[str, Any]:
     return {
         "job_id": str(job.pk),
         "status": job.status,
         "progress": progress_dict(job.progress),
+        "stages": stages_dict(job),
         "attempts": job.attempts,
+        "bulk_job_id": str(job.bulk_job_id) if job.bulk_job_id else None,
         "timestamp": isoformat(now()),
     }
 
@@ -52,5 +73,20 @@ def complete_event(job: Any) -> dict[str, Any]:
         "result": result_dict(job.result),
         "error": error_dict(job.error),
         "progress": progress_dict(job.progress),
+        "stages": stages_dict(job),
+        "bulk_job_id": str(job.bulk_job_id) if job.bulk_job_id else None,
         "timestamp": isoformat(now()),
+    }
+
+
+def job_summary(job: Any) -> dict[str, Any]:
+    return {
+        "job_id": str(job.pk),
+        "title": job.title,
+        "status": job.status,
+        "stage": job.progress.stage,
+        "percentage": job.progress.percentage,
+        "message": job.progress.message,
+        "stages": stages_dict(job),
+        "error": error_dict(job.error),
     }

@@ -35,7 +35,14 @@ def publish(
 ) -> int:
     """Log the event, then group_send it. Returns the event's seq. `data` must be JSON-ready."""
     seq = events.append(stream_id=stream_id, scope=scope, type=type, data=data, after=after)
-    message = {"type": MESSAGE_TYPE, "scope": scope, "stream_id": str(stream_id), "seq": seq, "event": type, "data": data}
+    message = {
+        "type": MESSAGE_TYPE,
+        "scope": scope,
+        "stream_id": str(stream_id),
+        "seq": seq,
+        "event": type,
+        "data": data,
+    }
     out = sender()
     for group in groups:
         out.send(group, message)

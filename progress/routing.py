@@ -1,5 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+from django.urls import path
 
-websocket_urlpatterns: list[Any] = []
+from progress.consumers import JobProgressConsumer
+
+websocket_urlpatterns = [
+    path("ws/jobs/<str:job_id>/", JobProgressConsumer.as_asgi()),
+]

@@ -72,6 +72,10 @@ class ProgressTracker:
         self._refresh_times()
         self._dirty_event = self._dirty_snapshot = True
         self._flush(force=stage_changed or p.stage_progress >= 100)
+        if stage_changed and self.job.bulk_job_id:
+            from jobs.services import bulk_member_changed
+
+            bulk_member_changed(job=self.job)
 
     def complete(self, result: dict[str, Any]) -> None:
         from jobs.models import Result
@@ -177,7 +181,9 @@ class ProgressTracker:
 
     def _snapshot_fields(self) -> dict[str, Any]:
         fields = {f"progress.{name}": getattr(self.job.progress, name) for name in payloads.PROGRESS_FIELDS}
-        fields.update({f"progress.{name}": getattr(self.job.progress, name) for name in payloads.PROGRESS_TIMES})
+        fields.update(
+            {f"progress.{name}": getattr(self.job.progress, name) for name in payloads.PROGRESS_TIMES}
+        )
         fields["updated_at"] = self.job.updated_at
         return fields
 

@@ -11,6 +11,7 @@ from .contracts import JobInput
 from .offline_text import subject_for
 
 if TYPE_CHECKING:
+    from crewai.agents.agent_builder.base_agent import BaseAgent
     from crewai.llms.base_llm import BaseLLM
 
 
@@ -102,7 +103,7 @@ def build_crew(
 ) -> tuple[Crew, dict[int, str]]:
     """The crew for ``stages`` and a map from ``id(task)`` to stage name."""
     tasks: list[Task] = []
-    agents: list[Agent] = []
+    agents: list[BaseAgent] = []
     task_stage: dict[int, str] = {}
     for stage in stages:
         role, goal, backstory = _ROLES[stage]

@@ -120,7 +120,9 @@ def _event(kind: str, stage: str, progress: float, message: str, output: str | N
 
 def _human_message(exc: BaseException, llm: str) -> str:
     reason = getattr(exc, "reason", None)
-    text = str(reason if isinstance(reason, str) else exc).strip()
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip()[:300]
+    text = str(exc).strip()
     text = re.sub(r"^(Task execution failed:\s*)+", "", text)
     first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
     name = type(exc).__name__

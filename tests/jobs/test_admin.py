@@ -17,13 +17,23 @@ def staff_client(client):
 
 @pytest.fixture
 def jobs(api):
-    ids = [api.post("/api/jobs/", {"mode": "topic", "topic": f"Garden {i}", "keywords": ["soil"]}, format="json").json()["id"]
-           for i in range(2)]
+    ids = [
+        api.post(
+            "/api/jobs/", {"mode": "topic", "topic": f"Garden {i}", "keywords": ["soil"]}, format="json"
+        ).json()["id"]
+        for i in range(2)
+    ]
     api.post("/api/bulk-jobs/", {"items": [{"mode": "spin", "source_text": "Rewrite me."}]}, format="json")
     done = GenerationJob.objects.get(pk=ids[0])
     done.status = "completed"
-    done.result = Result(content="# T\n\nBody", meta_title="T", meta_description="D", word_count=2, seo_score=50,
-                         readability_score=60.0)
+    done.result = Result(
+        content="# T\n\nBody",
+        meta_title="T",
+        meta_description="D",
+        word_count=2,
+        seo_score=50,
+        readability_score=60.0,
+    )
     done.save()
     failed = GenerationJob.objects.get(pk=ids[1])
     failed.status = "failed"

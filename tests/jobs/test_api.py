@@ -119,7 +119,10 @@ def test_list_filters_by_status_and_batch(api):
 
 
 def test_bulk_create_merges_defaults_and_counts(api):
-    payload = {"items": [{"topic": "A"}, {"topic": "B", "tone": "casual"}], "defaults": {"mode": "topic", "word_count": 300}}
+    payload = {
+        "items": [{"topic": "A"}, {"topic": "B", "tone": "casual"}],
+        "defaults": {"mode": "topic", "word_count": 300},
+    }
     response = api.post("/api/bulk-jobs/", payload, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
@@ -156,13 +159,33 @@ def test_bulk_of_another_user_is_404(api, other_api):
 def test_stored_document_uses_the_contract_field_names(api, raw_db, user):
     job_id = api.post("/api/jobs/", {**VALID, "keywords": ["compost"]}, format="json").json()["id"]
     doc = raw_db["generation_jobs"].find_one({"_id": ObjectId(job_id)})
-    for name in ("_id", "userId", "bulk_job_id", "mode", "topic", "keywords", "word_count", "tone", "status",
-                 "progress", "created_at", "updated_at"):
+    for name in (
+        "_id",
+        "userId",
+        "bulk_job_id",
+        "mode",
+        "topic",
+        "keywords",
+        "word_count",
+        "tone",
+        "status",
+        "progress",
+        "created_at",
+        "updated_at",
+    ):
         assert name in doc, name
     assert doc["userId"] == user.pk
     assert doc["keywords"] == ["compost"]
-    for name in ("percentage", "stage", "stage_progress", "message", "started_at", "completed_at",
-                 "estimated_completion", "elapsed_seconds"):
+    for name in (
+        "percentage",
+        "stage",
+        "stage_progress",
+        "message",
+        "started_at",
+        "completed_at",
+        "estimated_completion",
+        "elapsed_seconds",
+    ):
         assert name in doc["progress"], name
 
 

@@ -58,7 +58,9 @@ def test_seo_score_full_marks() -> None:
         f"## Why composting at home\n\n{body}\n\n## Next steps\n\n{body}\n"
     )
     title = "Composting at home: a practical guide"
-    description = "Learn composting at home step by step: bins, greens, browns and the mistakes to avoid early."
+    description = (
+        "Learn composting at home step by step: bins, greens, browns and the mistakes to avoid early."
+    )
     assert seo_score(content, title, description, "composting at home") == 100
 
 

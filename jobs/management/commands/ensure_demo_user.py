@@ -12,7 +12,7 @@ CREDENTIALS = settings.BASE_DIR / "var" / "demo-login.txt"
 
 
 class Command(BaseCommand):
-    help = "Make sure the demo user exists (a staff user with a random password kept in var/) and print its login."
+    help = "Make sure the demo user exists (staff, random password kept in var/) and print its login."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--username", default="demo")

@@ -1,0 +1,171 @@
+"""Server-Sent Events: the API streams (JSON data) and the pages' live streams (HTML fragments).
+
+Async Django views under daphne: each connection is a coroutine reading its bounded buffer in the
+process's hub (progress.hub), never the database, except to start, to replay, or to catch up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from jobs import selectors
+from progress.publish import bulk_group, job_group, user_group
+from progress.streams import Item, follow, follow_group, parse_last_event_id
+
+RETRY_MS = 3000
+NOT_FOUND = {"detail": "Not found."}
+
+
+async def authenticate(request: HttpRequest) -> Any:
+    """The session's user, else a DRF token's (`Authorization: Token <key>`), else None."""
+    user = await request.auser()
+    if user.is_authenticated:
+        return user
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() == "token" and key.strip():
+        try:
+            user, _token = await sync_to_async(TokenAuthentication().authenticate_credentials)(key.strip())
+        except AuthenticationFailed:
+            return None
+        return user
+    return None
+
+
+def _unauthorized() -> JsonResponse:
+    response = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
+    response["WWW-Authenticate"] = "Token"
+    return response
+
+
+def sse_frame(item: Item, data: str | None = None) -> bytes:
+    if item.type == "ping":
+        return b": ping\n\n"
+    payload = data if data is not None else json.dumps(item.data, separators=(",", ":"))
+    lines = [f"id: {item.seq}"] if item.seq is not None else []
+    lines.append(f"event: {item.type}")
+    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+async def _frames(items: AsyncIterator[Item], encode: Callable[[Item], bytes]) -> AsyncIterator[bytes]:
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    async for item in items:
+        yield encode(item)
+
+
+def _stream_response(
+    items: AsyncIterator[Item], encode: Callable[[Item], bytes] = sse_frame
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(_frames(items, encode), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _open(
+    request: HttpRequest, lookup: Callable[..., Any], object_id: str
+) -> tuple[Any, HttpResponse | None]:
+    user = await authenticate(request)
+    if user is None:
+        return None, _unauthorized()
+    obj = await sync_to_async(lookup)(
+        user=user, **{"job_id" if lookup is selectors.job_for_user else "bulk_id": object_id}
+    )
+    if obj is None:
+        return None, JsonResponse(NOT_FOUND, status=404)
+    return obj, None
+
+
+def _last_event_id(request: HttpRequest) -> tuple[int | None, HttpResponse | None]:
+    value, error = parse_last_event_id(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))
+    if error:
+        return None, JsonResponse({"last_event_id": [error]}, status=400)
+    return value, None
+
+
+async def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
+    job, error = await _open(request, selectors.job_for_user, job_id)
+    last, bad = _last_event_id(request)
+    if error or bad:
+        return error or bad  # type: ignore[return-value]
+    return _stream_response(follow(stream_id=job.pk, group=job_group(job.pk), last_event_id=last))
+
+
+async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponse:
+    bulk, error = await _open(request, selectors.bulk_for_user, bulk_id)
+    last, bad = _last_event_id(request)
+    if error or bad:
+        return error or bad  # type: ignore[return-value]
+    return _stream_response(follow(stream_id=bulk.pk, group=bulk_group(bulk.pk), last_event_id=last))
+
+
+# The pages' live streams: the same events, rendered once per process into the pages' partials.
+
+_RENDERED: OrderedDict[tuple[str, str | None, int | None, str], str] = OrderedDict()
+_RENDERED_MAX = 2048
+
+
+def _fragment(view: str, item: Item) -> str:
+    from progress.pages import live_fragments
+
+    key = (view, item.stream_id, item.seq, item.type)
+    html = _RENDERED.get(key) if item.seq is not None else None
+    if html is None:
+        html = " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
+        if item.seq is not None:
+            _RENDERED[key] = html
+            if len(_RENDERED) > _RENDERED_MAX:
+                _RENDERED.popitem(last=False)
+    return html
+
+
+def _html_frames(view: str) -> Callable[[Item], bytes]:
+    def encode(item: Item) -> bytes:
+        return sse_frame(item, None if item.type == "ping" else _fragment(view, item))
+
+    return encode
+
+
+async def _page_open(request: HttpRequest) -> Any:
+    user = await request.auser()
+    return user if user.is_authenticated else None
+
+
+async def job_live(request: HttpRequest, job_id: str) -> HttpResponse:
+    user = await _page_open(request)
+    job = await sync_to_async(selectors.job_for_user)(user=user, job_id=job_id) if user else None
+    last, bad = _last_event_id(request)
+    if user is None:
+        return _unauthorized()
+    if job is None or bad:
+        return bad or JsonResponse(NOT_FOUND, status=404)
+    items = follow(stream_id=job.pk, group=job_group(job.pk), last_event_id=last)
+    return _stream_response(items, _html_frames("job"))
+
+
+async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponse:
+    user = await _page_open(request)
+    bulk = await sync_to_async(selectors.bulk_for_user)(user=user, bulk_id=bulk_id) if user else None
+    last, bad = _last_event_id(request)
+    if user is None:
+        return _unauthorized()
+    if bulk is None or bad:
+        return bad or JsonResponse(NOT_FOUND, status=404)
+    items = follow(stream_id=bulk.pk, group=bulk_group(bulk.pk), last_event_id=last)
+    return _stream_response(items, _html_frames("bulk"))
+
+
+async def dashboard_live(request: HttpRequest) -> HttpResponse:
+    user = await _page_open(request)
+    if user is None:
+        return _unauthorized()
+    return _stream_response(follow_group(group=user_group(user.pk)), _html_frames("dashboard"))

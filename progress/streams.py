@@ -1,0 +1,140 @@
+"""One job's or batch's events as an async iterator: replay from the log, then live, no gap, no duplicate.
+
+Subscribe first, then read the log, then pass live events on keeping only seq > last sent: an event
+that lands while the replay runs is either in the replay or in the buffer, and never sent twice. A
+seq jump (a lost push, an overflowed buffer, Redis coming back) triggers one catch-up read of the
+log. Those and the first read are the only database reads while a stream is healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from channels.db import database_sync_to_async
+
+from progress import events
+from progress.hub import CATCHUP, get_hub
+
+PING_INTERVAL = 15.0
+DEGRADED_POLL_INTERVAL = 3.0
+TERMINAL = "complete"
+
+
+@dataclass(frozen=True)
+class Item:
+    """An event to send (seq, type, data), or a keep-alive when `type` is "ping"."""
+
+    type: str
+    data: dict[str, Any]
+    seq: int | None = None
+    stream_id: str | None = None
+
+
+PING = Item(type="ping", data={})
+
+
+def _item(doc: dict[str, Any]) -> Item:
+    return Item(type=doc["type"], data=doc["data"], seq=int(doc["seq"]), stream_id=str(doc["job_id"]))
+
+
+async def follow(
+    *, stream_id: ObjectId, group: str, last_event_id: int | None, ping_interval: float = PING_INTERVAL
+) -> AsyncIterator[Item]:
+    hub = get_hub()
+    subscription = await hub.subscribe(group)
+    try:
+        last = 0
+        if last_event_id is None:
+            latest = await database_sync_to_async(events.latest)(stream_id)
+            backlog = [latest] if latest else []
+        else:
+            last = last_event_id
+            backlog = await database_sync_to_async(events.after)(stream_id, last)
+        for doc in backlog:
+            item = _item(doc)
+            last = max(last, item.seq or 0)
+            yield item
+            if item.type == TERMINAL:
+                return
+        last_sent = time.monotonic()
+
+        async def catch_up() -> AsyncIterator[Item]:
+            nonlocal last
+            for doc in await database_sync_to_async(events.after)(stream_id, last):
+                item = _item(doc)
+                last = item.seq or last
+                yield item
+
+        while True:
+            wait = max(0.0, ping_interval - (time.monotonic() - last_sent))
+            if hub.degraded:
+                wait = min(wait, DEGRADED_POLL_INTERVAL)
+            message: dict[str, Any] | None
+            try:
+                message = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
+            except TimeoutError:
+                message = None
+            if subscription.take_overflow() or message is CATCHUP or (message is None and hub.degraded):
+                pending = [item async for item in catch_up()]
+            elif message is None:
+                pending = []
+            elif message.get("stream_id") != str(stream_id) or int(message["seq"]) <= last:
+                continue
+            elif int(message["seq"]) == last + 1:
+                last = int(message["seq"])
+                pending = [
+                    Item(type=message["event"], data=message["data"], seq=last, stream_id=str(stream_id))
+                ]
+            else:
+                pending = [item async for item in catch_up()]
+            for item in pending:
+                last_sent = time.monotonic()
+                yield item
+                if item.type == TERMINAL:
+                    return
+            if not pending and time.monotonic() - last_sent >= ping_interval:
+                last_sent = time.monotonic()
+                yield PING
+    finally:
+        await hub.unsubscribe(subscription)
+
+
+async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> AsyncIterator[Item]:
+    """Every event pushed to a group (a user's dashboard): live only, no ids to resume from."""
+    hub = get_hub()
+    subscription = await hub.subscribe(group)
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(subscription.queue.get(), timeout=ping_interval)
+            except TimeoutError:
+                yield PING
+                continue
+            subscription.take_overflow()
+            if message is CATCHUP or "event" not in message:
+                continue
+            yield Item(
+                type=message["event"], data=message["data"], seq=None, stream_id=message.get("stream_id")
+            )
+    finally:
+        await hub.unsubscribe(subscription)
+
+
+def parse_last_event_id(header: str | None, query: str | None) -> tuple[int | None, str | None]:
+    """(value, error). The header wins; `?last_event_id=N` serves clients that cannot set headers."""
+    raw = header if header not in (None, "") else query
+    if raw in (None, ""):
+        return None, None
+    assert raw is not None
+    raw = raw.strip()
+    if not raw.isdigit():
+        return None, "Last-Event-ID must be a non-negative whole number."
+    return int(raw), None
+
+
+Render = Callable[[Item], str]
