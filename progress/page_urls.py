@@ -6,4 +6,8 @@ from progress import pages
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
+    path("jobs/new", pages.job_new, name="job-new"),
+    path("jobs/<str:job_id>/", pages.job_detail, name="job-detail"),
+    path("bulk/new", pages.bulk_new, name="bulk-new"),
+    path("bulk/<str:bulk_id>/", pages.bulk_detail, name="bulk-detail"),
 ]

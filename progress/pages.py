@@ -1,13 +1,326 @@
+"""The HTML pages and `live_fragments`, the renderer the page streams call for every event.
+
+The first render and every live push go through the same context builders and the same partials,
+so a page after N events looks exactly like a fresh load.
+"""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
 
-from jobs import selectors
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from contentgen.errors import ApplicationError
+from jobs import selectors, services
+from jobs.models import GenerationJob, Stage
+from jobs.validation import parse_batch, parse_job
+from progress import events as event_log
+from progress import forms
+from progress.bulk import bulk_snapshot
+from progress.payloads import complete_event, job_summary, progress_event
+
+APP = "contentgen"
+JOB_TEMPLATE = "progress/job_detail.html"
+BULK_TEMPLATE = "progress/bulk_detail.html"
+DASHBOARD_TEMPLATE = "progress/dashboard.html"
+STATE_LABELS = {"pending": "Pending", "running": "Running", "done": "Done", "failed": "Failed"}
+EVENT_HISTORY = 100
+TERMINAL = frozenset(GenerationJob.TERMINAL)
+
+
+def _label(stage: str | None) -> str:
+    return Stage(stage).label if stage in Stage.values else (stage or "").title()
+
+
+def _stages(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "label": _label(name),
+            "state": info.get("state", "pending"),
+            "state_label": STATE_LABELS.get(info.get("state", "pending"), info.get("state", "")),
+            "percentage": info.get("percentage") or 0,
+            "seconds": info.get("seconds"),
+        }
+        for name, info in (stages or {}).items()
+    ]
+
+
+def _status_label(status: str) -> str:
+    return GenerationJob.Status(status).label if status in GenerationJob.Status.values else status
+
+
+def job_tab_title(*, status: str, percentage: float, stage: str) -> str:
+    if status == GenerationJob.Status.FAILED:
+        return f"Failed · {_label(stage)} · {APP}"
+    if status == GenerationJob.Status.CANCELLED:
+        return f"Cancelled · {APP}"
+    return f"{int(percentage)}% · {_label(stage)} · {APP}"
+
+
+def job_context(data: dict[str, Any]) -> dict[str, Any]:
+    """A job event (`progress` or `complete`) as the job page's partials see it."""
+    progress = data.get("progress") or {}
+    status = data.get("status", GenerationJob.Status.QUEUED)
+    percentage = float(progress.get("percentage") or 0)
+    stage = progress.get("stage") or Stage.QUEUED
+    return {
+        "job_id": data["job_id"],
+        "status": status,
+        "status_label": _status_label(status),
+        "terminal": status in TERMINAL,
+        "percentage": percentage,
+        "stage": stage,
+        "stage_label": _label(stage),
+        "stage_progress": progress.get("stage_progress") or 0,
+        "message": progress.get("message") or "",
+        "started_at": progress.get("started_at"),
+        "completed_at": progress.get("completed_at"),
+        "eta": progress.get("estimated_completion"),
+        "eta_low": progress.get("estimated_completion_low"),
+        "eta_high": progress.get("estimated_completion_high"),
+        "elapsed_seconds": progress.get("elapsed_seconds") or 0,
+        "stages": _stages(data.get("stages")),
+        "result": data.get("result"),
+        "error": data.get("error"),
+        "timestamp": data.get("timestamp"),
+        "tab_title": job_tab_title(status=status, percentage=percentage, stage=stage),
+        "event": event_item(data),
+        "attempts": data.get("attempts"),
+    }
+
+
+def event_item(data: dict[str, Any]) -> dict[str, Any]:
+    progress = data.get("progress") or {}
+    stamp = data.get("timestamp") or ""
+    message = progress.get("message") or data.get("status", "")
+    if (data.get("error") or {}).get("message"):
+        message = f"{message}: {data['error']['message']}"
+    return {
+        "key": f"{data.get('status')}|{progress.get('stage')}|{message}",
+        "dom_id": "ev-" + "".join(ch for ch in stamp if ch.isdigit()),
+        "message": message,
+        "timestamp": stamp,
+        "status": data.get("status"),
+    }
+
+
+def _cells(stages: dict[str, Any] | None) -> list[dict[str, Any] | None]:
+    """The batch grid's research, writing and SEO columns; None where the mode has no such stage."""
+    by_name = {stage["name"]: stage for stage in _stages(stages)}
+    return [by_name.get(name) for name in ("research", "writing", "seo")]
+
+
+def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
+    """One article's row (dashboard list, batch grid) from `job_summary` or a job event."""
+    progress = summary.get("progress") or {}
+    status = summary.get("status", GenerationJob.Status.QUEUED)
+    stage = summary.get("stage") or progress.get("stage") or Stage.QUEUED
+    percentage = summary.get("percentage", progress.get("percentage")) or 0
+    return {
+        "job_id": summary["job_id"],
+        "title": summary.get("title"),
+        "status": status,
+        "status_label": _status_label(status),
+        "stage": stage,
+        "stage_label": _label(stage),
+        "percentage": percentage,
+        "message": summary.get("message", progress.get("message")) or "",
+        "stages": _stages(summary.get("stages")),
+        "cells": _cells(summary.get("stages")),
+        "error": summary.get("error"),
+    }
+
+
+def bulk_context(data: dict[str, Any]) -> dict[str, Any]:
+    counts = data.get("counts") or {}
+    total = int(data.get("total") or 0)
+    finished = int(data.get("finished", sum(counts.get(k, 0) for k in ("completed", "failed", "cancelled"))))
+    completed = int(counts.get("completed", 0))
+    done = data.get("status") == "completed" or (total > 0 and finished >= total)
+    return {
+        "bulk_id": data["bulk_job_id"],
+        "total": total,
+        "finished": finished,
+        "completed": completed,
+        "counts": counts,
+        "failed": int(counts.get("failed", 0)),
+        "processing": int(counts.get("processing", 0)),
+        "queued": int(counts.get("queued", 0)),
+        "cancelled": int(counts.get("cancelled", 0)),
+        "percentage": 100.0 if done else float(data.get("percentage") or 0),
+        "eta": data.get("estimated_completion"),
+        "done": done,
+        "tab_title": f"{completed} of {total} · {APP}",
+    }
+
+
+def _partial(template: str, name: str, context: dict[str, Any]) -> str:
+    return render_to_string(f"{template}#{name}", context).strip()
+
+
+def _job_fragments(event: str, data: dict[str, Any]) -> list[str]:
+    j = job_context(data)
+    ctx = {"j": j, "ev": j["event"]}
+    names = ["job-progress", "job-status", "job-actions", "job-stages", "job-event"]
+    if event == "complete" or ctx["j"]["terminal"]:
+        names.append("job-result")
+    return [_partial(JOB_TEMPLATE, name, ctx) for name in names]
+
+
+def _bulk_fragments(data: dict[str, Any]) -> list[str]:
+    out = [_partial(BULK_TEMPLATE, "bulk-summary", {"b": bulk_context(data)})]
+    member = data.get("job")
+    member_id = member.get("job_id") if member else None
+    for current in data.get("current") or []:
+        if current.get("job_id") and current.get("job_id") != member_id:
+            cell = {"job_id": current["job_id"], "percentage": current.get("percentage") or 0}
+            out.append(_partial(BULK_TEMPLATE, "bulk-overall-cell", {"row": cell}))
+    if member:
+        row = summary_context(member)
+        out.append(_partial(BULK_TEMPLATE, "bulk-row", {"row": row}))
+        if row["error"]:
+            out.append(_partial(BULK_TEMPLATE, "bulk-failure", {"row": row}))
+    return out
+
+
+def _dashboard_fragments(data: dict[str, Any]) -> list[str]:
+    if "total" in data and "bulk_job_id" in data:
+        return [_partial(DASHBOARD_TEMPLATE, "bulk-row", {"b": bulk_context(data)})]
+    return [_partial(DASHBOARD_TEMPLATE, "job-row", {"row": summary_context(data)})]
+
+
+def live_fragments(*, view: str, event: str, data: dict[str, Any]) -> str:
+    """HTML for one event: top-level elements whose ids exist on the page (live.js swaps them by id).
+
+    Elements with `data-live-append` / `data-live-prepend` name the container they join when the page
+    lacks them; children with `data-live-keep` keep the page's copy (e.g. a title the event lacks).
+    Pure: no database access.
+    """
+    if view == "job":
+        parts = _job_fragments(event, data)
+    elif view == "bulk":
+        parts = _bulk_fragments(data)
+    elif view == "dashboard":
+        parts = _dashboard_fragments(data)
+    else:
+        raise ValueError(f"unknown view {view!r}")
+    return "\n".join(parts)
+
+
+# Pages
+
+
+def _dashboard_context(
+    request: HttpRequest,
+    *,
+    job_form: dict[str, Any] | None = None,
+    batch_form: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    jobs = selectors.jobs_for_user(user=request.user)[:50]
+    batches = selectors.bulks_for_user(user=request.user)[:20]
+    return {
+        "job_rows": [summary_context(job_summary(job)) for job in jobs],
+        "bulk_rows": [bulk_context(bulk_snapshot(bulk)) for bulk in batches],
+        "job_form": job_form or forms.empty_job_form(),
+        "batch_form": batch_form or forms.empty_batch_form(),
+        **forms.choices(),
+    }
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    jobs = selectors.jobs_for_user(user=request.user)[:50]
-    return render(request, "progress/dashboard.html", {"jobs": jobs})
+    return render(request, DASHBOARD_TEMPLATE, _dashboard_context(request))
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)
+    return HttpResponseRedirect(url)
+
+
+def _form_errors(request: HttpRequest, partial: str, **forms_ctx: dict[str, Any]) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        context = {**forms.choices(), **forms_ctx}
+        return render(request, f"{DASHBOARD_TEMPLATE}#{partial}", context, status=400)
+    return render(request, DASHBOARD_TEMPLATE, _dashboard_context(request, **forms_ctx), status=400)
+
+
+@login_required
+@require_POST
+def job_new(request: HttpRequest) -> HttpResponse:
+    form = forms.job_form(request.POST)
+    spec, errors = parse_job(forms.job_payload(request.POST))
+    if spec is None:
+        form["errors"] = forms.field_errors(errors)
+        return _form_errors(request, "job-form", job_form=form)
+    job = services.job_create(user=request.user, spec=spec)  # type: ignore[arg-type]
+    return _redirect(request, reverse("job-detail", args=[str(job.pk)]))
+
+
+@login_required
+@require_POST
+def bulk_new(request: HttpRequest) -> HttpResponse:
+    form = forms.batch_form(request.POST)
+    batch = forms.batch_payload(request.POST, request.FILES)
+    messages = list(batch.errors)
+    specs: list[Any] = []
+    if not messages:
+        specs, errors = parse_batch(batch.payload)
+        messages = forms.batch_errors(errors, batch.row_labels)
+    if not messages:
+        try:
+            bulk = services.bulk_create(user=request.user, specs=specs)  # type: ignore[arg-type]
+        except ApplicationError as exc:
+            messages = [str(exc)]
+        else:
+            return _redirect(request, reverse("bulk-detail", args=[str(bulk.pk)]))
+    form["errors"] = messages
+    return _form_errors(request, "batch-form", batch_form=form)
+
+
+def _event_history(job: GenerationJob) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for stored in event_log.after(job.pk, 0)[-EVENT_HISTORY:]:
+        item = event_item(stored.get("data") or {})
+        if not items or items[-1]["key"] != item["key"]:
+            items.append(item)
+    return items
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_for_user(user=request.user, job_id=job_id)
+    if job is None:
+        raise Http404("No such article.")
+    data = complete_event(job) if job.is_terminal else progress_event(job)
+    context = {
+        "job": job,
+        "j": job_context(data),
+        "events": _event_history(job),
+        "live_src": None if job.is_terminal else f"/jobs/{job.pk}/live",
+    }
+    return render(request, JOB_TEMPLATE, context)
+
+
+@login_required
+def bulk_detail(request: HttpRequest, bulk_id: str) -> HttpResponse:
+    bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
+    if bulk is None:
+        raise Http404("No such batch.")
+    b = bulk_context(bulk_snapshot(bulk))
+    rows = [summary_context(job_summary(job)) for job in selectors.bulk_jobs(bulk=bulk)]
+    context = {
+        "bulk": bulk,
+        "b": b,
+        "rows": rows,
+        "failures": [row for row in rows if row["error"]],
+        "live_src": None if b["done"] else f"/bulk/{bulk.pk}/live",
+    }
+    return render(request, BULK_TEMPLATE, context)

@@ -16,11 +16,12 @@ from typing import Any
 
 from bson import ObjectId
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from progress import events
 from progress.hub import CATCHUP, get_hub
 
-PING_INTERVAL = 15.0
+PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
 DEGRADED_POLL_INTERVAL = 3.0
 TERMINAL = "complete"
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
+import markdown
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-
-import markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
@@ -38,8 +38,16 @@ class _EscapeRawHtml(Extension):
 
 def render_markdown(text: str) -> SafeString:
     html = markdown.markdown(text, extensions=["extra", "sane_lists", _EscapeRawHtml()], output_format="html")
-    # Markdown escapes newlines inside attributes, so every raw newline here is text; entities survive SSE.
-    return mark_safe(html.replace("\n", "&#10;"))  # noqa: S308
+    return mark_safe(protect_whitespace(html))
+
+
+def protect_whitespace(html: str) -> str:
+    """Newlines, tabs and runs of spaces as character references: the SSE stream collapses raw whitespace.
+
+    Markdown escapes whitespace inside attribute values, so every raw newline or space run here is text.
+    """
+    html = html.replace("\r\n", "\n").replace("\n", "&#10;").replace("\t", "&#9;")
+    return re.sub(r" {2,}", lambda run: " " + "&#32;" * (len(run.group()) - 1), html)
 
 
 @register.filter
@@ -108,4 +116,4 @@ def markdown_html(value: Any) -> SafeString:
 @register.filter
 def keep_newlines(value: Any) -> SafeString:
     """Escaped text whose newlines survive the SSE stream, which collapses raw newlines to spaces."""
-    return mark_safe(escape(str(value or "")).replace("\r\n", "\n").replace("\n", "&#10;"))  # noqa: S308
+    return mark_safe(protect_whitespace(str(escape(str(value or "")))))

@@ -1,0 +1,203 @@
+"""Real processes for integration tests: daphne and `run_worker`, on the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+from pymongo.uri_parser import parse_uri
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def child_mongodb_uri() -> str:
+    """MONGODB_URI with the test database's name, for child processes."""
+    base = os.environ["MONGODB_URI"]
+    name = settings.DATABASES["default"]["NAME"]
+    nodes = ",".join(f"{host}:{port}" for host, port in parse_uri(base)["nodelist"])
+    return f"mongodb://{nodes}/{name}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "MONGODB_URI": child_mongodb_uri(),
+            "DJANGO_DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "contentgen.settings",
+            "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("CONTENTGEN_OFFLINE_FAIL_STAGE", None)
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log(name: str) -> Any:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return (ARTIFACTS / f"{name}.log").open("ab")
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen[bytes]
+
+    def terminate(self, timeout: float = 60) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+
+def start_worker(*args: str, **env: str) -> Worker:
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", *args],
+        cwd=ROOT,
+        env=child_env(**env),
+        stdout=_log("worker"),
+        stderr=subprocess.STDOUT,
+    )
+    return Worker(proc)
+
+
+def run_burst(timeout: float = 90, **env: str) -> int:
+    return start_worker("--burst", **env).wait(timeout)
+
+
+@dataclass
+class Daphne:
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Daphne:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "contentgen.asgi:application"],
+            cwd=ROOT,
+            env=child_env(**self.env),
+            stdout=_log("daphne"),
+            stderr=subprocess.STDOUT,
+        )
+
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daphne exited with {self.proc.returncode}; see test-artifacts/daphne.log")
+            try:
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, timeout=60, interval=0.1, what="daphne to answer /healthz")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@dataclass
+class SseEvent:
+    id: int | None
+    event: str
+    data: Any
+
+
+def iter_sse(lines: Iterator[str]) -> Iterator[SseEvent | str]:
+    """SSE events, and comment lines (': ping') as plain strings."""
+    fields: dict[str, str] = {}
+    data: list[str] = []
+    for line in lines:
+        if line == "":
+            if data or fields:
+                raw = "\n".join(data)
+                try:
+                    parsed: Any = json.loads(raw)
+                except ValueError:
+                    parsed = raw
+                event_id = fields.get("id")
+                yield SseEvent(int(event_id) if event_id else None, fields.get("event", "message"), parsed)
+            fields, data = {}, []
+        elif line.startswith(":"):
+            yield line
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            else:
+                fields[name] = value
+
+
+def read_stream(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    stop: Callable[[list[SseEvent]], bool] | None = None,
+    timeout: float = 60,
+    comments: list[str] | None = None,
+) -> list[SseEvent]:
+    """Read events until the server ends the stream, or `stop(events)` is true; bounded by `timeout`."""
+    got: list[SseEvent] = []
+    deadline = time.monotonic() + timeout
+    with httpx.stream("GET", url, headers=headers or {}, timeout=httpx.Timeout(timeout, read=timeout)) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for item in iter_sse(response.iter_lines()):
+            if isinstance(item, str):
+                if comments is not None:
+                    comments.append(item)
+            else:
+                got.append(item)
+                if stop and stop(got):
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stream {url} still open after {timeout} s; got {len(got)} events")
+    return got
