@@ -156,7 +156,7 @@ def iter_sse(lines: Iterator[str]) -> Iterator[SseEvent | str]:
     data: list[str] = []
     for line in lines:
         if line == "":
-            if data or fields:
+            if data:
                 raw = "\n".join(data)
                 try:
                     parsed: Any = json.loads(raw)
@@ -196,8 +196,8 @@ def read_stream(
                     comments.append(item)
             else:
                 got.append(item)
-                if stop and stop(got):
-                    break
+            if stop and stop(got):
+                break
             if time.monotonic() > deadline:
                 raise AssertionError(f"stream {url} still open after {timeout} s; got {len(got)} events")
     return got

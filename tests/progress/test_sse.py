@@ -1,0 +1,185 @@
+"""SSE and WebSocket streams against a real daphne, real Redis and the real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import httpx
+import pytest
+import websockets
+from bson import ObjectId
+
+from jobs import services
+from jobs.validation import parse_job
+from progress import events
+from tests.factories import token_for
+from tests.stack import Daphne, read_stream, start_worker
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def daphne(django_db_setup, django_db_blocker):
+    server = Daphne(env={"CONTENTGEN_SSE_PING_SECONDS": "1"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def auth(user) -> dict[str, str]:
+    return {"Authorization": f"Token {token_for(user)}"}
+
+
+def new_job(user, **fields):
+    spec, errors = parse_job({"mode": "topic", "topic": "Rain gardens", "word_count": 200, **fields})
+    assert not errors
+    return services.job_create(user=user, spec=spec)
+
+
+def ids(evs) -> list[int]:
+    return [e.id for e in evs]
+
+
+def test_a_queued_job_stream_starts_with_its_current_state(daphne, user, auth):
+    job = new_job(user)
+    evs = read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, stop=lambda got: len(got) >= 1, timeout=20)
+    assert evs[0].id == 1 and evs[0].event == "progress"
+    assert evs[0].data["status"] == "queued" and evs[0].data["job_id"] == str(job.pk)
+    assert evs[0].data["timestamp"].endswith("+00:00") and "." in evs[0].data["timestamp"]
+
+
+def test_a_live_job_streams_every_event_in_order_and_ends_after_complete(daphne, user, auth):
+    job = new_job(user)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=90)))
+    reader.start()
+    worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
+    assert worker.wait(timeout=90) == 0
+    reader.join(timeout=90)
+    assert not reader.is_alive()
+    assert ids(got) == list(range(1, len(got) + 1))
+    assert got[-1].event == "complete" and got[-1].data["status"] == "completed"
+    assert ids(got) == [e["seq"] for e in events.after(job.pk, 0)]
+    stages = [e.data["progress"]["stage"] for e in got if e.event == "progress"]
+    assert "research" in stages and "writing" in stages and "seo" in stages
+
+
+def test_a_finished_job_stream_sends_complete_and_ends(daphne, user, auth):
+    job = new_job(user)
+    start_worker("--burst").wait(timeout=90)
+    last = events.latest(job.pk)
+    evs = read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=20)
+    assert [(e.id, e.event) for e in evs] == [(last["seq"], "complete")]
+
+
+@pytest.mark.parametrize("how", ["header", "query"])
+def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne, user, auth, how):
+    job = new_job(user)
+    worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="300")
+    url = f"{daphne.url}/api/jobs/{job.pk}/progress"
+    first = read_stream(url, headers=auth, stop=lambda got: any(e.data.get("progress", {}).get("stage") == "writing" for e in got), timeout=60)
+    resume = first[-1].id
+    if how == "header":
+        rest = read_stream(url, headers={**auth, "Last-Event-ID": str(resume)}, timeout=90)
+    else:
+        rest = read_stream(f"{url}?last_event_id={resume}", headers=auth, timeout=90)
+    assert worker.wait(timeout=90) == 0
+    combined = ids(first) + ids(rest)
+    assert combined[len(first) - 1 :] == list(range(resume, resume + len(rest) + 1))
+    assert ids(rest)[0] == resume + 1
+    assert rest[-1].event == "complete"
+    assert len(set(combined)) == len(combined)
+
+
+def test_a_stream_resumes_across_a_daphne_restart(user, auth, django_db_blocker):
+    server = Daphne().start()
+    try:
+        job = new_job(user)
+        worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="250")
+        url = f"{server.url}/api/jobs/{job.pk}/progress"
+        first = read_stream(url, headers=auth, stop=lambda got: len(got) >= 3, timeout=60)
+        server.restart()
+        rest = read_stream(url, headers={**auth, "Last-Event-ID": str(first[-1].id)}, timeout=90)
+        assert worker.wait(timeout=90) == 0
+        assert ids(first) + ids(rest) == list(range(1, len(first) + len(rest) + 1))
+        assert rest[-1].event == "complete"
+    finally:
+        server.stop()
+
+
+def test_idle_streams_send_ping_comments(daphne, user, auth):
+    job = new_job(user)
+    comments: list[str] = []
+    read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, comments=comments,
+                stop=lambda got: len(comments) >= 2, timeout=20)
+    assert comments[:2] == [": ping", ": ping"]
+
+
+def test_stream_access_matrix(daphne, user, other_user, auth):
+    job = new_job(user)
+    url = f"{daphne.url}/api/jobs/{job.pk}/progress"
+    other = {"Authorization": f"Token {token_for(other_user)}"}
+    assert httpx.get(url, timeout=10).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Token nope"}, timeout=10).status_code == 401
+    foreign = httpx.get(url, headers=other, timeout=10)
+    missing = httpx.get(f"{daphne.url}/api/jobs/{ObjectId()}/progress", headers=other, timeout=10)
+    malformed = httpx.get(f"{daphne.url}/api/jobs/xyz/progress", headers=other, timeout=10)
+    assert foreign.status_code == missing.status_code == malformed.status_code == 404
+    assert foreign.json() == missing.json() == malformed.json()
+    assert httpx.get(url, headers={**auth, "Last-Event-ID": "abc"}, timeout=10).status_code == 400
+
+
+def test_bulk_stream_reports_x_of_y_and_completes(daphne, user, auth, api):
+    bulk_id = api.post("/api/bulk-jobs/", {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]}, format="json").json()["id"]
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(read_stream(f"{daphne.url}/api/bulk-jobs/{bulk_id}/progress", headers=auth, timeout=90)))
+    reader.start()
+    assert start_worker("--burst").wait(timeout=90) == 0
+    reader.join(timeout=90)
+    assert ids(got) == list(range(got[0].id, got[0].id + len(got)))
+    assert got[-1].event == "complete"
+    assert got[-1].data["counts"]["completed"] == 3 and got[-1].data["total"] == 3
+    assert got[-1].data["percentage"] == 100
+    finished = [e.data["finished"] for e in got]
+    assert finished == sorted(finished)
+
+
+def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
+    job = new_job(user)
+
+    async def listen() -> list[dict]:
+        url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/?last_event_id=0"
+        received: list[dict] = []
+        async with websockets.connect(url, additional_headers={**auth, "Origin": daphne.url}, open_timeout=10) as ws:
+            async with asyncio.timeout(90):
+                async for raw in ws:
+                    received.append(json.loads(raw))
+        return received
+
+    worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
+    received = asyncio.run(listen())
+    assert worker.wait(timeout=90) == 0
+    assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
+    assert received[-1]["type"] == "complete" and received[-1]["status"] == "completed"
+    stored = events.after(job.pk, 0)
+    assert [{k: v for k, v in m.items() if k not in ("type", "seq")} for m in received] == [e["data"] for e in stored]
+
+
+def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
+    job = new_job(user)
+    url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
+
+    async def code(headers: dict[str, str]) -> int | None:
+        try:
+            async with websockets.connect(url, additional_headers={**headers, "Origin": daphne.url}, open_timeout=10) as ws:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code
+        except websockets.ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        return None
+
+    assert asyncio.run(code({})) == 403
+    assert asyncio.run(code({"Authorization": f"Token {token_for(other_user)}"})) == 403
