@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -48,6 +48,7 @@ class JobError(EmbeddedModel):
 
 
 class BulkJob(models.Model):
+    user_id: Any
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="bulk_jobs"
     )
@@ -102,6 +103,9 @@ class GenerationJob(models.Model):
         TECHNICAL = "technical", "Technical"
         PERSUASIVE = "persuasive", "Persuasive"
         HUMOROUS = "humorous", "Humorous"
+
+    user_id: Any
+    bulk_job_id: Any
 
     TERMINAL: ClassVar[frozenset[str]] = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 

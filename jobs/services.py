@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from contentgen.errors import ApplicationError
@@ -48,7 +47,7 @@ def _new_job(*, user: Any, spec: JobSpec, bulk_job: BulkJob | None = None) -> Ge
     )
 
 
-def job_create(*, user: AbstractBaseUser, spec: JobSpec) -> GenerationJob:
+def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
     job = _new_job(user=user, spec=spec)
     job.save()
     job_emit(job=job, after=0)
@@ -58,7 +57,7 @@ def job_create(*, user: AbstractBaseUser, spec: JobSpec) -> GenerationJob:
     return job
 
 
-def bulk_create(*, user: AbstractBaseUser, specs: Sequence[JobSpec]) -> BulkJob:
+def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     if not 1 <= len(specs) <= 500:
         raise ApplicationError(
             "A batch holds 1 to 500 articles.", extra={"items": ["Must hold 1 to 500 jobs."]}
@@ -191,9 +190,9 @@ def job_cancel_requested(*, job_ids: list[Any]) -> set[Any]:
 
 def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -> bool:
     """A coalesced progress write, only while we hold the lease. False means we lost the job."""
-    from django.db import connection
+    from contentgen import mongo
 
-    result = connection.get_collection(GenerationJob._meta.db_table).update_one(
+    result = mongo.collection(GenerationJob._meta.db_table).update_one(
         {"_id": job_id, "lease_owner": worker_id, "status": GenerationJob.Status.PROCESSING}, {"$set": fields}
     )
     return result.matched_count == 1

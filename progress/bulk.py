@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobs.models import BulkJob, GenerationJob
+from progress.eta import estimate_bulk_completion
 from progress.events import isoformat, now
 from progress.publish import bulk_group, publish, user_group
 
@@ -38,12 +39,7 @@ def bulk_snapshot(bulk: BulkJob) -> dict[str, Any]:
 
 
 def bulk_eta(bulk: BulkJob, in_flight: list[GenerationJob]) -> Any:
-    etas = [job.progress.estimated_completion for job in in_flight if job.progress.estimated_completion]
-    if bulk.count_queued == 0 and etas:
-        return max(etas)
-    try:
-        from progress.eta import estimate_bulk_completion
-    except ImportError:
+    if bulk.finished >= bulk.total:
         return None
     return estimate_bulk_completion(bulk=bulk, in_flight=in_flight)
 

@@ -185,3 +185,25 @@ class Estimator:
             at + dt.timedelta(seconds=low),
             at + dt.timedelta(seconds=high),
         )
+
+
+def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datetime | None:
+    """The batch ends when its in-flight jobs end and its queued ones have run, at the parallelism it gets now."""
+    from jobs.models import GenerationJob
+
+    now = dt.datetime.now(dt.UTC)
+    queued = list(
+        GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.QUEUED).only("mode", "word_count")
+    )
+    if not queued and not in_flight:
+        return None
+    flight_left = [
+        max(0.0, (job.progress.estimated_completion - now).total_seconds())
+        for job in in_flight
+        if job.progress.estimated_completion
+    ]
+    parallelism = max(1, len(in_flight))
+    queued_seconds = sum(Estimator.for_job(job).total_expected() for job in queued)
+    lanes = sorted(flight_left + [0.0] * (parallelism - len(flight_left)))[:parallelism]
+    left = max(lanes + [0.0]) if not queued else (sum(lanes) + queued_seconds) / parallelism
+    return now + dt.timedelta(seconds=left)

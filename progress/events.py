@@ -11,17 +11,18 @@ import datetime as dt
 from typing import Any
 
 from bson import ObjectId
-from django.db import connection
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
+
+from contentgen import mongo
 
 COLLECTION = "progress_events"
 _INSERT_ATTEMPTS = 100
 
 
 def collection() -> Collection[dict[str, Any]]:
-    return connection.get_collection(COLLECTION)  # type: ignore[no-any-return]
+    return mongo.collection(COLLECTION)
 
 
 def now() -> dt.datetime:

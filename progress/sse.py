@@ -13,6 +13,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -92,7 +93,7 @@ def _last_event_id(request: HttpRequest) -> tuple[int | None, HttpResponse | Non
     return value, None
 
 
-async def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
+async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
     job, error = await _open(request, selectors.job_for_user, job_id)
     last, bad = _last_event_id(request)
     if error or bad:
@@ -100,7 +101,7 @@ async def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
     return _stream_response(follow(stream_id=job.pk, group=job_group(job.pk), last_event_id=last))
 
 
-async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponse:
+async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
     bulk, error = await _open(request, selectors.bulk_for_user, bulk_id)
     last, bad = _last_event_id(request)
     if error or bad:
@@ -140,7 +141,7 @@ async def _page_open(request: HttpRequest) -> Any:
     return user if user.is_authenticated else None
 
 
-async def job_live(request: HttpRequest, job_id: str) -> HttpResponse:
+async def job_live(request: HttpRequest, job_id: str) -> HttpResponseBase:
     user = await _page_open(request)
     job = await sync_to_async(selectors.job_for_user)(user=user, job_id=job_id) if user else None
     last, bad = _last_event_id(request)
@@ -152,7 +153,7 @@ async def job_live(request: HttpRequest, job_id: str) -> HttpResponse:
     return _stream_response(items, _html_frames("job"))
 
 
-async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponse:
+async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
     user = await _page_open(request)
     bulk = await sync_to_async(selectors.bulk_for_user)(user=user, bulk_id=bulk_id) if user else None
     last, bad = _last_event_id(request)
@@ -164,7 +165,7 @@ async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponse:
     return _stream_response(items, _html_frames("bulk"))
 
 
-async def dashboard_live(request: HttpRequest) -> HttpResponse:
+async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
     user = await _page_open(request)
     if user is None:
         return _unauthorized()

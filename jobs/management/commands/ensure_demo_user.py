@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="demo")
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
-        User = get_user_model()
+        User: Any = get_user_model()
         user = User.objects.filter(username=username).first()
         password = CREDENTIALS.read_text().strip() if CREDENTIALS.exists() else ""
         if user is None or not password or not user.check_password(password):
