@@ -135,6 +135,20 @@ class JobListCreateApi(APIView):
         return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
 
 
+class JobCancelApi(APIView):
+    @extend_schema(request=None, responses={202: JobOutput})
+    def post(self, request: Request, job_id: str) -> Response:
+        job = services.job_cancel(job=_job_or_404(request, job_id))
+        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobRetryApi(APIView):
+    @extend_schema(request=None, responses={202: JobOutput})
+    def post(self, request: Request, job_id: str) -> Response:
+        job = services.job_retry(job=_job_or_404(request, job_id))
+        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
 class JobDetailApi(APIView):
     @extend_schema(responses=JobOutput)
     def get(self, request: Request, job_id: str) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from contentgen.errors import ApplicationError
-from jobs.models import BulkJob, GenerationJob, Progress
+from jobs.models import BulkJob, GenerationJob, Progress, Stage
 from jobs.validation import JobSpec
 from progress import payloads
 from progress.publish import bulk_group, job_group, publish, user_group
@@ -241,3 +241,78 @@ def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
 
     notify_queued()
     return True
+
+
+CANCEL_CHANNEL = "contentgen:cancel"
+
+
+def job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """Queued: cancelled at once. Processing: the worker holding it stops at its next step."""
+    from jobs.queue import client
+
+    stamp = timezone.now()
+    if job.status == GenerationJob.Status.QUEUED:
+        job.progress.message = "Cancelled"
+        job.progress.completed_at = stamp
+        job.progress.estimated_completion = None
+        job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
+        won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
+            status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
+        )
+        if won == 1:
+            job.status = GenerationJob.Status.CANCELLED
+            _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.CANCELLED)
+            seq = job_emit(job=job)
+            job_emit(job=job, type="complete", after=seq)
+            return job
+        job.refresh_from_db()
+    if job.status == GenerationJob.Status.PROCESSING:
+        GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).update(
+            cancel_requested=True, updated_at=stamp
+        )
+        import contextlib
+
+        import redis
+
+        with contextlib.suppress(redis.RedisError):
+            client().publish(CANCEL_CHANNEL, str(job.pk).encode())
+        job.cancel_requested = True
+        return job
+    raise ApplicationError(f"This job is already {job.status}; there is nothing to cancel.", status=409)
+
+
+def job_retry(*, job: GenerationJob) -> GenerationJob:
+    """A failed or cancelled job goes back to the queue, keeping the stages it had finished."""
+    if job.status not in (GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED):
+        raise ApplicationError(
+            f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
+        )
+    previous = job.status
+    stamp = timezone.now()
+    keep = Progress(
+        percentage=0,
+        stage=Stage.QUEUED,
+        message="Queued again (retry)",
+        started_at=None,
+    )
+    won = GenerationJob.objects.filter(pk=job.pk, status=previous).update(
+        status=GenerationJob.Status.QUEUED,
+        progress=keep,
+        result=None,
+        error=None,
+        attempts=0,
+        cancel_requested=False,
+        lease_owner=None,
+        lease_expires_at=None,
+        queued_at=stamp,
+        updated_at=stamp,
+    )
+    if won != 1:
+        raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
+    job.refresh_from_db()
+    _bulk_move(job, previous, GenerationJob.Status.QUEUED)
+    job_emit(job=job)
+    from jobs.queue import notify_queued
+
+    notify_queued()
+    return job

@@ -7,6 +7,8 @@ from jobs import apis
 urlpatterns = [
     path("jobs/", apis.JobListCreateApi.as_view(), name="api-jobs"),
     path("jobs/<str:job_id>/", apis.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<str:job_id>/cancel/", apis.JobCancelApi.as_view(), name="api-job-cancel"),
+    path("jobs/<str:job_id>/retry/", apis.JobRetryApi.as_view(), name="api-job-retry"),
     path("bulk-jobs/", apis.BulkCreateApi.as_view(), name="api-bulk-jobs"),
     path("bulk-jobs/<str:bulk_id>/", apis.BulkDetailApi.as_view(), name="api-bulk-job"),
 ]

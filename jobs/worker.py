@@ -236,7 +236,7 @@ class Worker:
     def _subscribe(self) -> None:
         try:
             self._pubsub = client().pubsub(ignore_subscribe_messages=True)
-            self._pubsub.subscribe(QUEUE_CHANNEL)
+            self._pubsub.subscribe(QUEUE_CHANNEL, services.CANCEL_CHANNEL)
         except redis.RedisError as exc:
             logger.warning("no queue notifications (%s); polling with backoff instead", exc)
             self._pubsub = None
@@ -250,10 +250,19 @@ class Worker:
             self.stopping.wait(timeout)
             return
         try:
-            self._pubsub.get_message(timeout=timeout)
+            message = self._pubsub.get_message(timeout=timeout)
         except redis.RedisError:
             self._pubsub = None
             self.stopping.wait(timeout)
+            return
+        if message and message.get("channel") == services.CANCEL_CHANNEL.encode():
+            self._cancel(message.get("data", b"").decode())
+
+    def _cancel(self, job_id: str) -> None:
+        with self.lock:
+            for pk, running in self.running.items():
+                if str(pk) == job_id:
+                    running.cancel.set()
 
     # Leases --------------------------------------------------------------------------------
 
