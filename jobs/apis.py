@@ -40,6 +40,7 @@ class ProgressOutput(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     estimated_completion = serializers.DateTimeField(allow_null=True)
+    estimated_start = serializers.DateTimeField(allow_null=True)
     estimated_completion_low = serializers.DateTimeField(allow_null=True)
     estimated_completion_high = serializers.DateTimeField(allow_null=True)
     elapsed_seconds = serializers.FloatField()

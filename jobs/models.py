@@ -27,6 +27,7 @@ class Progress(EmbeddedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     estimated_completion = models.DateTimeField(null=True, blank=True)
+    estimated_start = models.DateTimeField(null=True, blank=True)
     estimated_completion_low = models.DateTimeField(null=True, blank=True)
     estimated_completion_high = models.DateTimeField(null=True, blank=True)
     elapsed_seconds = models.FloatField(default=0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 
 import redis
 from django.conf import settings
@@ -28,3 +30,37 @@ def notify_queued() -> None:
         client().publish(QUEUE_CHANNEL, b"1")
     except redis.RedisError as exc:  # workers still find the job on their next backoff pass
         logger.warning("could not notify workers: %s", exc)
+
+
+WORKERS_KEY = "contentgen:workers"
+
+
+def worker_heartbeat(*, worker_id: str, slots: int, ttl: float) -> None:
+    """Announce a live worker and its slots; read by the queue forecast. Expires unless renewed."""
+    try:
+        client().hset(WORKERS_KEY, worker_id, f"{slots}:{time.time() + ttl:.0f}")
+    except redis.RedisError as exc:
+        logger.warning("worker heartbeat failed: %s", exc)
+
+
+def worker_gone(*, worker_id: str) -> None:
+    with contextlib.suppress(redis.RedisError):
+        client().hdel(WORKERS_KEY, worker_id)
+
+
+def live_worker_slots() -> int:
+    try:
+        entries = client().hgetall(WORKERS_KEY)
+    except redis.RedisError:
+        return 0
+    now, slots, stale = time.time(), 0, []
+    for worker_id, value in entries.items():
+        count, _, expires = value.decode().partition(":")
+        if float(expires or 0) < now:
+            stale.append(worker_id)
+        else:
+            slots += int(count or 0)
+    if stale:
+        with contextlib.suppress(redis.RedisError):
+            client().hdel(WORKERS_KEY, *stale)
+    return slots

@@ -47,8 +47,19 @@ def _new_job(*, user: Any, spec: JobSpec, bulk_job: BulkJob | None = None) -> Ge
     )
 
 
+def _forecast(jobs: Sequence[GenerationJob]) -> None:
+    """Give newly queued jobs their estimated start and completion (none while no worker runs)."""
+    from progress.eta import queue_forecast
+
+    for job, (start, eta, low, high) in zip(jobs, queue_forecast(jobs), strict=False):
+        p = job.progress
+        p.estimated_start, p.estimated_completion = start, eta
+        p.estimated_completion_low, p.estimated_completion_high = low, high
+
+
 def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
     job = _new_job(user=user, spec=spec)
+    _forecast([job])
     job.save()
     job_emit(job=job, after=0)
     from jobs.queue import notify_queued
@@ -66,9 +77,9 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     bulk = BulkJob.objects.create(
         user=user, total=len(specs), count_queued=len(specs), created_at=stamp, updated_at=stamp
     )
-    jobs = GenerationJob.objects.bulk_create(
-        [_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs]
-    )
+    jobs = [_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs]
+    _forecast(jobs)
+    jobs = GenerationJob.objects.bulk_create(jobs)
     for job in jobs:
         job_emit(job=job, after=0)
     from progress.bulk import bulk_emit

@@ -189,6 +189,9 @@ class Worker:
                 future.exception(timeout=self.lease_seconds + 30)
             self.pool.shutdown(wait=True)
             self.finished.set()
+            from jobs.queue import worker_gone
+
+            worker_gone(worker_id=self.worker_id)
             if self._pubsub is not None:
                 with contextlib.suppress(redis.RedisError):
                     self._pubsub.close()
@@ -267,7 +270,15 @@ class Worker:
     # Leases --------------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
+        from jobs.queue import worker_gone, worker_heartbeat
+
+        ttl = self.lease_seconds
+        worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
         while not self.finished.wait(self.lease_seconds / 3.0):
+            if not self.stopping.is_set():
+                worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
+            else:
+                worker_gone(worker_id=self.worker_id)
             with self.lock:
                 ids = list(self.running)
             if not ids:

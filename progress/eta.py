@@ -1,38 +1,46 @@
 """Estimated completion from per-stage history, not from elapsed / percentage.
 
-Stages run at very different speeds (research and SEO are a few fixed steps, writing grows with the
-word count), so the seed's linear formula is wrong for most of a job's life. Each stage gets an
-expected duration from recent finished jobs of the same mode: a recency-weighted median, with
-writing scaled per word. While a stage runs, its expected duration is blended with the rate observed
-inside it, trusting the observation more as the stage progresses. Before any history, the seed's
-figures (topic 2-4 min, trends 1-2 min, ...) are the prior.
+Stages run at very different speeds (research is a few fixed steps, writing grows with the word
+count, SEO is a few steps plus a pass over the article), so the seed's linear formula is wrong for
+most of a job's life. For each stage of a mode this fits `seconds = a + b * words` on recent finished
+jobs: Theil-Sen (the median of pairwise slopes) when the history has varied lengths, a weighted
+median otherwise, newer runs weighing more. While a stage runs, its expected duration is blended
+with the rate observed inside it, trusting the observation more as the stage progresses.
+
+Before there is history, the seed's figures are the prior (topic 2-4 min, keywords 2.5-4 min,
+trends and spin 1-2 min). A mode never seen borrows the history of the others, scaled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import statistics
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-HISTORY_SIZE = 20
-HISTORY_TTL = 15.0
-RECENCY_DECAY = 0.85
-SCALED_STAGES = frozenset({"writing"})
+HISTORY_SIZE = 30
+HISTORY_TTL = 10.0
+RECENCY_DECAY = 0.93
 REFERENCE_WORDS = 1000
+STAGE_ORDER = ("research", "writing", "seo")
 
-# Seconds for a 1,000-word article: the midpoints of the seed's notes, split across stages.
+# Seconds at 1,000 words: the midpoints of the seed's notes, split across the stages.
 PRIORS: dict[str, dict[str, float]] = {
-    "topic": {"research": 55.0, "writing": 95.0, "seo": 30.0},
-    "keywords": {"research": 70.0, "writing": 95.0, "seo": 30.0},
+    "topic": {"research": 60.0, "writing": 90.0, "seo": 30.0},
+    "keywords": {"research": 80.0, "writing": 90.0, "seo": 25.0},
     "trends": {"research": 20.0, "writing": 55.0, "seo": 15.0},
     "spin": {"writing": 65.0, "seo": 25.0},
 }
+# Share of a stage's prior that grows with the word count.
+PRIOR_WORD_SHARE = {"research": 0.0, "writing": 0.9, "seo": 0.4}
 PRIOR_SPREAD = 0.35
-STAGE_ORDER = ("research", "writing", "seo")
+MIN_SPREAD, MAX_SPREAD = 0.05, 0.6
+
+Sample = tuple[float, int]  # (seconds, word_count), newest first
 
 
 def stages_for(mode: str) -> tuple[str, ...]:
@@ -52,43 +60,59 @@ def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class StageModel:
-    """Expected seconds for a stage at REFERENCE_WORDS, and a relative spread for the range."""
+    """seconds = fixed + per_word * words, with a relative spread for the range."""
 
-    seconds: float
+    fixed: float
+    per_word: float
     spread: float
 
-    def expected(self, stage: str, word_count: int) -> float:
-        if stage in SCALED_STAGES:
-            return self.seconds * word_count / REFERENCE_WORDS
-        return self.seconds
+    def expected(self, words: int) -> float:
+        return max(0.0, self.fixed + self.per_word * words)
+
+    @classmethod
+    def prior(cls, stage: str, seconds_at_reference: float) -> StageModel:
+        share = PRIOR_WORD_SHARE.get(stage, 0.0)
+        return cls(
+            seconds_at_reference * (1 - share), seconds_at_reference * share / REFERENCE_WORDS, PRIOR_SPREAD
+        )
 
 
-def fit_stage(samples: Sequence[tuple[float, int]], stage: str, prior: float) -> StageModel:
-    """samples: (seconds, word_count), newest first."""
+def fit_stage(samples: Sequence[Sample], prior: StageModel) -> StageModel:
     if not samples:
-        return StageModel(prior, PRIOR_SPREAD)
-    normalised = [
-        seconds * REFERENCE_WORDS / max(words, 1) if stage in SCALED_STAGES else seconds
-        for seconds, words in samples
+        return prior
+    weights = [RECENCY_DECAY**i for i in range(len(samples))]
+    seconds = [s for s, _ in samples]
+    words = [max(1, w) for _, w in samples]
+    pairs = list(zip(seconds, words, strict=True))
+    slopes = [
+        (seconds[j] - seconds[i]) / (words[j] - words[i])
+        for i in range(len(samples))
+        for j in range(i + 1, len(samples))
+        if abs(words[j] - words[i]) >= 50
     ]
-    weights = [RECENCY_DECAY**i for i in range(len(normalised))]
-    centre = weighted_median(normalised, weights)
-    if len(normalised) == 1:
-        # One run says more than the prior about this machine and model, but not much about noise.
-        return StageModel(centre, 0.25)
-    deviations = [abs(value - centre) for value in normalised]
-    spread = max(0.05, min(0.6, 1.4826 * statistics.median(deviations) / max(centre, 1e-6)))
-    return StageModel(centre, spread)
+    if len(slopes) >= 3:
+        per_word = max(0.0, statistics.median(slopes))
+        fixed = max(0.0, weighted_median([s - per_word * w for s, w in pairs], weights))
+        model = StageModel(fixed, per_word, PRIOR_SPREAD)
+    else:
+        # Too little variety in length to see the slope: keep the prior's shape, rescaled to the data.
+        scale = weighted_median([s / max(prior.expected(w), 1e-3) for s, w in pairs], weights)
+        model = StageModel(prior.fixed * scale, prior.per_word * scale, PRIOR_SPREAD)
+    if len(samples) == 1:
+        return replace(model, spread=0.25)
+    ratios = [s / max(model.expected(w), 1e-3) for s, w in pairs]
+    spread = 1.4826 * statistics.median(abs(r - 1.0) for r in ratios)
+    return replace(model, spread=min(MAX_SPREAD, max(MIN_SPREAD, spread)))
 
 
 class History:
     """Recent finished jobs' stage durations per mode, cached per process for a few seconds."""
 
     _lock = threading.Lock()
-    _cache: dict[str, tuple[float, dict[str, list[tuple[float, int]]]]] = {}  # noqa: RUF012
+    _cache: dict[str, tuple[float, dict[str, list[Sample]]]] = {}  # noqa: RUF012
 
     @classmethod
-    def samples(cls, mode: str) -> dict[str, list[tuple[float, int]]]:
+    def samples(cls, mode: str) -> dict[str, list[Sample]]:
         with cls._lock:
             cached = cls._cache.get(mode)
             if cached and time.monotonic() - cached[0] < HISTORY_TTL:
@@ -104,7 +128,7 @@ class History:
             cls._cache.clear()
 
     @staticmethod
-    def _load(mode: str) -> dict[str, list[tuple[float, int]]]:
+    def _load(mode: str) -> dict[str, list[Sample]]:
         from jobs.models import GenerationJob
 
         recent = (
@@ -112,13 +136,17 @@ class History:
             .order_by("-updated_at")
             .only("word_count", "stage_timings")[:HISTORY_SIZE]
         )
-        out: dict[str, list[tuple[float, int]]] = {stage: [] for stage in STAGE_ORDER}
-        for job in recent:
-            for stage, timing in (job.stage_timings or {}).items():
-                seconds = timing.get("seconds") if isinstance(timing, dict) else None
-                if stage in out and isinstance(seconds, int | float) and seconds > 0:
-                    out[stage].append((float(seconds), job.word_count))
-        return out
+        return samples_from_timings((job.stage_timings, job.word_count) for job in recent)
+
+
+def samples_from_timings(rows: Any) -> dict[str, list[Sample]]:
+    out: dict[str, list[Sample]] = {stage: [] for stage in STAGE_ORDER}
+    for timings, words in rows:
+        for stage, timing in (timings or {}).items():
+            seconds = timing.get("seconds") if isinstance(timing, dict) else None
+            if stage in out and isinstance(seconds, int | float) and seconds > 0:
+                out[stage].append((float(seconds), int(words)))
+    return out
 
 
 @dataclass
@@ -126,74 +154,208 @@ class Estimator:
     mode: str
     word_count: int
     models: dict[str, StageModel]
-    _last_remaining: float | None = None
 
     @classmethod
-    def from_samples(
-        cls, mode: str, word_count: int, samples: dict[str, list[tuple[float, int]]]
-    ) -> Estimator:
+    def from_samples(cls, mode: str, word_count: int, samples: dict[str, list[Sample]]) -> Estimator:
         priors = PRIORS.get(mode, PRIORS["topic"])
         models = {
-            stage: fit_stage(samples.get(stage, []), stage, priors.get(stage, 30.0))
+            stage: fit_stage(samples.get(stage, []), StageModel.prior(stage, priors.get(stage, 30.0)))
             for stage in stages_for(mode)
         }
         return cls(mode=mode, word_count=word_count, models=models)
 
     @classmethod
     def for_job(cls, job: Any) -> Estimator:
-        return cls.from_samples(job.mode, job.word_count, History.samples(job.mode))
+        samples = History.samples(job.mode)
+        if not any(samples.values()):
+            samples = _borrowed(job.mode)
+        return cls.from_samples(job.mode, job.word_count, samples)
 
     def stage_expected(self, stage: str) -> float:
-        return self.models[stage].expected(stage, self.word_count)
+        return self.models[stage].expected(self.word_count)
 
     def total_expected(self) -> float:
         return sum(self.stage_expected(stage) for stage in stages_for(self.mode))
 
     def remaining(
-        self, *, stage: str, stage_progress: float, stage_elapsed: float
+        self, *, stage: str, stage_progress: float, stage_elapsed: float, done: Sequence[str] = ()
     ) -> tuple[float, float, float]:
-        """(expected, low, high) seconds left."""
-        order = stages_for(self.mode)
+        """(expected, low, high) seconds left. `done`: stages finished in an earlier attempt."""
+        order = [s for s in stages_for(self.mode) if s not in done or s == stage]
         if stage not in order:
-            total = self.total_expected()
-            spread = max(m.spread for m in self.models.values())
-            return total, total * (1 - spread), total * (1 + spread)
+            total = sum(self.stage_expected(s) for s in order)
+            spread = sum(self.stage_expected(s) * self.models[s].spread for s in order)
+            return total, max(0.0, total - spread), total + spread
         expected = self.stage_expected(stage)
         fraction = max(0.0, min(1.0, stage_progress / 100.0))
-        if fraction > 0.02 and stage_elapsed > 0:
+        if fraction >= 0.05 and stage_elapsed > 0.2:
             observed = stage_elapsed / fraction
-            stage_total = (1 - fraction) * expected + fraction * observed
+            trust = fraction**0.5
+            stage_total = (1 - trust) * expected + trust * observed
         else:
-            stage_total = max(expected, stage_elapsed)
-        current_left = max(0.0, stage_total - stage_elapsed)
+            stage_total = expected
+        stage_total = max(stage_total, stage_elapsed)
+        current_left = stage_total - stage_elapsed
         later = order[order.index(stage) + 1 :]
-        later_left = sum(self.stage_expected(s) for s in later)
-        left = current_left + later_left
-        spread_seconds = current_left * self.models[stage].spread * (1 - fraction) + sum(
+        left = current_left + sum(self.stage_expected(s) for s in later)
+        spread = current_left * self.models[stage].spread * (1 - fraction) + sum(
             self.stage_expected(s) * self.models[s].spread for s in later
         )
-        return left, max(0.0, left - spread_seconds), left + spread_seconds
+        return left, max(0.0, left - spread), left + spread
+
+
+def _borrowed(mode: str) -> dict[str, list[Sample]]:
+    """A mode with no history of its own: the others' stages, rescaled by the ratio of their priors."""
+    borrowed: dict[str, list[Sample]] = {stage: [] for stage in STAGE_ORDER}
+    for other in PRIORS:
+        if other == mode:
+            continue
+        for stage, samples in History.samples(other).items():
+            if stage not in PRIORS.get(mode, {}) or stage not in PRIORS[other]:
+                continue
+            ratio = PRIORS[mode][stage] / PRIORS[other][stage]
+            borrowed[stage].extend((seconds * ratio, words) for seconds, words in samples)
+    return borrowed
+
+
+@dataclass
+class Smoother:
+    """Keeps a published ETA steady: small changes are absorbed, and in steady conditions it moves
+    later at most once per stage. It always moves when the ETA it shows has already passed."""
+
+    tolerance: float = 0.08
+    minimum_seconds: float = 2.0
+    shown: dt.datetime | None = None
+    low: dt.datetime | None = None
+    high: dt.datetime | None = None
+    raised_in: set[str] = field(default_factory=set)
+
+    def update(
+        self, *, stage: str, at: dt.datetime, eta: dt.datetime, low: dt.datetime, high: dt.datetime
+    ) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+        if self.shown is None or self.shown <= at:
+            return self._take(eta, low, high)
+        left = (self.shown - at).total_seconds()
+        change = (eta - self.shown).total_seconds()
+        band = max(self.minimum_seconds, self.tolerance * left)
+        if change < -band:
+            return self._take(eta, low, high)
+        if change > band and stage not in self.raised_in:
+            self.raised_in.add(stage)
+            return self._take(eta, low, high)
+        if change > max(band * 4, 0.5 * left):
+            return self._take(eta, low, high)
+        assert self.low is not None and self.high is not None
+        return self.shown, min(self.low, self.shown), max(self.high, self.shown)
+
+    def _take(
+        self, eta: dt.datetime, low: dt.datetime, high: dt.datetime
+    ) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+        self.shown, self.low, self.high = eta, low, high
+        return eta, low, high
+
+
+class JobEta:
+    """What the tracker asks while a job runs: estimator plus smoother."""
+
+    def __init__(self, job: Any) -> None:
+        self.estimator = Estimator.for_job(job)
+        self.smoother = Smoother()
+        self.done = tuple((job.stage_outputs or {}).keys())
 
     def running(
         self, *, stage: str, stage_progress: float, stage_elapsed: float, at: dt.datetime
-    ) -> tuple[dt.datetime, dt.datetime, dt.datetime] | None:
-        left, low, high = self.remaining(
-            stage=stage, stage_progress=stage_progress, stage_elapsed=stage_elapsed
+    ) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+        left, low, high = self.estimator.remaining(
+            stage=stage, stage_progress=stage_progress, stage_elapsed=stage_elapsed, done=self.done
         )
-        return (
-            at + dt.timedelta(seconds=left),
-            at + dt.timedelta(seconds=low),
-            at + dt.timedelta(seconds=high),
+        seconds = dt.timedelta(seconds=1)
+        return self.smoother.update(
+            stage=stage, at=at, eta=at + left * seconds, low=at + low * seconds, high=at + high * seconds
         )
+
+
+# The queue: when does a queued job start? ------------------------------------------------------
+
+
+def forecast_lanes(
+    *, lanes: Sequence[float], ahead: Sequence[float], own: Sequence[float]
+) -> list[tuple[float, float]]:
+    """Start and end offsets (seconds from now) for `own` jobs queued after `ahead` jobs.
+
+    `lanes` holds, per worker slot, the seconds until it is free (0 for an idle slot). Each job goes
+    to the slot that frees first, like the workers' claims do.
+    """
+    heap = list(lanes) or [0.0]
+    heapq.heapify(heap)
+    for seconds in ahead:
+        heapq.heappush(heap, heapq.heappop(heap) + seconds)
+    out = []
+    for seconds in own:
+        start = heapq.heappop(heap)
+        out.append((start, start + seconds))
+        heapq.heappush(heap, start + seconds)
+    return out
+
+
+def worker_slots() -> int:
+    """Slots of live workers, from their heartbeats in Redis (0 when no worker runs)."""
+    from jobs.queue import live_worker_slots
+
+    return live_worker_slots()
+
+
+def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]]:
+    """(estimated_start, completion, low, high) for each of the newly queued `jobs` (not yet saved), in
+    order; [] while no worker runs."""
+    from jobs.models import GenerationJob
+
+    slots = worker_slots()
+    if not jobs or slots <= 0:
+        return []
+    now = dt.datetime.now(dt.UTC)
+    first = min(job.queued_at for job in jobs)
+    ahead_jobs = list(
+        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED, queued_at__lt=first)
+        .order_by("queued_at")
+        .only("mode", "word_count")[:2000]
+    )
+    in_flight = [
+        max(0.0, (job.progress.estimated_completion - now).total_seconds())
+        for job in GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING).only("progress")[
+            :1000
+        ]
+        if job.progress.estimated_completion
+    ]
+    lanes = sorted(in_flight)[:slots] + [0.0] * max(0, slots - len(in_flight))
+    estimators = [Estimator.for_job(job) for job in jobs]
+    own = [estimator.total_expected() for estimator in estimators]
+    spans = forecast_lanes(
+        lanes=lanes, ahead=[Estimator.for_job(j).total_expected() for j in ahead_jobs], own=own
+    )
+    out = []
+    for estimator, (start, end) in zip(estimators, spans, strict=True):
+        spread = sum(estimator.stage_expected(s) * estimator.models[s].spread for s in estimator.models)
+        out.append(
+            (
+                now + dt.timedelta(seconds=start),
+                now + dt.timedelta(seconds=end),
+                now + dt.timedelta(seconds=max(start, end - spread)),
+                now + dt.timedelta(seconds=end + spread * 1.5),
+            )
+        )
+    return out
 
 
 def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datetime | None:
-    """The batch ends when its in-flight jobs end and its queued ones have run, at the parallelism it gets now."""
+    """When the batch's last job ends: in-flight jobs finish, queued ones run on the slots it gets now."""
     from jobs.models import GenerationJob
 
     now = dt.datetime.now(dt.UTC)
     queued = list(
-        GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.QUEUED).only("mode", "word_count")
+        GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.QUEUED).only(
+            "mode", "word_count"
+        )
     )
     if not queued and not in_flight:
         return None
@@ -202,8 +364,10 @@ def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datet
         for job in in_flight
         if job.progress.estimated_completion
     ]
-    parallelism = max(1, len(in_flight))
-    queued_seconds = sum(Estimator.for_job(job).total_expected() for job in queued)
-    lanes = sorted(flight_left + [0.0] * (parallelism - len(flight_left)))[:parallelism]
-    left = max(lanes + [0.0]) if not queued else (sum(lanes) + queued_seconds) / parallelism
-    return now + dt.timedelta(seconds=left)
+    parallelism = max(1, len(in_flight), min(worker_slots(), len(queued) + len(in_flight)))
+    lanes = sorted(flight_left)[:parallelism] + [0.0] * max(0, parallelism - len(flight_left))
+    spans = forecast_lanes(
+        lanes=lanes, ahead=[], own=[Estimator.for_job(job).total_expected() for job in queued]
+    )
+    last = max([end for _, end in spans] + lanes)
+    return now + dt.timedelta(seconds=last)

@@ -11,6 +11,7 @@ PROGRESS_TIMES = (
     "started_at",
     "completed_at",
     "estimated_completion",
+    "estimated_start",
     "estimated_completion_low",
     "estimated_completion_high",
 )

@@ -55,7 +55,7 @@ class ProgressTracker:
         self._stage_started_mono: float = time.monotonic()
         from progress import eta
 
-        self.estimator = eta.Estimator.for_job(job)
+        self.estimator = eta.JobEta(job)
 
     # The seed's API --------------------------------------------------------------------------
 
