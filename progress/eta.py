@@ -38,6 +38,9 @@ PRIORS: dict[str, dict[str, float]] = {
 # Share of a stage's prior that grows with the word count.
 PRIOR_WORD_SHARE = {"research": 0.0, "writing": 0.9, "seo": 0.4}
 PRIOR_SPREAD = 0.35
+# How far the rate observed inside a stage may override history, at the end of the stage. A stage's
+# progress is counted in words, which need not be linear in time (a model thinks, then answers).
+OBSERVED_WEIGHT = 0.25
 MIN_SPREAD, MAX_SPREAD = 0.05, 0.6
 
 Sample = tuple[float, int]  # (seconds, word_count), newest first
@@ -106,21 +109,25 @@ def fit_stage(samples: Sequence[Sample], prior: StageModel) -> StageModel:
 
 
 class History:
-    """Recent finished jobs' stage durations per mode, cached per process for a few seconds."""
+    """Recent finished jobs of a mode: stage durations and overheads, cached per process for a few seconds."""
 
     _lock = threading.Lock()
-    _cache: dict[str, tuple[float, dict[str, list[Sample]]]] = {}  # noqa: RUF012
+    _cache: dict[str, tuple[float, dict[str, list[Sample]], list[float]]] = {}  # noqa: RUF012
 
     @classmethod
-    def samples(cls, mode: str) -> dict[str, list[Sample]]:
+    def get(cls, mode: str) -> tuple[dict[str, list[Sample]], list[float]]:
         with cls._lock:
             cached = cls._cache.get(mode)
             if cached and time.monotonic() - cached[0] < HISTORY_TTL:
-                return cached[1]
-        samples = cls._load(mode)
+                return cached[1], cached[2]
+        samples, overheads = cls._load(mode)
         with cls._lock:
-            cls._cache[mode] = (time.monotonic(), samples)
-        return samples
+            cls._cache[mode] = (time.monotonic(), samples, overheads)
+        return samples, overheads
+
+    @classmethod
+    def samples(cls, mode: str) -> dict[str, list[Sample]]:
+        return cls.get(mode)[0]
 
     @classmethod
     def forget(cls) -> None:
@@ -128,15 +135,23 @@ class History:
             cls._cache.clear()
 
     @staticmethod
-    def _load(mode: str) -> dict[str, list[Sample]]:
+    def _load(mode: str) -> tuple[dict[str, list[Sample]], list[float]]:
         from jobs.models import GenerationJob
 
-        recent = (
+        recent = list(
             GenerationJob.objects.filter(mode=mode, status=GenerationJob.Status.COMPLETED)
             .order_by("-updated_at")
-            .only("word_count", "stage_timings")[:HISTORY_SIZE]
+            .only("word_count", "stage_timings", "progress", "attempts")[:HISTORY_SIZE]
         )
-        return samples_from_timings((job.stage_timings, job.word_count) for job in recent)
+        overheads = []
+        for job in recent:
+            started, completed = job.progress.started_at, job.progress.completed_at
+            stages = [
+                t.get("seconds") or 0.0 for t in (job.stage_timings or {}).values() if isinstance(t, dict)
+            ]
+            if started and completed and stages and job.attempts <= 1:
+                overheads.append((completed - started).total_seconds() - sum(stages))
+        return samples_from_timings((job.stage_timings, job.word_count) for job in recent), overheads
 
 
 def samples_from_timings(rows: Any) -> dict[str, list[Sample]]:
@@ -154,22 +169,27 @@ class Estimator:
     mode: str
     word_count: int
     models: dict[str, StageModel]
+    overhead: float = 0.0
 
     @classmethod
-    def from_samples(cls, mode: str, word_count: int, samples: dict[str, list[Sample]]) -> Estimator:
+    def from_samples(
+        cls, mode: str, word_count: int, samples: dict[str, list[Sample]], overheads: Sequence[float] = ()
+    ) -> Estimator:
+        """`overheads`: per finished job, its run time outside the stages (claim, hand-offs, scoring)."""
         priors = PRIORS.get(mode, PRIORS["topic"])
         models = {
             stage: fit_stage(samples.get(stage, []), StageModel.prior(stage, priors.get(stage, 30.0)))
             for stage in stages_for(mode)
         }
-        return cls(mode=mode, word_count=word_count, models=models)
+        overhead = max(0.0, statistics.median(overheads)) if overheads else 0.0
+        return cls(mode=mode, word_count=word_count, models=models, overhead=overhead)
 
     @classmethod
     def for_job(cls, job: Any) -> Estimator:
-        samples = History.samples(job.mode)
+        samples, overheads = History.get(job.mode)
         if not any(samples.values()):
             samples = _borrowed(job.mode)
-        return cls.from_samples(job.mode, job.word_count, samples)
+        return cls.from_samples(job.mode, job.word_count, samples, overheads=overheads)
 
     def stage_expected(self, stage: str) -> float:
         return self.models[stage].expected(self.word_count)
@@ -183,21 +203,22 @@ class Estimator:
         """(expected, low, high) seconds left. `done`: stages finished in an earlier attempt."""
         order = [s for s in stages_for(self.mode) if s not in done or s == stage]
         if stage not in order:
-            total = sum(self.stage_expected(s) for s in order)
+            total = sum(self.stage_expected(s) for s in order) + self.overhead
             spread = sum(self.stage_expected(s) * self.models[s].spread for s in order)
             return total, max(0.0, total - spread), total + spread
         expected = self.stage_expected(stage)
         fraction = max(0.0, min(1.0, stage_progress / 100.0))
         if fraction >= 0.05 and stage_elapsed > 0.2:
             observed = stage_elapsed / fraction
-            trust = fraction**0.5
+            trust = OBSERVED_WEIGHT * fraction
             stage_total = (1 - trust) * expected + trust * observed
         else:
             stage_total = expected
         stage_total = max(stage_total, stage_elapsed)
         current_left = stage_total - stage_elapsed
         later = order[order.index(stage) + 1 :]
-        left = current_left + sum(self.stage_expected(s) for s in later)
+        overhead_left = self.overhead * (len(later) + 1) / len(order)
+        left = current_left + sum(self.stage_expected(s) for s in later) + overhead_left
         spread = current_left * self.models[stage].spread * (1 - fraction) + sum(
             self.stage_expected(s) * self.models[s].spread for s in later
         )
@@ -224,7 +245,7 @@ class Smoother:
     later at most once per stage. It always moves when the ETA it shows has already passed."""
 
     tolerance: float = 0.08
-    minimum_seconds: float = 2.0
+    minimum_seconds: float = 0.5
     shown: dt.datetime | None = None
     low: dt.datetime | None = None
     high: dt.datetime | None = None
