@@ -174,6 +174,11 @@ def _job_fragments(event: str, data: dict[str, Any]) -> list[str]:
     return [_partial(JOB_TEMPLATE, name, ctx) for name in names]
 
 
+def _table_part(html: str) -> str:
+    """Table rows and cells only parse inside a table or a <template>: live.js unwraps the template."""
+    return f"<template>{html}</template>"
+
+
 def _bulk_fragments(data: dict[str, Any]) -> list[str]:
     out = [_partial(BULK_TEMPLATE, "bulk-summary", {"b": bulk_context(data)})]
     member = data.get("job")
@@ -181,10 +186,11 @@ def _bulk_fragments(data: dict[str, Any]) -> list[str]:
     for current in data.get("current") or []:
         if current.get("job_id") and current.get("job_id") != member_id:
             cell = {"job_id": current["job_id"], "percentage": current.get("percentage") or 0}
-            out.append(_partial(BULK_TEMPLATE, "bulk-overall-cell", {"row": cell}))
+            cell["status"] = GenerationJob.Status.PROCESSING
+            out.append(_table_part(_partial(BULK_TEMPLATE, "bulk-overall-cell", {"row": cell})))
     if member:
         row = summary_context(member)
-        out.append(_partial(BULK_TEMPLATE, "bulk-row", {"row": row}))
+        out.append(_table_part(_partial(BULK_TEMPLATE, "bulk-row", {"row": row})))
         if row["error"]:
             out.append(_partial(BULK_TEMPLATE, "bulk-failure", {"row": row}))
     return out
@@ -199,6 +205,7 @@ def _dashboard_fragments(data: dict[str, Any]) -> list[str]:
 def live_fragments(*, view: str, event: str, data: dict[str, Any]) -> str:
     """HTML for one event: top-level elements whose ids exist on the page (live.js swaps them by id).
 
+    A top-level <template> carries table rows or cells (which parse nowhere else); its children are swapped.
     Elements with `data-live-append` / `data-live-prepend` name the container they join when the page
     lacks them; children with `data-live-keep` keep the page's copy (e.g. a title the event lacks).
     Pure: no database access.

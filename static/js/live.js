@@ -4,6 +4,7 @@
 //   data-live-append="list-id"   a new element joins the end of that list (skipped if its data-key
 //                                repeats the list's last item); data-live-prepend joins the start
 //   data-live-keep (on a child)  keep the page's copy of that child (e.g. a title the event lacks)
+//   <template>                   wraps table rows/cells; its children are swapped as above
 (function () {
   "use strict";
 
@@ -50,8 +51,13 @@
   }
 
   function apply(html) {
-    var fragment = parseFragment(html);
-    Array.prototype.slice.call(fragment.children).forEach(function (el) {
+    var elements = [];
+    Array.prototype.slice.call(parseFragment(html).children).forEach(function (el) {
+      // A <template> wraps table rows/cells, which the HTML parser drops anywhere else.
+      if (el.tagName === "TEMPLATE") elements.push.apply(elements, Array.prototype.slice.call(el.content.children));
+      else elements.push(el);
+    });
+    elements.forEach(function (el) {
       if (!el.id) return;
       if (!insert(el)) return;
       var title = el.getAttribute("data-title");

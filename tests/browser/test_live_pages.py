@@ -84,6 +84,7 @@ def test_a_batch_of_five_from_the_textarea_reaches_5_of_5(page: Any) -> None:
     )
     assert page.evaluate("() => window.__noReload === true")
     assert page.title() == "5 of 5 · contentgen"
+    shot(page, "batch-page")
     page.wait_for_function(
         "() => document.querySelectorAll('.grid-table tbody .badge-completed').length === 5", timeout=30_000
     )
@@ -99,10 +100,11 @@ def test_a_batch_of_five_from_the_textarea_reaches_5_of_5(page: Any) -> None:
 
 
 def test_the_dashboard_form_shows_errors_per_field(page: Any) -> None:
-    page.click("#job-form-card input[value=keywords]")
+    page.click("#job-form-card label:has(input[value=keywords])")
     assert page.locator("#f-topic").is_hidden()
-    page.fill("#f-words", "50")
     page.click("#job-form-card button[type=submit]")
-    page.wait_for_selector("#err-word_count")
-    assert "between 100 and 5000" in page.inner_text("#err-word_count")
+    page.wait_for_selector("#err-keywords")
+    assert "keywords mode needs 1 to 20 keywords." in page.inner_text("#err-keywords")
+    assert page.locator("#f-keywords").is_visible(), "the re-rendered form keeps the chosen mode"
+    assert page.locator("#f-topic").is_hidden()
     assert page.url.endswith("/")
