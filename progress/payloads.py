@@ -55,27 +55,25 @@ def stages_dict(job: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def progress_event(job: Any) -> dict[str, Any]:
+def _job_state(job: Any) -> dict[str, Any]:
     return {
         "job_id": str(job.pk),
         "status": job.status,
         "progress": progress_dict(job.progress),
         "stages": stages_dict(job),
-        "attempts": job.attempts,
         "bulk_job_id": str(job.bulk_job_id) if job.bulk_job_id else None,
-        "timestamp": isoformat(now()),
     }
+
+
+def progress_event(job: Any) -> dict[str, Any]:
+    return {**_job_state(job), "attempts": job.attempts, "timestamp": isoformat(now())}
 
 
 def complete_event(job: Any) -> dict[str, Any]:
     return {
-        "job_id": str(job.pk),
-        "status": job.status,
+        **_job_state(job),
         "result": result_dict(job.result),
         "error": error_dict(job.error),
-        "progress": progress_dict(job.progress),
-        "stages": stages_dict(job),
-        "bulk_job_id": str(job.bulk_job_id) if job.bulk_job_id else None,
         "timestamp": isoformat(now()),
     }
 

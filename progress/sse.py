@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -72,41 +72,42 @@ def _stream_response(
     return response
 
 
-async def _open(
-    request: HttpRequest, lookup: Callable[..., Any], object_id: str
-) -> tuple[Any, HttpResponse | None]:
-    user = await authenticate(request)
+async def _serve(
+    request: HttpRequest,
+    *,
+    user: Any,
+    find: Callable[[Any], Any],
+    group: Callable[[Any], str],
+    encode: Callable[[Item], bytes] = sse_frame,
+) -> HttpResponseBase:
+    """401 without a user, 404 unless `find(user)` gives the job or batch, 400 for a bad Last-Event-ID."""
     if user is None:
-        return None, _unauthorized()
-    obj = await sync_to_async(lookup)(
-        user=user, **{"job_id" if lookup is selectors.job_for_user else "bulk_id": object_id}
-    )
+        return _unauthorized()
+    obj = await sync_to_async(find)(user)
     if obj is None:
-        return None, JsonResponse(NOT_FOUND, status=404)
-    return obj, None
-
-
-def _last_event_id(request: HttpRequest) -> tuple[int | None, HttpResponse | None]:
-    value, error = parse_last_event_id(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))
+        return JsonResponse(NOT_FOUND, status=404)
+    last, error = parse_last_event_id(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))
     if error:
-        return None, JsonResponse({"last_event_id": [error]}, status=400)
-    return value, None
+        return JsonResponse({"last_event_id": [error]}, status=400)
+    return _stream_response(follow(stream_id=obj.pk, group=group(obj.pk), last_event_id=last), encode)
 
 
 async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    job, error = await _open(request, selectors.job_for_user, job_id)
-    last, bad = _last_event_id(request)
-    if error or bad:
-        return error or bad  # type: ignore[return-value]
-    return _stream_response(follow(stream_id=job.pk, group=job_group(job.pk), last_event_id=last))
+    return await _serve(
+        request,
+        user=await authenticate(request),
+        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
+        group=job_group,
+    )
 
 
 async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
-    bulk, error = await _open(request, selectors.bulk_for_user, bulk_id)
-    last, bad = _last_event_id(request)
-    if error or bad:
-        return error or bad  # type: ignore[return-value]
-    return _stream_response(follow(stream_id=bulk.pk, group=bulk_group(bulk.pk), last_event_id=last))
+    return await _serve(
+        request,
+        user=await authenticate(request),
+        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
+        group=bulk_group,
+    )
 
 
 # The pages' live streams: the same events, rendered once per process into the pages' partials.
@@ -136,37 +137,33 @@ def _html_frames(view: str) -> Callable[[Item], bytes]:
     return encode
 
 
-async def _page_open(request: HttpRequest) -> Any:
+async def _session_user(request: HttpRequest) -> Any:
     user = await request.auser()
     return user if user.is_authenticated else None
 
 
 async def job_live(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    user = await _page_open(request)
-    job = await sync_to_async(selectors.job_for_user)(user=user, job_id=job_id) if user else None
-    last, bad = _last_event_id(request)
-    if user is None:
-        return _unauthorized()
-    if job is None or bad:
-        return bad or JsonResponse(NOT_FOUND, status=404)
-    items = follow(stream_id=job.pk, group=job_group(job.pk), last_event_id=last)
-    return _stream_response(items, _html_frames("job"))
+    return await _serve(
+        request,
+        user=await _session_user(request),
+        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
+        group=job_group,
+        encode=_html_frames("job"),
+    )
 
 
 async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
-    user = await _page_open(request)
-    bulk = await sync_to_async(selectors.bulk_for_user)(user=user, bulk_id=bulk_id) if user else None
-    last, bad = _last_event_id(request)
-    if user is None:
-        return _unauthorized()
-    if bulk is None or bad:
-        return bad or JsonResponse(NOT_FOUND, status=404)
-    items = follow(stream_id=bulk.pk, group=bulk_group(bulk.pk), last_event_id=last)
-    return _stream_response(items, _html_frames("bulk"))
+    return await _serve(
+        request,
+        user=await _session_user(request),
+        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
+        group=bulk_group,
+        encode=_html_frames("bulk"),
+    )
 
 
 async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
-    user = await _page_open(request)
+    user = await _session_user(request)
     if user is None:
         return _unauthorized()
     return _stream_response(follow_group(group=user_group(user.pk)), _html_frames("dashboard"))
