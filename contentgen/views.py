@@ -54,7 +54,7 @@ def _job_counts() -> dict[str, int]:
     from jobs.models import GenerationJob
 
     pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-    counts = {status: 0 for status in GenerationJob.Status.values}
+    counts = dict.fromkeys(GenerationJob.Status.values, 0)
     for row in mongo.collection(GenerationJob._meta.db_table).aggregate(pipeline):
         counts[str(row["_id"])] = int(row["n"])
     return counts

@@ -23,7 +23,7 @@ from jobs.validation import parse_batch, parse_job
 from progress import events as event_log
 from progress import forms
 from progress.bulk import bulk_snapshot
-from progress.payloads import complete_event, job_summary, progress_event
+from progress.payloads import complete_event, job_summary, progress_dict, progress_event
 
 APP = "contentgen"
 JOB_TEMPLATE = "progress/job_detail.html"
@@ -83,6 +83,7 @@ def job_context(data: dict[str, Any]) -> dict[str, Any]:
         "started_at": progress.get("started_at"),
         "completed_at": progress.get("completed_at"),
         "eta": progress.get("estimated_completion"),
+        "estimated_start": progress.get("estimated_start"),
         "eta_low": progress.get("estimated_completion_low"),
         "eta_high": progress.get("estimated_completion_high"),
         "elapsed_seconds": progress.get("elapsed_seconds") or 0,
@@ -132,6 +133,9 @@ def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
         "stage_label": _label(stage),
         "percentage": percentage,
         "message": summary.get("message", progress.get("message")) or "",
+        "estimated_start": progress.get("estimated_start"),
+        "eta": progress.get("estimated_completion"),
+        "timestamp": summary.get("timestamp"),
         "stages": _stages(summary.get("stages")),
         "cells": _cells(summary.get("stages")),
         "error": summary.get("error"),
@@ -224,6 +228,11 @@ def live_fragments(*, view: str, event: str, data: dict[str, Any]) -> str:
 # Pages
 
 
+def _summary_with_progress(job: GenerationJob) -> dict[str, Any]:
+    """A dashboard row's first render: the summary plus the times live events carry (queue forecast, ETA)."""
+    return {**job_summary(job), "progress": progress_dict(job.progress)}
+
+
 def _dashboard_context(
     request: HttpRequest,
     *,
@@ -233,7 +242,7 @@ def _dashboard_context(
     jobs = selectors.jobs_for_user(user=request.user)[:50]
     batches = selectors.bulks_for_user(user=request.user)[:20]
     return {
-        "job_rows": [summary_context(job_summary(job)) for job in jobs],
+        "job_rows": [summary_context(_summary_with_progress(job)) for job in jobs],
         "bulk_rows": [bulk_context(bulk_snapshot(bulk)) for bulk in batches],
         "job_form": job_form or forms.empty_job_form(),
         "batch_form": batch_form or forms.empty_batch_form(),
@@ -267,7 +276,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
     if spec is None:
         form["errors"] = forms.field_errors(errors)
         return _form_errors(request, "job-form", job_form=form)
-    job = services.job_create(user=request.user, spec=spec)  # type: ignore[arg-type]
+    job = services.job_create(user=request.user, spec=spec)
     return _redirect(request, reverse("job-detail", args=[str(job.pk)]))
 
 
@@ -283,7 +292,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
         messages = forms.batch_errors(errors, batch.row_labels)
     if not messages:
         try:
-            bulk = services.bulk_create(user=request.user, specs=specs)  # type: ignore[arg-type]
+            bulk = services.bulk_create(user=request.user, specs=specs)
         except ApplicationError as exc:
             messages = [str(exc)]
         else:

@@ -109,6 +109,19 @@ def minutes_left(value: Any, since: Any = None) -> str:
 
 
 @register.filter
+def starts_in(value: Any, since: Any = None) -> str:
+    """A queued job's forecast start (`estimated_start`, None while no worker runs); live.js ticks it."""
+    start = parse_iso(value)
+    if start is None:
+        return "waiting for a worker"
+    origin = parse_iso(since) or dt.datetime.now(dt.UTC)
+    seconds = (start - origin).total_seconds()
+    if seconds < 60:
+        return "starts in under a minute"
+    return f"starts in about {round(seconds / 60)} min"
+
+
+@register.filter
 def markdown_html(value: Any) -> SafeString:
     return render_markdown(str(value or ""))
 

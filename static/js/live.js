@@ -65,6 +65,7 @@
       enhance(el);
       if (window.htmx) window.htmx.process(el);
     });
+    tick();
   }
 
   // Times: ISO strings from the server, shown in the reader's time zone.
@@ -89,6 +90,14 @@
     });
   }
 
+  // A queued job's forecast start; an empty attribute means no worker is running (no forecast).
+  function startsIn(value, now) {
+    var start = Date.parse(value);
+    if (!value || isNaN(start)) return "waiting for a worker";
+    var minutes = (start - now) / 60000;
+    return minutes < 1 ? "starts in under a minute" : "starts in about " + Math.round(minutes) + " min";
+  }
+
   function tick() {
     var now = Date.now();
     document.querySelectorAll("[data-elapsed-since]").forEach(function (el) {
@@ -101,6 +110,11 @@
       if (isNaN(eta)) return;
       var minutes = (eta - now) / 60000;
       el.textContent = minutes < 1 ? "less than a minute left" : "about " + Math.round(minutes) + " min left";
+    });
+    document.querySelectorAll("[data-starts-in]").forEach(function (el) {
+      var text = startsIn(el.getAttribute("data-starts-in"), now);
+      if (el.hasAttribute("data-capfirst")) text = text.charAt(0).toUpperCase() + text.slice(1);
+      el.textContent = text;
     });
   }
 

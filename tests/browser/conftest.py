@@ -1,27 +1,24 @@
-"""A real stack for browser tests: daphne and two workers on the pytest test database, and Chromium."""
+"""A real stack for browser tests: daphne and a worker (two slots) on the pytest test database, and Chromium.
+
+The processes come from `tests.stack`, like the other integration tests': `live_server_stack.daphne.restart()`
+restarts daphne on the same port.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from django.conf import settings
-from pymongo.uri_parser import parse_uri
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.stack import ARTIFACTS, ROOT, Daphne, Worker, start_worker
+
+__all__ = ["ARTIFACTS", "CHROMIUM", "PACE", "ROOT", "Stack"]
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -32,71 +29,29 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct-horse-battery"
-READY_TIMEOUT = 60.0
+# The offline model's pace for the browser stack: slow enough that the pages show a job moving.
+PACE = "70"
 
 
 @dataclass
 class Stack:
-    url: str
+    daphne: Daphne
+    worker: Worker
     username: str
     password: str
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _test_mongodb_uri() -> str:
-    """The test database (created by django_db_setup) on the same server, for the child processes."""
-    nodes = ",".join(f"{host}:{port}" for host, port in parse_uri(settings.DATABASES["default"]["HOST"])["nodelist"])
-    return f"mongodb://{nodes}/{settings.DATABASES['default']['NAME']}"
+    @property
+    def url(self) -> str:
+        """Stable across `daphne.restart()`: the port is kept."""
+        return self.daphne.url
 
 
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("CONTENTGEN_OFFLINE_FAIL_STAGE", None)
-    env.update(
-        {
-            "MONGODB_URI": _test_mongodb_uri(),
-            "REDIS_URL": os.environ["REDIS_URL"],
-            "DJANGO_DEBUG": "1",
-            "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "40",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / f"browser-{name}.log").open("ab")
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+def _stop_worker(worker: Worker) -> None:
+    if worker.proc.poll() is None:
         try:
-            proc.wait(timeout=20)
+            worker.terminate(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def _wait_ready(url: str, daphne: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if daphne.poll() is not None:
-            raise RuntimeError(f"daphne exited with {daphne.returncode}; see test-artifacts/browser-daphne.log")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"daphne did not answer /healthz within {READY_TIMEOUT:.0f} s")
+            worker.kill()
 
 
 @pytest.fixture(scope="session")
@@ -107,17 +62,15 @@ def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[
     username = f"browser-{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
         UserFactory(username=username, password=PASSWORD)
-    env = _child_env()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    daphne = _spawn("daphne", ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "contentgen.asgi:application"], env)
-    worker = _spawn("worker", ["manage.py", "run_worker", "--concurrency", "2"], env)
+    env = {"CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": PACE}
+    daphne = Daphne(env=env)
+    worker = start_worker("--concurrency", "2", **env)
     try:
-        _wait_ready(url, daphne)
-        yield Stack(url=url, username=username, password=PASSWORD)
+        daphne.start()
+        yield Stack(daphne=daphne, worker=worker, username=username, password=PASSWORD)
     finally:
-        _stop(worker)
-        _stop(daphne)
+        _stop_worker(worker)
+        daphne.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -319,3 +320,57 @@ def test_live_dashboard_fragments_for_a_job_and_a_batch(job: GenerationJob, bulk
     assert ids(html)[0] == f"bulk-{bulk.pk}"
     assert 'data-live-prepend="dashboard-batches"' in html
     assert "0 of 3 completed" in html
+
+
+def queued_event(job: GenerationJob, *, starts_in: float | None, finishes_in: float | None) -> dict[str, Any]:
+    """A queued job's event with the queue forecast, `starts_in` / `finishes_in` seconds after the event."""
+    data = progress_event(job)
+    stamp = dt.datetime(2026, 11, 29, 10, 0, 0, tzinfo=dt.UTC)
+    data["timestamp"] = stamp.isoformat()
+    for name, offset in (("estimated_start", starts_in), ("estimated_completion", finishes_in)):
+        at = None if offset is None else stamp + dt.timedelta(seconds=offset)
+        data["progress"][name] = at.isoformat() if at else None
+    return data
+
+
+def test_live_fragments_for_a_queued_job_show_when_it_starts(job: GenerationJob) -> None:
+    data = queued_event(job, starts_in=300, finishes_in=1500)
+    start, eta = data["progress"]["estimated_start"], data["progress"]["estimated_completion"]
+    assert data["status"] == "queued"
+
+    html = live_fragments(view="job", event="progress", data=data)
+    assert f'data-starts-in="{start}"' in html, "live.js recomputes the countdown from the forecast"
+    assert "Starts in about 5 min" in html
+    assert f'<time data-local-time datetime="{start}">10:05:00 UTC</time>' in html
+    assert f'<time data-local-time datetime="{eta}">10:25:00 UTC</time>' in html, "the finish ETA as well"
+    assert f'data-eta-left="{eta}"' in html
+
+    html = live_fragments(view="dashboard", event="progress", data=data)
+    assert f'data-starts-in="{start}"' in html and "starts in about 5 min" in html
+    assert f'ready by <time data-local-time datetime="{eta}">10:25:00 UTC</time>' in html
+
+
+def test_live_fragments_for_a_queued_job_soon_or_without_a_worker(job: GenerationJob) -> None:
+    soon = live_fragments(view="job", event="progress", data=queued_event(job, starts_in=20, finishes_in=600))
+    assert "Starts in under a minute" in soon
+    waiting = queued_event(job, starts_in=None, finishes_in=None)
+    for view, text in (("job", "Waiting for a worker"), ("dashboard", "waiting for a worker")):
+        html = live_fragments(view=view, event="progress", data=waiting)
+        assert 'data-starts-in=""' in html and text in html
+        assert "ready by" not in html
+
+
+def test_no_start_forecast_once_a_job_runs(job: GenerationJob) -> None:
+    data = progress_event(running(job))
+    for view in ("job", "dashboard"):
+        assert "data-starts-in" not in live_fragments(view=view, event="progress", data=data)
+
+
+def test_dashboard_first_render_shows_the_queue_forecast(logged_in: Client, job: GenerationJob) -> None:
+    job.progress.estimated_start = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10, seconds=20)
+    job.progress.estimated_completion = job.progress.estimated_start + dt.timedelta(minutes=20)
+    job.save()
+    for path in ("/", f"/jobs/{job.pk}/"):
+        html = logged_in.get(path).content.decode()
+        assert re.search(r"[Ss]tarts in about 10 min", html), path
+        assert 'data-starts-in="20' in html, path
