@@ -55,7 +55,8 @@ def live_worker_slots() -> int:
         return 0
     now, slots, stale = time.time(), 0, []
     for worker_id, value in entries.items():
-        count, _, expires = value.decode().partition(":")
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        count, _, expires = text.partition(":")
         if float(expires or 0) < now:
             stale.append(worker_id)
         else:
