@@ -40,3 +40,19 @@ def test_drf_create_token_and_createsuperuser_noinput_work(monkeypatch, capsys):
     call_command("createsuperuser", "--noinput", username="root", email="root@example.com")
     call_command("drf_create_token", "root")
     assert Token.objects.get(user__username="root").key in capsys.readouterr().out
+
+
+def test_web_processes_never_import_crewai():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'contentgen.settings';"
+        "import contentgen.asgi, progress.pages, progress.sse, progress.consumers, jobs.apis, jobs.admin;"
+        "print('crewai' in sys.modules)"
+    )
+    env = {**__import__("os").environ, "DJANGO_DEBUG": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"

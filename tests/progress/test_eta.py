@@ -176,3 +176,31 @@ def test_a_queued_job_eta_covers_its_wait(api):
     assert abs((start2 - running.progress.estimated_completion).total_seconds()) < 5
     assert start3 == pytest.approx(eta2, abs=dt.timedelta(seconds=1))
     assert eta3 - start3 > dt.timedelta(seconds=30)
+
+
+@pytest.mark.django_db
+def test_a_mode_never_seen_borrows_the_other_modes_history_scaled_by_priors(user):
+    from jobs.models import GenerationJob, Progress
+    from progress.eta import History
+
+    for _ in range(3):
+        GenerationJob.objects.create(
+            user=user,
+            mode="topic",
+            topic="t",
+            word_count=1000,
+            status="completed",
+            progress=Progress(),
+            stage_timings={
+                "research": {"seconds": 6.0},
+                "writing": {"seconds": 9.0},
+                "seo": {"seconds": 3.0},
+            },
+        )
+    History.forget()
+    trends = GenerationJob(user=user, mode="trends", topic="x", word_count=1000, progress=Progress())
+    estimator = Estimator.for_job(trends)
+    ratio = PRIORS["trends"]["research"] / PRIORS["topic"]["research"]
+    assert estimator.stage_expected("research") == pytest.approx(6.0 * ratio)
+    assert estimator.total_expected() < sum(PRIORS["trends"].values())
+    History.forget()
