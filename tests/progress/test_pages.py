@@ -5,7 +5,6 @@ import re
 from typing import Any
 
 import pytest
-from bson import ObjectId
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -95,7 +94,7 @@ def test_another_users_job_or_batch_is_404(client: Client, other_user: Any, path
     assert client.get(path.format(id=target)).status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/jobs/not-an-id/", "/bulk/123/", f"/jobs/{ObjectId()}/", f"/bulk/{ObjectId()}/"])
+@pytest.mark.parametrize("path", ["/jobs/not-an-id/", "/bulk/123/", "/jobs/5f0000000000000000000001/", "/bulk/5f0000000000000000000002/"])
 def test_malformed_or_missing_ids_are_404(logged_in: Client, path: str) -> None:
     assert logged_in.get(path).status_code == 404
 
