@@ -312,6 +312,10 @@ def _event_history(job: GenerationJob) -> list[dict[str, Any]]:
 
 @login_required
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    oid = selectors.parse_id(job_id)
+    # The stream resumes after the last event stored before this render reads the job, so nothing that
+    # happens between the render and the stream's connection is missed.
+    since = event_log.last_seq(oid) if oid else 0
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such article.")
@@ -320,13 +324,15 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         "job": job,
         "j": job_context(data),
         "events": _event_history(job),
-        "live_src": None if job.is_terminal else f"/jobs/{job.pk}/live",
+        "live_src": None if job.is_terminal else f"/jobs/{job.pk}/live?last_event_id={since}",
     }
     return render(request, JOB_TEMPLATE, context)
 
 
 @login_required
 def bulk_detail(request: HttpRequest, bulk_id: str) -> HttpResponse:
+    oid = selectors.parse_id(bulk_id)
+    since = event_log.last_seq(oid) if oid else 0
     bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
     if bulk is None:
         raise Http404("No such batch.")
@@ -337,6 +343,6 @@ def bulk_detail(request: HttpRequest, bulk_id: str) -> HttpResponse:
         "b": b,
         "rows": rows,
         "failures": [row for row in rows if row["error"]],
-        "live_src": None if b["done"] else f"/bulk/{bulk.pk}/live",
+        "live_src": None if b["done"] else f"/bulk/{bulk.pk}/live?last_event_id={since}",
     }
     return render(request, BULK_TEMPLATE, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -201,3 +202,11 @@ def read_stream(
             if time.monotonic() > deadline:
                 raise AssertionError(f"stream {url} still open after {timeout} s; got {len(got)} events")
     return got
+
+
+def run_async(coro: Any, timeout: float = 120) -> Any:
+    """asyncio.run in a fresh thread: playwright's sync API keeps an event loop running in the main one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=timeout)

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from contentgen.embedded import _binary
 from progress.hub import BUFFER, get_hub
-from tests.stack import Daphne, free_port, read_stream, start_worker, wait_until
+from tests.stack import Daphne, free_port, read_stream, run_async, start_worker, wait_until
 
 
 def numsub(channel: str) -> int:
@@ -37,7 +37,7 @@ def test_one_redis_subscription_per_group_however_many_viewers():
         after = await asyncio.to_thread(numsub, channel)
         return subscribed, feeds, received, after
 
-    subscribed, feeds, received, after = asyncio.run(scenario())
+    subscribed, feeds, received, after = run_async(scenario())
     assert subscribed == 1 and feeds == 1
     assert received == [1] * 200
     assert after == 0
@@ -56,7 +56,7 @@ def test_a_slow_viewer_is_cut_off_at_its_buffer_and_told_to_catch_up():
         await hub.unsubscribe(slow)
         return size, overflowed, again, left
 
-    size, overflowed, again, left = asyncio.run(scenario())
+    size, overflowed, again, left = run_async(scenario())
     assert size == BUFFER
     assert overflowed and not again
     assert left == 0

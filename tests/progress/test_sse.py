@@ -15,7 +15,7 @@ from jobs import services
 from jobs.validation import parse_job
 from progress import events
 from tests.factories import token_for
-from tests.stack import Daphne, read_stream, start_worker
+from tests.stack import Daphne, read_stream, run_async, start_worker
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -159,7 +159,7 @@ def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
         return received
 
     worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
-    received = asyncio.run(listen())
+    received = run_async(listen())
     assert worker.wait(timeout=90) == 0
     assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
     assert received[-1]["type"] == "complete" and received[-1]["status"] == "completed"
@@ -181,5 +181,5 @@ def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
             return exc.rcvd.code if exc.rcvd else None
         return None
 
-    assert asyncio.run(code({})) == 403
-    assert asyncio.run(code({"Authorization": f"Token {token_for(other_user)}"})) == 403
+    assert run_async(code({})) == 403
+    assert run_async(code({"Authorization": f"Token {token_for(other_user)}"})) == 403
