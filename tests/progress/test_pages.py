@@ -207,7 +207,7 @@ def test_job_page_first_progressbar_is_the_overall_bar(logged_in: Client, job: G
     assert 'aria-label="Overall progress"' in bar
     assert 'aria-valuenow="45"' in bar
     assert 'aria-valuemin="0"' in bar and 'aria-valuemax="100"' in bar
-    assert f'data-live-src="/jobs/{job.pk}/live"' in html
+    assert f'data-live-src="/jobs/{job.pk}/live?last_event_id=1"' in html
     assert "<title>45% · Writing · contentgen</title>" in html
 
 
