@@ -183,3 +183,18 @@ def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
 
     assert run_async(code({})) == 403
     assert run_async(code({"Authorization": f"Token {token_for(other_user)}"})) == 403
+
+
+def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_in(daphne, user, auth):
+    job = new_job(user)
+    url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
+
+    async def first(headers: dict[str, str]) -> dict | int:
+        try:
+            async with websockets.connect(url, additional_headers=headers, open_timeout=10) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code
+
+    assert run_async(first(auth))["seq"] == 1
+    assert run_async(first({**auth, "Origin": "https://evil.example"})) == 403
