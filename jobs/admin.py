@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import truncatewords
 from django.utils.html import format_html, format_html_join
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from jobs.models import BulkJob, GenerationJob, Stage
 
@@ -175,3 +177,14 @@ class BulkJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# DRF's token admin orders by `user__username`, a projection across a relation that the embedded
+# SecantusDB answers wrongly (DESIGN.md); order by creation instead, so the page works on both servers.
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class ContentgenTokenAdmin(TokenAdmin):
+    ordering = ("-created",)
+    list_select_related = ("user",)

@@ -54,6 +54,8 @@ def jobs(api):
         "/admin/jobs/generationjob/?o=5",
         "/admin/jobs/bulkjob/",
         "/admin/progress/progressevent/",
+        "/admin/authtoken/tokenproxy/",
+        "/admin/authtoken/tokenproxy/?q=writer",
     ],
 )
 def test_admin_pages_answer_200_for_staff(staff_client, jobs, url):
