@@ -96,29 +96,28 @@ def utc_clock(value: Any) -> str:
     return parsed.astimezone(dt.UTC).strftime("%H:%M:%S UTC") if parsed else ""
 
 
+def _seconds_until(value: Any, since: Any) -> float | None:
+    moment = parse_iso(value)
+    if moment is None:
+        return None
+    return (moment - (parse_iso(since) or dt.datetime.now(dt.UTC))).total_seconds()
+
+
 @register.filter
 def minutes_left(value: Any, since: Any = None) -> str:
-    eta = parse_iso(value)
-    if eta is None:
+    seconds = _seconds_until(value, since)
+    if seconds is None:
         return ""
-    start = parse_iso(since) or dt.datetime.now(dt.UTC)
-    seconds = (eta - start).total_seconds()
-    if seconds < 60:
-        return "less than a minute left"
-    return f"about {round(seconds / 60)} min left"
+    return "less than a minute left" if seconds < 60 else f"about {round(seconds / 60)} min left"
 
 
 @register.filter
 def starts_in(value: Any, since: Any = None) -> str:
     """A queued job's forecast start (`estimated_start`, None while no worker runs); live.js ticks it."""
-    start = parse_iso(value)
-    if start is None:
+    seconds = _seconds_until(value, since)
+    if seconds is None:
         return "waiting for a worker"
-    origin = parse_iso(since) or dt.datetime.now(dt.UTC)
-    seconds = (start - origin).total_seconds()
-    if seconds < 60:
-        return "starts in under a minute"
-    return f"starts in about {round(seconds / 60)} min"
+    return "starts in under a minute" if seconds < 60 else f"starts in about {round(seconds / 60)} min"
 
 
 @register.filter
