@@ -31,18 +31,26 @@ def jobs_for_user(
     return qs.order_by("-created_at")
 
 
-def job_for_user(*, user: Any, job_id: Any) -> GenerationJob | None:
-    oid = parse_id(job_id)
+def _owned(model: type[Any], *, user: Any, object_id: Any) -> Any:
+    """Look up by primary key alone, then check the owner: a filter on `_id` and `userId` together
+    makes the embedded SecantusDB scan the whole collection (7 ms at 300 jobs), `_id` alone is 1 ms.
+    This runs once per page view and per stream connection."""
+    oid = parse_id(object_id)
     if oid is None or not getattr(user, "is_authenticated", False):
         return None
-    return GenerationJob.objects.filter(pk=oid, user=user).first()
+    try:
+        obj = model.objects.get(pk=oid)
+    except model.DoesNotExist:
+        return None
+    return obj if obj.user_id == user.pk else None
+
+
+def job_for_user(*, user: Any, job_id: Any) -> GenerationJob | None:
+    return _owned(GenerationJob, user=user, object_id=job_id)
 
 
 def bulk_for_user(*, user: Any, bulk_id: Any) -> BulkJob | None:
-    oid = parse_id(bulk_id)
-    if oid is None or not getattr(user, "is_authenticated", False):
-        return None
-    return BulkJob.objects.filter(pk=oid, user=user).first()
+    return _owned(BulkJob, user=user, object_id=bulk_id)
 
 
 def bulks_for_user(*, user: Any) -> QuerySet[BulkJob]:

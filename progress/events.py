@@ -18,6 +18,9 @@ from pymongo.errors import DuplicateKeyError
 from contentgen import mongo
 
 COLLECTION = "progress_events"
+# The unique (job_id, seq) index. Named in every read because the embedded SecantusDB's planner
+# otherwise scans the whole log and sorts (5.4 ms at 300 jobs against 0.5 ms); MongoDB picks it anyway.
+INDEX = "progress_event_seq"
 _INSERT_ATTEMPTS = 100
 
 
@@ -38,8 +41,10 @@ def isoformat(value: dt.datetime | None) -> str | None:
 
 
 def last_seq(stream_id: ObjectId) -> int:
-    doc = collection().find_one({"job_id": stream_id}, {"seq": 1}, sort=[("seq", DESCENDING)])
-    return int(doc["seq"]) if doc else 0
+    docs = list(
+        collection().find({"job_id": stream_id}, {"seq": 1}).sort("seq", DESCENDING).limit(1).hint(INDEX)
+    )
+    return int(docs[0]["seq"]) if docs else 0
 
 
 def append(
@@ -67,11 +72,10 @@ def append(
 
 def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, Any]]:
     """Stored events with seq > `seq`, in order."""
-    cursor = collection().find(
-        {"job_id": stream_id, "seq": {"$gt": seq}}, sort=[("seq", ASCENDING)], limit=limit
-    )
-    return list(cursor)
+    cursor = collection().find({"job_id": stream_id, "seq": {"$gt": seq}}).sort("seq", ASCENDING).hint(INDEX)
+    return list(cursor.limit(limit) if limit else cursor)
 
 
 def latest(stream_id: ObjectId) -> dict[str, Any] | None:
-    return collection().find_one({"job_id": stream_id}, sort=[("seq", DESCENDING)])
+    docs = list(collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(1).hint(INDEX))
+    return docs[0] if docs else None

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import ClassVar
-
 from django.db import models
 from django.utils import timezone
 from django_mongodb_backend.fields import ObjectIdField
@@ -27,7 +25,9 @@ class ProgressEvent(models.Model):
     class Meta:
         db_table = "progress_events"
         ordering = ("job_id", "seq")
-        constraints: ClassVar = [models.UniqueConstraint(fields=["job_id", "seq"], name="progress_event_seq")]
+        # The unique (job_id, seq) index is created by migration 0002 with pymongo: Django's
+        # UniqueConstraint becomes a partial index here (only documents whose seq is stored as a
+        # 64-bit long), which would let two writers store the same seq.
 
     def __str__(self) -> str:
         return f"{self.job_id}#{self.seq} {self.type}"

@@ -34,7 +34,9 @@ async def authenticate(request: HttpRequest) -> Any:
     scheme, _, key = header.partition(" ")
     if scheme.lower() == "token" and key.strip():
         try:
-            user, _token = await sync_to_async(TokenAuthentication().authenticate_credentials)(key.strip())
+            user, _token = await sync_to_async(
+                TokenAuthentication().authenticate_credentials, thread_sensitive=False
+            )(key.strip())
         except AuthenticationFailed:
             return None
         return user
@@ -83,7 +85,7 @@ async def _serve(
     """401 without a user, 404 unless `find(user)` gives the job or batch, 400 for a bad Last-Event-ID."""
     if user is None:
         return _unauthorized()
-    obj = await sync_to_async(find)(user)
+    obj = await sync_to_async(find, thread_sensitive=False)(user)
     if obj is None:
         return JsonResponse(NOT_FOUND, status=404)
     last, error = parse_last_event_id(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))

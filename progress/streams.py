@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from bson import ObjectId
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from progress import events
@@ -39,6 +39,11 @@ class Item:
 PING = Item(type="ping", data={})
 
 
+async def _read(function: Callable[..., Any], *args: Any) -> Any:
+    """Event-log reads run in the thread pool, in parallel across streams (pymongo is thread-safe)."""
+    return await sync_to_async(function, thread_sensitive=False)(*args)
+
+
 def _item(doc: dict[str, Any]) -> Item:
     return Item(type=doc["type"], data=doc["data"], seq=int(doc["seq"]), stream_id=str(doc["job_id"]))
 
@@ -51,11 +56,11 @@ async def follow(
     try:
         last = 0
         if last_event_id is None:
-            latest = await database_sync_to_async(events.latest)(stream_id)
+            latest = await _read(events.latest, stream_id)
             backlog = [latest] if latest else []
         else:
             last = last_event_id
-            backlog = await database_sync_to_async(events.after)(stream_id, last)
+            backlog = await _read(events.after, stream_id, last)
         for doc in backlog:
             item = _item(doc)
             last = max(last, item.seq or 0)
@@ -66,7 +71,7 @@ async def follow(
 
         async def catch_up() -> AsyncIterator[Item]:
             nonlocal last
-            for doc in await database_sync_to_async(events.after)(stream_id, last):
+            for doc in await _read(events.after, stream_id, last):
                 item = _item(doc)
                 last = item.seq or last
                 yield item
