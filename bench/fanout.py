@@ -40,6 +40,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from contentgen.embedded import stop_process  # noqa: E402
+
 LOG_DIR = ROOT / "var" / "log"
 START_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 30.0  # one client: TCP connect, then response headers (and the first event)
@@ -121,14 +123,8 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def log_problems(self) -> list[str]:
         if not self.log.exists():

@@ -65,6 +65,18 @@ def _binary(name: str) -> str:
     raise RuntimeError(f"{name} not found: run `pip install -e .` in this virtualenv first")
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 @dataclass
 class Services:
     mongodb_uri: str

@@ -19,11 +19,15 @@ import httpx
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
+from contentgen.embedded import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -111,7 +115,16 @@ class Daphne:
 
     def start(self) -> Daphne:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "contentgen.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "contentgen.asgi:application",
+            ],
             cwd=ROOT,
             env=child_env(**self.env),
             stdout=_log("daphne"),
@@ -121,7 +134,9 @@ class Daphne:
         def ready() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"daphne exited with {self.proc.returncode}; see test-artifacts/daphne.log")
+                raise AssertionError(
+                    f"daphne exited with {self.proc.returncode}; see test-artifacts/daphne.log"
+                )
             try:
                 return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
@@ -131,13 +146,8 @@ class Daphne:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def restart(self) -> None:
         self.stop()
@@ -188,7 +198,9 @@ def read_stream(
     """Read events until the server ends the stream, or `stop(events)` is true; bounded by `timeout`."""
     got: list[SseEvent] = []
     deadline = time.monotonic() + timeout
-    with httpx.stream("GET", url, headers=headers or {}, timeout=httpx.Timeout(timeout, read=timeout)) as response:
+    with httpx.stream(
+        "GET", url, headers=headers or {}, timeout=httpx.Timeout(timeout, read=timeout)
+    ) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         for item in iter_sse(response.iter_lines()):
