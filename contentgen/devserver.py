@@ -62,6 +62,12 @@ def main() -> int:
                 preexec_fn=embedded._die_with_parent,
             )
         )
+        deadline = time.monotonic() + 60
+        while not embedded._port_open(int(port)):
+            if children[0].poll() is not None or time.monotonic() > deadline:
+                print(f"contentgen: daphne did not start on port {port}", flush=True)
+                return 1
+            time.sleep(0.1)
         print(f"\ncontentgen is running: http://127.0.0.1:{port}/   (Ctrl-C stops everything)\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -11,7 +11,7 @@ import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from contentgen.embedded import _binary
+from contentgen.embedded import _binary, _die_with_parent
 from progress.hub import BUFFER, get_hub
 from tests.stack import Daphne, free_port, read_stream, run_async, start_worker, wait_until
 
@@ -72,17 +72,19 @@ def test_streams_survive_a_redis_outage_by_reading_the_log(user):
 
     port = free_port()
     redis_args = [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    own_redis = subprocess.Popen(redis_args, stdout=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
+
     def answers() -> bool:
         try:
             return bool(redis.Redis.from_url(url).ping())
         except redis.ConnectionError:
             return False
 
-    wait_until(answers, timeout=10, what="the test's own Redis")
-    server = Daphne(env={"REDIS_URL": url, "CONTENTGEN_SSE_PING_SECONDS": "1"}).start()
+    own_redis = subprocess.Popen(redis_args, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    server = Daphne(env={"REDIS_URL": url, "CONTENTGEN_SSE_PING_SECONDS": "1"})
     try:
+        wait_until(answers, timeout=10, what="the test's own Redis")
+        server.start()
         spec, _ = parse_job({"mode": "topic", "topic": "Outages", "word_count": 400})
         job = services.job_create(user=user, spec=spec)
         worker = start_worker("--burst", REDIS_URL=url, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="150")
