@@ -19,7 +19,7 @@ import httpx
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
-from contentgen.embedded import stop_process
+from contentgen.embedded import _die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -95,6 +95,7 @@ def start_worker(*args: str, **env: str) -> Worker:
         env=child_env(**env),
         stdout=_log("worker"),
         stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
     )
     return Worker(proc)
 
@@ -129,6 +130,7 @@ class Daphne:
             env=child_env(**self.env),
             stdout=_log("daphne"),
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
 
         def ready() -> bool:
