@@ -39,16 +39,7 @@ def main() -> int:
         _run(["ensure_demo_user"], env)
         children.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    port,
-                    "contentgen.asgi:application",
-                ],
+                embedded.daphne_command(port),
                 env=env,
                 cwd=embedded.BASE_DIR,
                 preexec_fn=embedded._die_with_parent,

@@ -65,6 +65,11 @@ def _binary(name: str) -> str:
     raise RuntimeError(f"{name} not found: run `pip install -e .` in this virtualenv first")
 
 
+def daphne_command(port: int | str) -> list[str]:
+    """daphne serving contentgen on loopback, with this interpreter."""
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "contentgen.asgi:application"]
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
     """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
     if proc.poll() is not None:

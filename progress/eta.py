@@ -164,6 +164,10 @@ def samples_from_timings(rows: Any) -> dict[str, list[Sample]]:
     return out
 
 
+# mode -> (the History samples it was fitted on, the stage models, the overhead)
+_FITTED: dict[str, tuple[dict[str, list[Sample]], dict[str, StageModel], float]] = {}
+
+
 @dataclass
 class Estimator:
     mode: str
@@ -186,10 +190,15 @@ class Estimator:
 
     @classmethod
     def for_job(cls, job: Any) -> Estimator:
+        """Fitting is per mode, not per job: it is redone only when the mode's cached history changes,
+        since a batch event or a queue forecast asks for hundreds of jobs at once."""
         samples, overheads = History.get(job.mode)
-        if not any(samples.values()):
-            samples = _borrowed(job.mode)
-        return cls.from_samples(job.mode, job.word_count, samples, overheads=overheads)
+        fitted = _FITTED.get(job.mode)
+        if fitted is None or fitted[0] is not samples:
+            history = samples if any(samples.values()) else _borrowed(job.mode)
+            template = cls.from_samples(job.mode, 0, history, overheads=overheads)
+            fitted = _FITTED[job.mode] = (samples, template.models, template.overhead)
+        return cls(mode=job.mode, word_count=job.word_count, models=fitted[1], overhead=fitted[2])
 
     def stage_expected(self, stage: str) -> float:
         return self.models[stage].expected(self.word_count)

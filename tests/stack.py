@@ -19,7 +19,7 @@ import httpx
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
-from contentgen.embedded import _die_with_parent, stop_process
+from contentgen.embedded import _die_with_parent, daphne_command, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -116,16 +116,7 @@ class Daphne:
 
     def start(self) -> Daphne:
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "contentgen.asgi:application",
-            ],
+            daphne_command(self.port),
             cwd=ROOT,
             env=child_env(**self.env),
             stdout=_log("daphne"),
