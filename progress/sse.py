@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from jobs import selectors
+from progress import stream_limits
 from progress.publish import bulk_group, job_group, user_group
-from progress.streams import Item, follow, follow_group, parse_last_event_id
+from progress.streams import Item, follow, follow_group, parse_last_event_id, resume_is_finished
 
 RETRY_MS = 3000
 NOT_FOUND = {"detail": "Not found."}
@@ -65,10 +66,22 @@ async def _frames(items: AsyncIterator[Item], encode: Callable[[Item], bytes]) -
         yield encode(item)
 
 
-def _stream_response(
-    items: AsyncIterator[Item], encode: Callable[[Item], bytes] = sse_frame
-) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_frames(items, encode), content_type="text/event-stream")
+def _too_many(exc: stream_limits.TooManyStreams) -> JsonResponse:
+    response = JsonResponse({"detail": exc.message}, status=429)
+    response["Retry-After"] = str(stream_limits.RETRY_AFTER)
+    return response
+
+
+async def _stream_response(
+    user: Any, items: AsyncIterator[Item], encode: Callable[[Item], bytes] = sse_frame
+) -> HttpResponseBase:
+    """The stream, holding one of the user's stream slots, or 429 when a stream cap is reached."""
+    try:
+        slot = await stream_limits.acquire(user)
+    except stream_limits.TooManyStreams as exc:
+        return _too_many(exc)
+    held = stream_limits.held(items, slot)
+    response = StreamingHttpResponse(_frames(held, encode), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
@@ -82,7 +95,8 @@ async def _serve(
     group: Callable[[Any], str],
     encode: Callable[[Item], bytes] = sse_frame,
 ) -> HttpResponseBase:
-    """401 without a user, 404 unless `find(user)` gives the job or batch, 400 for a bad Last-Event-ID."""
+    """401 without a user, 404 unless `find(user)` gives the job or batch, 400 for a bad Last-Event-ID,
+    204 (which tells EventSource not to reconnect) when resuming at or after the final event."""
     if user is None:
         return _unauthorized()
     obj = await sync_to_async(find, thread_sensitive=False)(user)
@@ -91,7 +105,10 @@ async def _serve(
     last, error = parse_last_event_id(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))
     if error:
         return JsonResponse({"last_event_id": [error]}, status=400)
-    return _stream_response(follow(stream_id=obj.pk, group=group(obj.pk), last_event_id=last), encode)
+    if await resume_is_finished(obj.pk, last):
+        return HttpResponse(status=204)
+    items = follow(stream_id=obj.pk, group=group(obj.pk), last_event_id=last)
+    return await _stream_response(user, items, encode)
 
 
 async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
@@ -168,4 +185,4 @@ async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
     user = await _session_user(request)
     if user is None:
         return _unauthorized()
-    return _stream_response(follow_group(group=user_group(user.pk)), _html_frames("dashboard"))
+    return await _stream_response(user, follow_group(group=user_group(user.pk)), _html_frames("dashboard"))

@@ -37,11 +37,14 @@ class Item:
 
 
 PING = Item(type="ping", data={})
+# Replay and catch-up read the log this many events at a time: a stream never holds a whole long log.
+REPLAY_CHUNK = 200
+MAX_EVENT_ID_DIGITS = 18  # below 2**63: every id fits MongoDB's int64
 
 
-async def _read(function: Callable[..., Any], *args: Any) -> Any:
+async def _read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Event-log reads run in the thread pool, in parallel across streams (pymongo is thread-safe)."""
-    return await sync_to_async(function, thread_sensitive=False)(*args)
+    return await sync_to_async(function, thread_sensitive=False)(*args, **kwargs)
 
 
 def _item(doc: dict[str, Any]) -> Item:
@@ -55,28 +58,40 @@ async def follow(
     subscription = await hub.subscribe(group)
     try:
         last = 0
+
+        async def replay() -> AsyncIterator[Item]:
+            """Every stored event after `last`, read REPLAY_CHUNK at a time."""
+            while True:
+                docs = await _read(events.after, stream_id, last, limit=REPLAY_CHUNK)
+                for doc in docs:
+                    yield _item(doc)
+                if len(docs) < REPLAY_CHUNK:
+                    return
+
+        latest = await _read(events.latest, stream_id)
+        source: AsyncIterator[Item] | None
         if last_event_id is None:
-            latest = await _read(events.latest, stream_id)
-            backlog = [latest] if latest else []
+            source = _items([_item(latest)] if latest else [])
         else:
-            last = last_event_id
-            backlog = await _read(events.after, stream_id, last)
-        for doc in backlog:
-            item = _item(doc)
-            last = max(last, item.seq or 0)
-            yield item
-            if item.type == TERMINAL:
+            # An id beyond the log's end (a stale or forged header) means caught up at its last event.
+            last = min(last_event_id, int(latest["seq"])) if latest else 0
+            if latest and latest["type"] == TERMINAL and last >= int(latest["seq"]):
                 return
+            source = replay()
         last_sent = time.monotonic()
-
-        async def catch_up() -> AsyncIterator[Item]:
-            nonlocal last
-            for doc in await _read(events.after, stream_id, last):
-                item = _item(doc)
-                last = item.seq or last
-                yield item
-
         while True:
+            sent = False
+            if source is not None:
+                async for item in source:
+                    last = max(last, item.seq or 0)
+                    sent = True
+                    last_sent = time.monotonic()
+                    yield item
+                    if item.type == TERMINAL:
+                        return
+            if not sent and time.monotonic() - last_sent >= ping_interval:
+                last_sent = time.monotonic()
+                yield PING
             wait = max(0.0, ping_interval - (time.monotonic() - last_sent))
             if hub.degraded:
                 wait = min(wait, DEGRADED_POLL_INTERVAL)
@@ -86,28 +101,21 @@ async def follow(
             except TimeoutError:
                 message = None
             if subscription.take_overflow() or message is CATCHUP or (message is None and hub.degraded):
-                pending = [item async for item in catch_up()]
-            elif message is None:
-                pending = []
-            elif message.get("stream_id") != str(stream_id) or int(message["seq"]) <= last:
-                continue
+                source = replay()
+            elif message is None or message.get("stream_id") != str(stream_id) or int(message["seq"]) <= last:
+                source = None
             elif int(message["seq"]) == last + 1:
-                last = int(message["seq"])
-                pending = [
-                    Item(type=message["event"], data=message["data"], seq=last, stream_id=str(stream_id))
-                ]
+                seq, kind = int(message["seq"]), message["event"]
+                source = _items([Item(type=kind, data=message["data"], seq=seq, stream_id=str(stream_id))])
             else:
-                pending = [item async for item in catch_up()]
-            for item in pending:
-                last_sent = time.monotonic()
-                yield item
-                if item.type == TERMINAL:
-                    return
-            if not pending and time.monotonic() - last_sent >= ping_interval:
-                last_sent = time.monotonic()
-                yield PING
+                source = replay()
     finally:
         await hub.unsubscribe(subscription)
+
+
+async def _items(items: list[Item]) -> AsyncIterator[Item]:
+    for item in items:
+        yield item
 
 
 async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> AsyncIterator[Item]:
@@ -132,15 +140,26 @@ async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> A
 
 
 def parse_last_event_id(header: str | None, query: str | None) -> tuple[int | None, str | None]:
-    """(value, error). The header wins; `?last_event_id=N` serves clients that cannot set headers."""
+    """(value, error). The header wins; `?last_event_id=N` serves clients that cannot set headers.
+
+    ASCII digits only (`str.isdigit` alone accepts superscripts and other scripts' digits), at most 18.
+    """
     raw = header if header not in (None, "") else query
     if raw in (None, ""):
         return None, None
     assert raw is not None
     raw = raw.strip()
-    if not raw.isdigit():
-        return None, "Last-Event-ID must be a non-negative whole number."
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_EVENT_ID_DIGITS):
+        return None, f"Last-Event-ID must be a whole number of at most {MAX_EVENT_ID_DIGITS} digits."
     return int(raw), None
+
+
+async def resume_is_finished(stream_id: ObjectId, last_event_id: int | None) -> bool:
+    """True when a client resumes at or after the stream's final event: there is nothing more to send."""
+    if last_event_id is None:
+        return False
+    latest = await _read(events.latest, stream_id)
+    return bool(latest and latest["type"] == TERMINAL and last_event_id >= int(latest["seq"]))
 
 
 Render = Callable[[Item], str]
