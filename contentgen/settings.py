@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -34,12 +35,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "contentgen.apps.MongoAxesConfig",
     "jobs",
     "progress",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "contentgen.middleware.RequestSizeLimitMiddleware",
     "contentgen.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -48,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -84,7 +88,21 @@ MIGRATION_MODULES = {
     "admin": "contentgen.mongo_migrations.admin",
     "auth": "contentgen.mongo_migrations.auth",
     "contenttypes": "contentgen.mongo_migrations.contenttypes",
+    "axes": "contentgen.mongo_migrations.axes",
 }
+
+# Redis (the channel layer's server) as the cache: login throttling counts there, shared by every process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.REDIS_URL}}
+
+# Login throttling (django-axes): 5 failures for a username from one address lock that pair for 15 minutes.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 CHANNEL_LAYERS = {
     "default": {
@@ -144,6 +162,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# Request sizes, consistent with the largest valid request: a 500-item batch with every field at its maximum
+# (source_text 50,000 characters, topic 300, 20 keywords of 100) is about 26.3 MB of ASCII JSON; a bigger body
+# answers 413 (contentgen.middleware). CSV uploads (2 MB at most, checked with a message) stay in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024 + 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 CONTENTGEN_LLM = env.LLM
 CONTENTGEN_LOCAL_MODEL_PATH = env.LOCAL_MODEL_PATH

@@ -79,3 +79,9 @@ def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, An
 def latest(stream_id: ObjectId) -> dict[str, Any] | None:
     docs = list(collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(1).hint(INDEX))
     return docs[0] if docs else None
+
+
+def last_events(stream_id: ObjectId, count: int) -> list[dict[str, Any]]:
+    """The last `count` stored events, in order: a page's history without reading the whole log."""
+    cursor = collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(count).hint(INDEX)
+    return list(reversed(list(cursor)))

@@ -320,7 +320,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
 
 def _event_history(job: GenerationJob) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for stored in event_log.after(job.pk, 0)[-EVENT_HISTORY:]:
+    for stored in event_log.last_events(job.pk, EVENT_HISTORY):
         item = event_item(stored.get("data") or {})
         if not items or items[-1]["key"] != item["key"]:
             items.append(item)
