@@ -23,7 +23,7 @@ from progress.hub import CATCHUP, get_hub
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
 DEGRADED_POLL_INTERVAL = 3.0
-TERMINAL = "complete"
+END_EVENT = "complete"  # the event type after which a stream ends
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ async def follow(
         else:
             # An id beyond the log's end (a stale or forged header) means caught up at its last event.
             last = min(last_event_id, int(latest["seq"])) if latest else 0
-            if latest and latest["type"] == TERMINAL and last >= int(latest["seq"]):
+            if latest and latest["type"] == END_EVENT and last >= int(latest["seq"]):
                 return
             source = replay()
         last_sent = time.monotonic()
@@ -87,7 +87,7 @@ async def follow(
                     sent = True
                     last_sent = time.monotonic()
                     yield item
-                    if item.type == TERMINAL:
+                    if item.type == END_EVENT:
                         return
             if not sent and time.monotonic() - last_sent >= ping_interval:
                 last_sent = time.monotonic()
@@ -159,7 +159,5 @@ async def resume_is_finished(stream_id: ObjectId, last_event_id: int | None) -> 
     if last_event_id is None:
         return False
     latest = await _read(events.latest, stream_id)
-    return bool(latest and latest["type"] == TERMINAL and last_event_id >= int(latest["seq"]))
+    return bool(latest and latest["type"] == END_EVENT and last_event_id >= int(latest["seq"]))
 
-
-Render = Callable[[Item], str]

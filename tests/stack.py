@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def _log(name: str) -> Any:
 
 
 @dataclass
-class Worker:
+class WorkerProcess:
     proc: subprocess.Popen[bytes]
 
     def terminate(self, timeout: float = 60) -> int:
@@ -88,7 +89,7 @@ class Worker:
         return self.proc.wait(timeout=timeout)
 
 
-def start_worker(*args: str, **env: str) -> Worker:
+def start_worker(*args: str, **env: str) -> WorkerProcess:
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", *args],
         cwd=ROOT,
@@ -97,7 +98,7 @@ def start_worker(*args: str, **env: str) -> Worker:
         stderr=subprocess.STDOUT,
         preexec_fn=_die_with_parent,
     )
-    return Worker(proc)
+    return WorkerProcess(proc)
 
 
 def run_burst(timeout: float = 90, **env: str) -> int:
@@ -211,7 +212,5 @@ def read_stream(
 
 def run_async(coro: Any, timeout: float = 120) -> Any:
     """asyncio.run in a fresh thread: playwright's sync API keeps an event loop running in the main one."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout)

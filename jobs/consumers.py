@@ -9,42 +9,17 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from rest_framework.authentication import TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
 
 from jobs import selectors
+from jobs.groups import job_group
 from progress import stream_limits
-from progress.publish import job_group
+from progress.auth import TOKEN_SUBPROTOCOL, stream_user
 from progress.streams import follow, parse_last_event_id
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_MANY = 4429
-
-
-@database_sync_to_async
-def _token_user(key: str) -> Any:
-    try:
-        return TokenAuthentication().authenticate_credentials(key)[0]
-    except AuthenticationFailed:
-        return None
-
-
-TOKEN_SUBPROTOCOL = "token"
-
-
-def _credentials(scope: dict[str, Any]) -> tuple[str, bool]:
-    """The API token from `Authorization: Token <key>`, or from the subprotocols `["token", "<key>"]` (what a
-    browser can send). Never from the URL, which servers and proxies write to their logs."""
-    headers = dict(scope.get("headers", []))
-    scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "token" and key.strip():
-        return key.strip(), False
-    protocols = list(scope.get("subprotocols") or [])
-    if len(protocols) == 2 and protocols[0] == TOKEN_SUBPROTOCOL:
-        return protocols[1], True
-    return "", False
 
 
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -56,11 +31,15 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.task: asyncio.Task[None] | None = None
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        user = self.scope.get("user")
-        token, by_subprotocol = _credentials(self.scope)
-        self.subprotocol = TOKEN_SUBPROTOCOL if by_subprotocol else None
-        if user is None or not user.is_authenticated:
-            user = await _token_user(token) if token else None
+        headers = dict(self.scope.get("headers", []))
+        subprotocols = list(self.scope.get("subprotocols") or [])
+        # The token's subprotocol is echoed, as a browser requires; the key itself never is.
+        self.subprotocol = TOKEN_SUBPROTOCOL if subprotocols[:1] == [TOKEN_SUBPROTOCOL] else None
+        user = await stream_user(
+            session_user=self.scope.get("user"),
+            authorization=headers.get(b"authorization", b"").decode("latin-1"),
+            subprotocols=subprotocols,
+        )
         if user is None:
             await self._refuse(CLOSE_UNAUTHORIZED)
             return
