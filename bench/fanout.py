@@ -26,6 +26,7 @@ import os
 import re
 import resource
 import signal
+import secrets
 import socket
 import subprocess
 import sys
@@ -137,7 +138,8 @@ class Server:
 def _get(port: int, path: str, timeout: float = 5) -> tuple[int, bytes]:
     """A plain HTTP/1.0 GET: (status, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        auth = f"Authorization: Bearer {os.environ.get('CONTENTGEN_METRICS_TOKEN', '')}\r\n"
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode())
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -549,6 +551,9 @@ def main() -> int:
             "REDIS_URL": services.redis_url,
             "DJANGO_DEBUG": "1",
             "DJANGO_SETTINGS_MODULE": "contentgen.settings",
+            # One user watches with 1,000 streams here: the per-user cap (0 = none) is not what is measured.
+            "CONTENTGEN_MAX_STREAMS_PER_USER": "0",
+            "CONTENTGEN_METRICS_TOKEN": secrets.token_urlsafe(16),
         }
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
