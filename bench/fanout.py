@@ -25,8 +25,8 @@ import datetime as dt
 import os
 import re
 import resource
-import signal
 import secrets
+import signal
 import socket
 import subprocess
 import sys
