@@ -199,3 +199,25 @@ def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_i
 
     assert run_async(first(auth))["seq"] == 1
     assert run_async(first({**auth, "Origin": "https://evil.example"})) == 403
+
+
+def test_websocket_takes_a_token_as_subprotocol_never_from_the_url(daphne, user):
+    job = new_job(user)
+    key = token_for(user)
+    url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
+
+    async def by_subprotocol() -> tuple[str | None, int]:
+        async with websockets.connect(url, subprotocols=["token", key], open_timeout=10) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+            return ws.subprotocol, first["seq"]
+
+    async def by_query() -> int | None:
+        async with websockets.connect(f"{url}?token={key}", open_timeout=10) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+            except websockets.ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd else None
+        return None
+
+    assert run_async(by_subprotocol()) == ("token", 1)
+    assert run_async(by_query()) == 4401
