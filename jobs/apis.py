@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -101,6 +102,27 @@ class BulkOutputSerializer(serializers.Serializer):
     jobs = JobSummaryOutputSerializer(many=True)
 
 
+@extend_schema_serializer(component_name="Detail")
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+_ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: messages per field."),
+    401: OpenApiResponse(DetailSerializer, description="No or an unknown token."),
+    403: OpenApiResponse(DetailSerializer, description="A session request without its CSRF token."),
+    404: OpenApiResponse(DetailSerializer, description="No such object among yours (another user's too)."),
+    409: OpenApiResponse(DetailSerializer, description="Not possible in the object's current state."),
+    413: OpenApiResponse(DetailSerializer, description="The request body is too large."),
+    429: OpenApiResponse(DetailSerializer, description="Over a rate limit: see `Retry-After`."),
+}
+
+
+def _responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
+    """The success answer plus the documented error answers `codes` (and 401/403, which every call has)."""
+    return {**ok, **{code: _ERRORS[code] for code in sorted({401, 403, *codes})}}
+
+
 def _bulk_output(bulk: BulkJob) -> dict[str, Any]:
     snapshot = bulk_snapshot(bulk)
     if bulk.finished >= bulk.total:
@@ -122,20 +144,24 @@ class JobListApi(APIView):
         page_size_query_param = "page_size"
         max_page_size = 100
 
-    class FilterSerializer(serializers.Serializer):
-        status = serializers.CharField(required=False, allow_blank=True)
-        bulk_job = serializers.CharField(required=False, allow_blank=True)
+    class PageSerializer(serializers.Serializer):
+        page = serializers.IntegerField(required=False, min_value=1, help_text="Past the last page: 404.")
+        page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    class FilterSerializer(PageSerializer):
+        status = serializers.CharField(required=False)
+        bulk_job = serializers.CharField(required=False)
 
         def validate_status(self, value: str) -> str | None:
-            if value and value not in GenerationJob.Status.values:
+            if value not in GenerationJob.Status.values:
                 raise serializers.ValidationError(
                     f"status must be one of {', '.join(GenerationJob.Status.values)}."
                 )
-            return value or None
+            return value
 
         def validate_bulk_job(self, value: str) -> Any:
-            bulk_id = selectors.parse_id(value) if value else None
-            if value and bulk_id is None:
+            bulk_id = selectors.parse_id(value)
+            if bulk_id is None:
                 raise serializers.ValidationError("bulk_job must be a batch id.")
             return bulk_id
 
@@ -149,15 +175,15 @@ class JobListApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=GenerationJob.Status.values),
-            OpenApiParameter("bulk_job", str, description="A batch id"),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            OpenApiParameter("bulk_job", str, description="A batch id", pattern="^[0-9a-fA-F]{24}$"),
+            PageSerializer,
         ],
-        responses=OutputSerializer,
+        responses=_responses({200: OutputSerializer}, 400, 404),
         operation_id="jobs_list",
     )
     def get(self, request: Request) -> Response:
-        filters = JobListApi.FilterSerializer(data=request.query_params)
+        # A plain dict: DRF reads a blank value in a QueryDict as "not given", so `?status=` would pass.
+        filters = JobListApi.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         jobs = selectors.jobs_for_user(
             user=request.user,
@@ -180,7 +206,7 @@ class JobCreateApi(APIView):
     InputSerializer = extend_schema_serializer(component_name="JobInput")(JobInputSerializer)
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(request=InputSerializer, responses=_responses({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
         spec, errors = parse_job(request.data)
         if spec is None:
@@ -201,7 +227,7 @@ class JobListCreateApi(APIView):
 class JobDetailApi(APIView):
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=_responses({200: OutputSerializer}, 404))
     def get(self, request: Request, job_id: str) -> Response:
         return Response(self.OutputSerializer(_job_or_404(request, job_id)).data)
 
@@ -209,7 +235,7 @@ class JobDetailApi(APIView):
 class JobCancelApi(APIView):
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(request=None, responses={202: OutputSerializer})
+    @extend_schema(request=None, responses=_responses({202: OutputSerializer}, 404, 409))
     def post(self, request: Request, job_id: str) -> Response:
         job = services.job_cancel(job=_job_or_404(request, job_id))
         return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
@@ -218,10 +244,11 @@ class JobCancelApi(APIView):
 class JobRetryApi(APIView):
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(request=None, responses={202: OutputSerializer})
+    @extend_schema(request=None, responses=_responses({202: OutputSerializer}, 404, 409, 429))
     def post(self, request: Request, job_id: str) -> Response:
         job = _job_or_404(request, job_id)
-        limits.charge_jobs(user=request.user)
+        if job.status in services.RETRYABLE:  # a refused retry (409) costs nothing
+            limits.charge_jobs(user=request.user)
         job = services.job_retry(job=job)
         return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -230,7 +257,7 @@ class BulkCreateApi(APIView):
     InputSerializer = extend_schema_serializer(component_name="BulkInput")(BulkInputSerializer)
     OutputSerializer = BulkOutputSerializer
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(request=InputSerializer, responses=_responses({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
         specs, errors = parse_batch(request.data)
         if errors:
@@ -243,7 +270,7 @@ class BulkCreateApi(APIView):
 class BulkDetailApi(APIView):
     OutputSerializer = BulkOutputSerializer
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=_responses({200: OutputSerializer}, 404))
     def get(self, request: Request, bulk_id: str) -> Response:
         bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
         if bulk is None:

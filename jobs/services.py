@@ -273,9 +273,12 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
     raise ApplicationError(f"This job is already {job.status}; there is nothing to cancel.", status=409)
 
 
+RETRYABLE = frozenset({GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED})
+
+
 def job_retry(*, job: GenerationJob) -> GenerationJob:
     """A failed or cancelled job goes back to the queue, keeping the stages it had finished."""
-    if job.status not in (GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED):
+    if job.status not in RETRYABLE:
         raise ApplicationError(
             f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
         )
