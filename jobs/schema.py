@@ -22,10 +22,10 @@ from jobs.validation import (
 )
 
 NON_BLANK = r"\S"
-MODES_NEEDING = {
-    "topic": [GenerationJob.Mode.TOPIC, GenerationJob.Mode.TRENDS],
-    "keywords": [GenerationJob.Mode.KEYWORDS],
-    "source_text": [GenerationJob.Mode.SPIN],
+MODES_NEEDING: dict[str, list[str]] = {
+    "topic": [GenerationJob.Mode.TOPIC.value, GenerationJob.Mode.TRENDS.value],
+    "keywords": [GenerationJob.Mode.KEYWORDS.value],
+    "source_text": [GenerationJob.Mode.SPIN.value],
 }
 
 
