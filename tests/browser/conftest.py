@@ -56,9 +56,12 @@ def _stop_worker(worker: WorkerProcess) -> None:
             worker.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Stack]:
-    """MongoDB has no transactions to roll back, so a user created here is seen by the child processes."""
+    """daphne and a two-slot worker for one module, stopped with it, so no later test shares them.
+
+    MongoDB has no transactions to roll back, so a user created here is seen by the child processes.
+    """
     username = f"browser-{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
         UserFactory(username=username, password=PASSWORD)
@@ -73,7 +76,7 @@ def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[
         daphne.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         pytest.skip("chromium not found on PATH (apt-get install -y chromium)")
