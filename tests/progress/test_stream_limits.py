@@ -10,10 +10,9 @@ import pytest
 import websockets
 
 from jobs import services
-from jobs.validation import parse_job
 from progress import events, streams
 from progress.streams import parse_last_event_id
-from tests.factories import token_for
+from tests.factories import JobFactory, token_for
 from tests.stack import Daphne, read_stream, run_async, start_worker
 
 pytestmark = [pytest.mark.django_db]
@@ -34,10 +33,8 @@ def auth(user) -> dict[str, str]:
     return {"Authorization": f"Token {token_for(user)}"}
 
 
-def new_job(user, **fields):
-    spec, errors = parse_job({"mode": "topic", "topic": "Rain gardens", "word_count": 100, **fields})
-    assert not errors
-    return services.job_create(user=user, spec=spec)
+def new_job(user):
+    return JobFactory(user=user, topic="Rain gardens", word_count=100)
 
 
 @pytest.mark.parametrize(
