@@ -101,9 +101,13 @@ def test_a_viewer_whose_buffer_overflowed_catches_up_from_the_log_without_a_gap(
     assert seqs == list(range(1, last + 1))
 
 
+METRICS_TOKEN = "hub-test-metrics-token"
+
+
 def degraded(server: Daphne) -> int:
     """The daphne process's own view: 1 while its hub finds Redis unreachable."""
-    text = httpx.get(f"{server.url}/metrics", timeout=5).text
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    text = httpx.get(f"{server.url}/metrics", headers=headers, timeout=5).text
     return int(next(line.split()[1] for line in text.splitlines() if line.startswith("contentgen_streams_degraded ")))
 
 
@@ -126,7 +130,9 @@ def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_
         return proc
 
     own_redis = start_redis()
-    server = Daphne(env={"REDIS_URL": url, "CONTENTGEN_SSE_PING_SECONDS": "1"})
+    server = Daphne(
+        env={"REDIS_URL": url, "CONTENTGEN_SSE_PING_SECONDS": "1", "CONTENTGEN_METRICS_TOKEN": METRICS_TOKEN}
+    )
     try:
         server.start()
         job = JobFactory(user=user, topic="Outages", word_count=800)
