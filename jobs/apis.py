@@ -97,11 +97,15 @@ class JobsPagination(PageNumberPagination):
     max_page_size = 100
 
 
-def _job_or_404(request: Request, job_id: str) -> GenerationJob:
-    job = selectors.job_for_user(user=request.user, job_id=job_id)
-    if job is None:
+def _found(obj: Any) -> Any:
+    """Another user's object answers exactly like a missing one."""
+    if obj is None:
         raise Http404
-    return job
+    return obj
+
+
+def _job_or_404(request: Request, job_id: str) -> GenerationJob:
+    return _found(selectors.job_for_user(user=request.user, job_id=job_id))
 
 
 class JobListCreateApi(APIView):
@@ -200,7 +204,22 @@ class BulkCreateApi(APIView):
 class BulkDetailApi(APIView):
     @extend_schema(responses=BulkOutput)
     def get(self, request: Request, bulk_id: str) -> Response:
-        bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
-        if bulk is None:
-            raise Http404
-        return Response(bulk_body(bulk))
+        return Response(bulk_body(_bulk_or_404(request, bulk_id)))
+
+
+def _bulk_or_404(request: Request, bulk_id: str) -> BulkJob:
+    return _found(selectors.bulk_for_user(user=request.user, bulk_id=bulk_id))
+
+
+class BulkCancelApi(APIView):
+    @extend_schema(request=None, responses={202: BulkOutput})
+    def post(self, request: Request, bulk_id: str) -> Response:
+        outcome = services.bulk_cancel(bulk=_bulk_or_404(request, bulk_id))
+        return Response(bulk_body(outcome.bulk), status=status.HTTP_202_ACCEPTED)
+
+
+class BulkRetryFailedApi(APIView):
+    @extend_schema(request=None, responses={202: BulkOutput})
+    def post(self, request: Request, bulk_id: str) -> Response:
+        outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
+        return Response(bulk_body(outcome.bulk), status=status.HTTP_202_ACCEPTED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
@@ -105,21 +106,37 @@ def _lease_until() -> Any:
 def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> None:
     if not job.bulk_job_id:
         return
+    deltas: dict[str, int] = {}
+    if source:
+        deltas[source] = deltas.get(source, 0) - 1
+    if target:
+        deltas[target] = deltas.get(target, 0) + 1
+    bulk_shift(bulk_id=job.bulk_job_id, deltas=deltas, trigger=job)
+
+
+def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob | None = None) -> BulkJob:
+    """Move a batch's counters by `deltas` (status -> +/-n) in one F() update, then publish its event.
+
+    A move out of a final status (a retry) reopens the batch: its completed_at is cleared in the same update,
+    so that the next time every member has ended, exactly one new `complete` is won and sent.
+    """
     from django.db.models import F
 
     changes: dict[str, Any] = {"updated_at": timezone.now()}
-    if source:
-        changes[f"count_{source}"] = F(f"count_{source}") - 1
-    if target:
-        changes[f"count_{target}"] = F(f"count_{target}") + 1
-    BulkJob.objects.filter(pk=job.bulk_job_id).update(**changes)
+    for status, delta in deltas.items():
+        if delta:
+            changes[f"count_{status}"] = F(f"count_{status}") + delta
+    if any(delta < 0 and status in GenerationJob.TERMINAL for status, delta in deltas.items()):
+        changes["completed_at"] = None
+    BulkJob.objects.filter(pk=bulk_id).update(**changes)
     from progress.bulk import bulk_emit
 
-    bulk = BulkJob.objects.get(pk=job.bulk_job_id)
+    bulk = BulkJob.objects.get(pk=bulk_id)
     finishing = bulk.finished >= bulk.total and (
         BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
     )
-    bulk_emit(bulk=bulk, complete=finishing, trigger=job)
+    bulk_emit(bulk=bulk, complete=finishing, trigger=trigger)
+    return bulk
 
 
 def bulk_member_changed(*, job: GenerationJob) -> None:
@@ -257,56 +274,73 @@ def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
 CANCEL_CHANNEL = "contentgen:cancel"
 
 
-def job_cancel(*, job: GenerationJob) -> GenerationJob:
-    """Queued: cancelled at once. Processing: the worker holding it stops at its next step."""
+def _cancel_queued(job: GenerationJob) -> bool:
+    """A queued job ends at once (one conditional update) and sends its final events. The caller moves
+    the batch counters."""
+    stamp = timezone.now()
+    job.progress.message = "Cancelled"
+    job.progress.completed_at = stamp
+    job.progress.estimated_completion = None
+    job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
+    won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
+        status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
+    )
+    if won != 1:
+        return False
+    job.status = GenerationJob.Status.CANCELLED
+    seq = job_emit(job=job)
+    job_emit(job=job, type="complete", after=seq)
+    return True
+
+
+def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
+    """Running jobs: flag them, and tell their workers through Redis so they stop at their next step
+    (the flag alone is seen at the next lease renewal, up to a third of the lease later)."""
+    import contextlib
+
+    import redis
+
     from jobs.queue import client
 
-    stamp = timezone.now()
+    if not job_ids:
+        return set()
+    GenerationJob.objects.filter(pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING).update(
+        cancel_requested=True, updated_at=timezone.now()
+    )
+    flagged = set(
+        GenerationJob.objects.filter(
+            pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING, cancel_requested=True
+        ).values_list("pk", flat=True)
+    )
+    with contextlib.suppress(redis.RedisError):
+        pipe = client().pipeline(transaction=False)
+        for pk in flagged:
+            pipe.publish(CANCEL_CHANNEL, str(pk).encode())
+        pipe.execute()
+    return flagged
+
+
+def job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """Queued: cancelled at once. Processing: the worker holding it stops at its next step."""
     if job.status == GenerationJob.Status.QUEUED:
-        job.progress.message = "Cancelled"
-        job.progress.completed_at = stamp
-        job.progress.estimated_completion = None
-        job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
-        won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
-            status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
-        )
-        if won == 1:
-            job.status = GenerationJob.Status.CANCELLED
+        if _cancel_queued(job):
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.CANCELLED)
-            seq = job_emit(job=job)
-            job_emit(job=job, type="complete", after=seq)
             return job
         job.refresh_from_db()
     if job.status == GenerationJob.Status.PROCESSING:
-        GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).update(
-            cancel_requested=True, updated_at=stamp
-        )
-        import contextlib
-
-        import redis
-
-        with contextlib.suppress(redis.RedisError):
-            client().publish(CANCEL_CHANNEL, str(job.pk).encode())
-        job.cancel_requested = True
-        return job
+        if _request_cancel([job.pk]):
+            job.cancel_requested = True
+            return job
+        job.refresh_from_db()
     raise ApplicationError(f"This job is already {job.status}; there is nothing to cancel.", status=409)
 
 
-def job_retry(*, job: GenerationJob) -> GenerationJob:
-    """A failed or cancelled job goes back to the queue, keeping the stages it had finished."""
-    if job.status not in (GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED):
-        raise ApplicationError(
-            f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
-        )
-    previous = job.status
+def _requeue(job: GenerationJob) -> bool:
+    """A failed or cancelled job back in the queue (one conditional update), keeping its finished stages
+    so that it resumes after the last one. Sends its event; the caller moves the batch counters."""
     stamp = timezone.now()
-    keep = Progress(
-        percentage=0,
-        stage=Stage.QUEUED,
-        message="Queued again (retry)",
-        started_at=None,
-    )
-    won = GenerationJob.objects.filter(pk=job.pk, status=previous).update(
+    keep = Progress(percentage=0, stage=Stage.QUEUED, message="Queued again (retry)", started_at=None)
+    won = GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
         status=GenerationJob.Status.QUEUED,
         progress=keep,
         result=None,
@@ -319,11 +353,88 @@ def job_retry(*, job: GenerationJob) -> GenerationJob:
         updated_at=stamp,
     )
     if won != 1:
-        raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
+        return False
     job.refresh_from_db()
-    _bulk_move(job, previous, GenerationJob.Status.QUEUED)
     job_emit(job=job)
+    return True
+
+
+RETRYABLE = (GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED)
+
+
+def job_retry(*, job: GenerationJob) -> GenerationJob:
+    """A failed or cancelled job goes back to the queue, keeping the stages it had finished."""
+    if job.status not in RETRYABLE:
+        raise ApplicationError(
+            f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
+        )
+    previous = job.status
+    if not _requeue(job):
+        raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
+    _bulk_move(job, previous, GenerationJob.Status.QUEUED)
     from jobs.queue import notify_queued
 
     notify_queued()
     return job
+
+
+@dataclass(frozen=True)
+class BulkActionResult:
+    """What a batch action did: members ended or requeued at once, running members asked to stop."""
+
+    bulk: BulkJob
+    changed: int
+    requested: int = 0
+
+
+def bulk_cancel(*, bulk: BulkJob) -> BulkActionResult:
+    """Every unfinished member: queued ones end at once, running ones stop at their worker's next step."""
+    members = list(
+        GenerationJob.objects.filter(
+            bulk_job=bulk, status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING]
+        )
+    )
+    if not members:
+        raise ApplicationError(
+            "Every article in this batch has already ended; there is nothing to cancel.", status=409
+        )
+    cancelled = [job for job in members if job.status == GenerationJob.Status.QUEUED and _cancel_queued(job)]
+    # A queued member claimed meanwhile lost the update above and is processing now: it is asked here.
+    requested = _request_cancel([job.pk for job in members if job.status != GenerationJob.Status.CANCELLED])
+    if cancelled:
+        bulk = bulk_shift(
+            bulk_id=bulk.pk,
+            deltas={
+                GenerationJob.Status.QUEUED: -len(cancelled),
+                GenerationJob.Status.CANCELLED: len(cancelled),
+            },
+        )
+    if not cancelled and not requested:
+        raise ApplicationError(
+            "Every article in this batch has already ended; there is nothing to cancel.", status=409
+        )
+    return BulkActionResult(bulk=bulk, changed=len(cancelled), requested=len(requested))
+
+
+def bulk_retry_failed(*, bulk: BulkJob) -> BulkActionResult:
+    """The failed and cancelled members go back to the queue; each resumes after its last finished stage."""
+    members = list(GenerationJob.objects.filter(bulk_job=bulk, status__in=RETRYABLE))
+    if not members:
+        raise ApplicationError(
+            "No article in this batch failed or was cancelled; there is nothing to retry.", status=409
+        )
+    moved: dict[str, int] = dict.fromkeys(RETRYABLE, 0)
+    for job in members:
+        previous = job.status
+        if _requeue(job):
+            moved[previous] += 1
+    total = sum(moved.values())
+    if not total:
+        raise ApplicationError("This batch changed meanwhile; reload and try again.", status=409)
+    bulk = bulk_shift(
+        bulk_id=bulk.pk, deltas={**{k: -v for k, v in moved.items()}, GenerationJob.Status.QUEUED: total}
+    )
+    from jobs.queue import notify_queued
+
+    notify_queued()
+    return BulkActionResult(bulk=bulk, changed=total)

@@ -11,4 +11,10 @@ urlpatterns = [
     path("jobs/<str:job_id>/retry/", apis.JobRetryApi.as_view(), name="api-job-retry"),
     path("bulk-jobs/", apis.BulkCreateApi.as_view(), name="api-bulk-jobs"),
     path("bulk-jobs/<str:bulk_id>/", apis.BulkDetailApi.as_view(), name="api-bulk-job"),
+    path("bulk-jobs/<str:bulk_id>/cancel/", apis.BulkCancelApi.as_view(), name="api-bulk-job-cancel"),
+    path(
+        "bulk-jobs/<str:bulk_id>/retry-failed/",
+        apis.BulkRetryFailedApi.as_view(),
+        name="api-bulk-job-retry-failed",
+    ),
 ]
