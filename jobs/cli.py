@@ -22,10 +22,10 @@ from rich.text import Text
 
 from contentgen.errors import ApplicationError
 from jobs import selectors, services
+from jobs.forms import batch_errors, batch_payload, field_errors, job_payload
+from jobs.groups import bulk_group, job_group
 from jobs.models import BulkJob, GenerationJob
 from jobs.validation import parse_batch, parse_job
-from progress.forms import batch_errors, batch_payload, field_errors, job_payload
-from progress.publish import bulk_group, job_group
 from progress.streams import Item, follow
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130

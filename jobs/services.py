@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+import redis
+from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
+from contentgen import mongo
 from contentgen.errors import ApplicationError
+from jobs import payloads
+from jobs.bulk import bulk_emit
+from jobs.eta import queue_forecast
+from jobs.groups import bulk_group, job_group, user_group
 from jobs.models import BulkJob, GenerationJob, Progress, Stage
+from jobs.queue import client, notify_queued
 from jobs.validation import JobSpec
-from progress import payloads
-from progress.publish import bulk_group, job_group, publish, user_group
+from progress.publish import publish
 
 QUEUED_MESSAGE = "Queued for generation"
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (our lease expired); this attempt must stop touching it."""
 
 
 def job_groups(job: GenerationJob) -> list[str]:
@@ -50,8 +65,6 @@ def _new_job(*, user: Any, spec: JobSpec, bulk_job: BulkJob | None = None) -> Ge
 
 def _forecast(jobs: Sequence[GenerationJob]) -> None:
     """Give newly queued jobs their estimated start and completion (none while no worker runs)."""
-    from progress.eta import queue_forecast
-
     for job, (start, eta, low, high) in zip(jobs, queue_forecast(jobs), strict=False):
         p = job.progress
         p.estimated_start, p.estimated_completion = start, eta
@@ -63,8 +76,6 @@ def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
     _forecast([job])
     job.save()
     job_emit(job=job, after=0)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return job
 
@@ -83,11 +94,7 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     jobs = GenerationJob.objects.bulk_create(jobs)
     for job in jobs:
         job_emit(job=job, after=0)
-    from progress.bulk import bulk_emit
-
     bulk_emit(bulk=bulk, after=0)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return bulk
 
@@ -96,10 +103,6 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
 
 
 def _lease_until() -> Any:
-    from datetime import timedelta
-
-    from django.conf import settings
-
     return timezone.now() + timedelta(seconds=float(settings.CONTENTGEN_WORKER_LEASE_SECONDS))
 
 
@@ -120,8 +123,6 @@ def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob |
     A move out of a final status (a retry) reopens the batch: its completed_at is cleared in the same update,
     so that the next time every member has ended, exactly one new `complete` is won and sent.
     """
-    from django.db.models import F
-
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     for status, delta in deltas.items():
         if delta:
@@ -129,8 +130,6 @@ def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob |
     if any(delta < 0 and status in GenerationJob.TERMINAL for status, delta in deltas.items()):
         changes["completed_at"] = None
     BulkJob.objects.filter(pk=bulk_id).update(**changes)
-    from progress.bulk import bulk_emit
-
     bulk = BulkJob.objects.get(pk=bulk_id)
     finishing = bulk.finished >= bulk.total and (
         BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
@@ -140,10 +139,16 @@ def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob |
 
 
 def bulk_member_changed(*, job: GenerationJob) -> None:
-    """A batch event for a member's stage change, so each article's stage shows live on the batch page."""
-    from progress.bulk import bulk_emit
+    """A batch event for a member's stage change, so each article's stage shows live on the batch page.
 
-    bulk_emit(bulk=BulkJob.objects.get(pk=job.bulk_job_id), trigger=job)
+    crewAI delivers pipeline events from its own threads, so a stage change can arrive after the job was
+    cancelled and the batch completed: such a late one is dropped, as no batch event may follow `complete`.
+    """
+    bulk = BulkJob.objects.get(pk=job.bulk_job_id)
+    if bulk.completed_at is None and GenerationJob.objects.filter(
+        pk=job.pk, status=GenerationJob.Status.PROCESSING
+    ).exists():
+        bulk_emit(bulk=bulk, trigger=job)
 
 
 CLAIM_CANDIDATES = 8
@@ -151,10 +156,6 @@ CLAIM_CANDIDATES = 8
 
 def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
-    import random
-
-    from django.db.models import F
-
     stamp = timezone.now()
     expired = list(
         GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp)
@@ -218,8 +219,6 @@ def job_cancel_requested(*, job_ids: list[Any]) -> set[Any]:
 
 def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -> bool:
     """A coalesced progress write, only while we hold the lease. False means we lost the job."""
-    from contentgen import mongo
-
     result = mongo.collection(GenerationJob._meta.db_table).update_one(
         {"_id": job_id, "lease_owner": worker_id, "status": GenerationJob.Status.PROCESSING}, {"$set": fields}
     )
@@ -228,8 +227,6 @@ def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -
 
 def job_finish(*, job: GenerationJob, worker_id: str) -> None:
     """Store the terminal state the tracker put on `job` (completed, failed or cancelled)."""
-    from progress.tracker import LeaseLost
-
     won = GenerationJob.objects.filter(
         pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
     ).update(
@@ -265,8 +262,6 @@ def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
         return False
     job.status = GenerationJob.Status.QUEUED
     _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return True
 
@@ -296,12 +291,6 @@ def _cancel_queued(job: GenerationJob) -> bool:
 def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
     """Running jobs: flag them, and tell their workers through Redis so they stop at their next step
     (the flag alone is seen at the next lease renewal, up to a third of the lease later)."""
-    import contextlib
-
-    import redis
-
-    from jobs.queue import client
-
     if not job_ids:
         return set()
     GenerationJob.objects.filter(pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING).update(
@@ -372,8 +361,6 @@ def job_retry(*, job: GenerationJob) -> GenerationJob:
     if not _requeue(job):
         raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
     _bulk_move(job, previous, GenerationJob.Status.QUEUED)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return job
 
@@ -434,7 +421,5 @@ def bulk_retry_failed(*, bulk: BulkJob) -> BulkActionResult:
     bulk = bulk_shift(
         bulk_id=bulk.pk, deltas={**{k: -v for k, v in moved.items()}, GenerationJob.Status.QUEUED: total}
     )
-    from jobs.queue import notify_queued
-
     notify_queued()
     return BulkActionResult(bulk=bulk, changed=total)
