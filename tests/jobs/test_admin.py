@@ -1,18 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from jobs.models import GenerationJob, JobError, Result
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests-only")
-    client.force_login(admin)
-    return client
 
 
 @pytest.fixture

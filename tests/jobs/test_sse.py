@@ -44,7 +44,9 @@ def ids(evs) -> list[int]:
 
 def test_a_queued_job_stream_starts_with_its_current_state(daphne, user, auth):
     job = new_job(user)
-    evs = read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, stop=lambda got: len(got) >= 1, timeout=20)
+    evs = read_stream(
+        f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, stop=lambda got: len(got) >= 1, timeout=20
+    )
     assert evs[0].id == 1 and evs[0].event == "progress"
     assert evs[0].data["status"] == "queued" and evs[0].data["job_id"] == str(job.pk)
     assert evs[0].data["timestamp"].endswith("+00:00") and "." in evs[0].data["timestamp"]
@@ -53,7 +55,11 @@ def test_a_queued_job_stream_starts_with_its_current_state(daphne, user, auth):
 def test_a_live_job_streams_every_event_in_order_and_ends_after_complete(daphne, user, auth):
     job = new_job(user)
     got: list = []
-    reader = threading.Thread(target=lambda: got.extend(read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=90)))
+    reader = threading.Thread(
+        target=lambda: got.extend(
+            read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=90)
+        )
+    )
     reader.start()
     worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
     assert worker.wait(timeout=90) == 0
@@ -79,7 +85,12 @@ def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne
     job = new_job(user)
     worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="300")
     url = f"{daphne.url}/api/jobs/{job.pk}/progress"
-    first = read_stream(url, headers=auth, stop=lambda got: any(e.data.get("progress", {}).get("stage") == "writing" for e in got), timeout=60)
+    first = read_stream(
+        url,
+        headers=auth,
+        stop=lambda got: any(e.data.get("progress", {}).get("stage") == "writing" for e in got),
+        timeout=60,
+    )
     resume = first[-1].id
     if how == "header":
         rest = read_stream(url, headers={**auth, "Last-Event-ID": str(resume)}, timeout=90)
@@ -112,8 +123,13 @@ def test_a_stream_resumes_across_a_daphne_restart(user, auth, django_db_blocker)
 def test_idle_streams_send_ping_comments(daphne, user, auth):
     job = new_job(user)
     comments: list[str] = []
-    read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, comments=comments,
-                stop=lambda got: len(comments) >= 2, timeout=20)
+    read_stream(
+        f"{daphne.url}/api/jobs/{job.pk}/progress",
+        headers=auth,
+        comments=comments,
+        stop=lambda got: len(comments) >= 2,
+        timeout=20,
+    )
     assert comments[:2] == [": ping", ": ping"]
 
 
@@ -132,9 +148,17 @@ def test_stream_access_matrix(daphne, user, other_user, auth):
 
 
 def test_bulk_stream_reports_x_of_y_and_completes(daphne, user, auth, api):
-    bulk_id = api.post("/api/bulk-jobs/", {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]}, format="json").json()["id"]
+    bulk_id = api.post(
+        "/api/bulk-jobs/",
+        {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]},
+        format="json",
+    ).json()["id"]
     got: list = []
-    reader = threading.Thread(target=lambda: got.extend(read_stream(f"{daphne.url}/api/bulk-jobs/{bulk_id}/progress", headers=auth, timeout=90)))
+    reader = threading.Thread(
+        target=lambda: got.extend(
+            read_stream(f"{daphne.url}/api/bulk-jobs/{bulk_id}/progress", headers=auth, timeout=90)
+        )
+    )
     reader.start()
     assert start_worker("--burst").wait(timeout=90) == 0
     reader.join(timeout=90)
@@ -152,7 +176,9 @@ def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
     async def listen() -> list[dict]:
         url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/?last_event_id=0"
         received: list[dict] = []
-        async with websockets.connect(url, additional_headers={**auth, "Origin": daphne.url}, open_timeout=10) as ws:
+        async with websockets.connect(
+            url, additional_headers={**auth, "Origin": daphne.url}, open_timeout=10
+        ) as ws:
             async with asyncio.timeout(90):
                 async for raw in ws:
                     received.append(json.loads(raw))
@@ -164,7 +190,9 @@ def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
     assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
     assert received[-1]["type"] == "complete" and received[-1]["status"] == "completed"
     stored = events.after(job.pk, 0)
-    assert [{k: v for k, v in m.items() if k not in ("type", "seq")} for m in received] == [e["data"] for e in stored]
+    assert [{k: v for k, v in m.items() if k not in ("type", "seq")} for m in received] == [
+        e["data"] for e in stored
+    ]
 
 
 def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
@@ -173,7 +201,9 @@ def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
 
     async def code(headers: dict[str, str]) -> int | None:
         try:
-            async with websockets.connect(url, additional_headers={**headers, "Origin": daphne.url}, open_timeout=10) as ws:
+            async with websockets.connect(
+                url, additional_headers={**headers, "Origin": daphne.url}, open_timeout=10
+            ) as ws:
                 await asyncio.wait_for(ws.recv(), timeout=10)
         except websockets.InvalidStatus as exc:
             return exc.response.status_code

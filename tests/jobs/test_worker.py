@@ -121,7 +121,9 @@ def test_a_killed_worker_is_taken_over_and_resumes_after_research(user):
     finally:
         first.kill()
     research_before = stored(job).stage_timings["research"]
-    wait_until(lambda: stored(job).lease_expires_at.timestamp() < time.time(), timeout=10, what="lease expiry")
+    wait_until(
+        lambda: stored(job).lease_expires_at.timestamp() < time.time(), timeout=10, what="lease expiry"
+    )
     assert run_burst(**{**lease, "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0"}) == 0
     job = stored(job)
     assert job.status == "completed"
@@ -129,7 +131,11 @@ def test_a_killed_worker_is_taken_over_and_resumes_after_research(user):
     assert job.stage_timings["research"] == research_before
     evs = log(job)
     assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))
-    takeover = next(i for i, e in enumerate(evs) if "Worker lost, retrying (attempt 2 of 3)" in e["data"]["progress"]["message"])
+    takeover = next(
+        i
+        for i, e in enumerate(evs)
+        if "Worker lost, retrying (attempt 2 of 3)" in e["data"]["progress"]["message"]
+    )
     assert all(e["data"]["progress"]["stage"] != "research" for e in evs[takeover:])
 
 
@@ -141,7 +147,9 @@ def test_two_workers_run_each_of_20_jobs_exactly_once(user):
         job = stored(job)
         assert job.status == "completed"
         assert job.attempts == 1
-        starts = [e for e in log(job) if e["data"].get("progress", {}).get("message") == "Starting generation"]
+        starts = [
+            e for e in log(job) if e["data"].get("progress", {}).get("message") == "Starting generation"
+        ]
         assert len(starts) == 1
 
 
@@ -164,7 +172,11 @@ def test_sigterm_hands_running_jobs_back_and_exits_zero(user):
 
 
 def test_a_batch_counts_its_jobs_and_completes_once(api):
-    bulk_id = api.post("/api/bulk-jobs/", {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]}, format="json").json()["id"]
+    bulk_id = api.post(
+        "/api/bulk-jobs/",
+        {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]},
+        format="json",
+    ).json()["id"]
     assert run_burst() == 0
     body = api.get(f"/api/bulk-jobs/{bulk_id}/").json()
     assert body["counts"] == {"queued": 0, "processing": 0, "completed": 3, "failed": 0, "cancelled": 0}
