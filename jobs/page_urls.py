@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import pages, sse_views
+from jobs import export_views, pages, sse_views
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -15,4 +15,7 @@ urlpatterns = [
     path("bulk/new", pages.bulk_new, name="bulk-new"),
     path("bulk/<str:bulk_id>/", pages.bulk_detail, name="bulk-detail"),
     path("bulk/<str:bulk_id>/live", sse_views.bulk_live, name="bulk-live"),
+    path("jobs/<str:job_id>/article.md", export_views.article_markdown, name="job-markdown"),
+    path("jobs/<str:job_id>/article.html", export_views.article_html, name="job-html"),
+    path("bulk/<str:bulk_id>/articles.zip", export_views.batch_zip, name="bulk-zip"),
 ]

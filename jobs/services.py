@@ -145,9 +145,10 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
     cancelled and the batch completed: such a late one is dropped, as no batch event may follow `complete`.
     """
     bulk = BulkJob.objects.get(pk=job.bulk_job_id)
-    if bulk.completed_at is None and GenerationJob.objects.filter(
-        pk=job.pk, status=GenerationJob.Status.PROCESSING
-    ).exists():
+    if (
+        bulk.completed_at is None
+        and GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).exists()
+    ):
         bulk_emit(bulk=bulk, trigger=job)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import apis, sse_views
+from jobs import apis, export_views, sse_views
 
 urlpatterns = [
     path("jobs/", apis.JobListCreateApi.as_view(), name="api-jobs"),
@@ -21,4 +21,7 @@ urlpatterns = [
         name="api-bulk-job-retry-failed",
     ),
     path("bulk-jobs/<str:bulk_id>/progress", sse_views.bulk_progress, name="api-bulk-progress"),
+    path("jobs/<str:job_id>/article.md", export_views.ArticleMarkdownApi.as_view(), name="api-job-markdown"),
+    path("jobs/<str:job_id>/article.html", export_views.ArticleHtmlApi.as_view(), name="api-job-html"),
+    path("bulk-jobs/<str:bulk_id>/articles.zip", export_views.BatchZipApi.as_view(), name="api-bulk-zip"),
 ]

@@ -36,9 +36,13 @@ class _EscapeRawHtml(Extension):
         md.treeprocessors.register(_DropUnsafeUrls(md), "drop_unsafe_urls", 0)
 
 
+def markdown_to_html(text: str) -> str:
+    """The model's markdown as HTML with raw HTML escaped and unsafe link schemes dropped."""
+    return markdown.markdown(text, extensions=["extra", "sane_lists", _EscapeRawHtml()], output_format="html")
+
+
 def render_markdown(text: str) -> SafeString:
-    html = markdown.markdown(text, extensions=["extra", "sane_lists", _EscapeRawHtml()], output_format="html")
-    return mark_safe(protect_whitespace(html))
+    return mark_safe(protect_whitespace(markdown_to_html(text)))
 
 
 def protect_whitespace(html: str) -> str:
