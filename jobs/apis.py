@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from jobs import selectors, services
 from jobs.bulk import bulk_snapshot
+from jobs.history import ORDERINGS, HistoryFilterSerializer, filter_jobs
 from jobs.models import BulkJob, GenerationJob
 from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
 
@@ -126,16 +127,11 @@ class JobListApi(APIView):
         page_size_query_param = "page_size"
         max_page_size = 100
 
-    class FilterSerializer(serializers.Serializer):
-        status = serializers.CharField(required=False, allow_blank=True)
-        bulk_job = serializers.CharField(required=False, allow_blank=True)
+    class FilterSerializer(HistoryFilterSerializer):
+        """The history page's filters (status, mode, tone, created_after, created_before, q, ordering),
+        and a batch."""
 
-        def validate_status(self, value: str) -> str | None:
-            if value and value not in GenerationJob.Status.values:
-                raise serializers.ValidationError(
-                    f"status must be one of {', '.join(GenerationJob.Status.values)}."
-                )
-            return value or None
+        bulk_job = serializers.CharField(required=False, allow_blank=True)
 
         def validate_bulk_job(self, value: str) -> Any:
             bulk_id = selectors.parse_id(value) if value else None
@@ -154,6 +150,14 @@ class JobListApi(APIView):
         parameters=[
             OpenApiParameter("status", str, enum=GenerationJob.Status.values),
             OpenApiParameter("bulk_job", str, description="A batch id"),
+            OpenApiParameter("mode", str, enum=GenerationJob.Mode.values),
+            OpenApiParameter("tone", str, enum=GenerationJob.Tone.values),
+            OpenApiParameter("created_after", str, description="ISO date or date-time (inclusive)"),
+            OpenApiParameter(
+                "created_before", str, description="ISO date (inclusive) or date-time (exclusive)"
+            ),
+            OpenApiParameter("q", str, description="Search in topic and keywords"),
+            OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],
@@ -163,10 +167,9 @@ class JobListApi(APIView):
     def get(self, request: Request) -> Response:
         filters = JobListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        jobs = selectors.jobs_for_user(
-            user=request.user,
-            status=filters.validated_data.get("status"),
-            bulk_job=filters.validated_data.get("bulk_job"),
+        jobs = filter_jobs(
+            selectors.jobs_for_user(user=request.user, bulk_job=filters.validated_data.get("bulk_job")),
+            filters.validated_data,
         )
         paginator = JobListApi.Pagination()
         page = paginator.paginate_queryset(jobs, request, view=self)

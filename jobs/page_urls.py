@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import export_views, pages, sse_views
+from jobs import export_views, history_views, pages, sse_views
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -18,4 +18,5 @@ urlpatterns = [
     path("jobs/<str:job_id>/article.md", export_views.article_markdown, name="job-markdown"),
     path("jobs/<str:job_id>/article.html", export_views.article_html, name="job-html"),
     path("bulk/<str:bulk_id>/articles.zip", export_views.batch_zip, name="bulk-zip"),
+    path("history/", history_views.history, name="history"),
 ]

@@ -4,6 +4,8 @@ import factory
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
+from jobs.models import Result
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -22,3 +24,17 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def token_for(user: object) -> str:
     return Token.objects.get_or_create(user=user)[0].key
+
+
+def a_result(**fields: object) -> Result:
+    """A finished article's result; tests override what they check."""
+    values: dict[str, object] = {
+        "content": "# T\n\nBody",
+        "meta_title": "T",
+        "meta_description": "D",
+        "word_count": 310,
+        "seo_score": 70,
+        "readability_score": 60.0,
+    }
+    values.update(fields)
+    return Result(**values)
