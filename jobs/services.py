@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -192,6 +194,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
         if won == 1:
             job = GenerationJob.objects.select_related("user").get(pk=pk)
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
+            queue_refresh_estimates()
             return job, False
     return None
 
@@ -244,6 +247,40 @@ def job_finish(*, job: GenerationJob, worker_id: str) -> None:
     if won != 1:
         raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
     _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+    queue_refresh_estimates()
+
+
+# The queue moves whenever a job is claimed or finishes: every queued job's estimated start (and finish)
+# is recomputed then. Bounded: the first REFRESH_LIMIT queued jobs, at most once per REFRESH_INTERVAL
+# per process, and only a job whose start moved by MIN_SHIFT or more is written and sent an event.
+REFRESH_LIMIT = 200
+REFRESH_INTERVAL = 2.0
+MIN_SHIFT = dt.timedelta(seconds=10)
+_last_refresh = [0.0]
+
+
+def queue_refresh_estimates(*, force: bool = False) -> int:
+    """Fresh estimates for the queued jobs; returns how many changed. A job claimed meanwhile is left alone
+    (the update is conditional on it still being queued)."""
+    clock = time.monotonic()
+    if not force and clock - _last_refresh[0] < REFRESH_INTERVAL:
+        return 0
+    _last_refresh[0] = clock
+    queued = list(
+        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED).order_by("queued_at")[:REFRESH_LIMIT]
+    )
+    changed = 0
+    for job, (start, eta, low, high) in zip(queued, queue_forecast(queued), strict=False):
+        p = job.progress
+        if p.estimated_start is not None and abs(start - p.estimated_start) < MIN_SHIFT:
+            continue
+        p.estimated_start, p.estimated_completion = start, eta
+        p.estimated_completion_low, p.estimated_completion_high = low, high
+        won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(progress=p)
+        if won == 1:
+            job_emit(job=job)
+            changed += 1
+    return changed
 
 
 def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:

@@ -79,3 +79,15 @@ def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, An
 def latest(stream_id: ObjectId) -> dict[str, Any] | None:
     docs = list(collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(1).hint(INDEX))
     return docs[0] if docs else None
+
+
+def prune(stream_id: ObjectId) -> int:
+    """Remove every event of a stream but its last one; returns how many went.
+
+    The last event (a finished job's `complete`) stays, so a stream of the stream still starts, or
+    resumes after any Last-Event-ID, with its final state and ends; `last_seq` keeps counting from it.
+    """
+    last = last_seq(stream_id)
+    if last <= 1:
+        return 0
+    return int(collection().delete_many({"job_id": stream_id, "seq": {"$lt": last}}).deleted_count)
