@@ -122,21 +122,31 @@ def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> No
 def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob | None = None) -> BulkJob:
     """Move a batch's counters by `deltas` (status -> +/-n) in one F() update, then publish its event.
 
-    A move out of a final status (a retry) reopens the batch: its completed_at is cleared in the same update,
-    so that the next time every member has ended, exactly one new `complete` is won and sent.
+    Completion is decided after publishing: `ended_published` rises only once this move's event is out,
+    and the mover that brings it to `total` wins completed_at and sends `complete`, so no member's event can
+    follow it (two members ending at once once let the slower one's event land after `complete`).
+    A move out of a final status (a retry) reopens the batch: completed_at is cleared and the count lowered
+    in the same update, so that the next time every member has ended, exactly one new `complete` is sent.
     """
+    ended = sum(d for status, d in deltas.items() if status in GenerationJob.TERMINAL and d > 0)
+    reopened = sum(-d for status, d in deltas.items() if status in GenerationJob.TERMINAL and d < 0)
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     for status, delta in deltas.items():
         if delta:
             changes[f"count_{status}"] = F(f"count_{status}") + delta
-    if any(delta < 0 and status in GenerationJob.TERMINAL for status, delta in deltas.items()):
+    if reopened:
         changes["completed_at"] = None
+        changes["ended_published"] = F("ended_published") - reopened
     BulkJob.objects.filter(pk=bulk_id).update(**changes)
     bulk = BulkJob.objects.get(pk=bulk_id)
-    finishing = bulk.finished >= bulk.total and (
-        BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
-    )
-    bulk_emit(bulk=bulk, complete=finishing, trigger=trigger)
+    seq = bulk_emit(bulk=bulk, trigger=trigger)
+    if ended:
+        BulkJob.objects.filter(pk=bulk_id).update(ended_published=F("ended_published") + ended)
+        bulk = BulkJob.objects.get(pk=bulk_id)
+        if bulk.ended_published >= bulk.total and (
+            BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
+        ):
+            bulk_emit(bulk=bulk, complete=True, trigger=trigger, progress=False, after=seq)
     return bulk
 
 

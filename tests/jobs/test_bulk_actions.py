@@ -86,7 +86,12 @@ def test_retry_failed_requeues_only_failed_and_cancelled_members_and_reopens_the
     GenerationJob.objects.filter(pk=second.pk).update(status="failed", stage_outputs={"research": "brief"})
     GenerationJob.objects.filter(pk=third.pk).update(status="cancelled")
     BulkJob.objects.filter(pk=bulk.pk).update(
-        count_queued=0, count_completed=1, count_failed=1, count_cancelled=1, completed_at=bulk.created_at
+        count_queued=0,
+        count_completed=1,
+        count_failed=1,
+        count_cancelled=1,
+        ended_published=3,
+        completed_at=bulk.created_at,
     )
     response = api.post(f"/api/bulk-jobs/{bulk.pk}/retry-failed/")
     assert response.status_code == 202
