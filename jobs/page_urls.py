@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import export_views, history_views, pages, sse_views
+from jobs import analytics_views, export_views, history_views, pages, sse_views
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -19,4 +19,5 @@ urlpatterns = [
     path("jobs/<str:job_id>/article.html", export_views.article_html, name="job-html"),
     path("bulk/<str:bulk_id>/articles.zip", export_views.batch_zip, name="bulk-zip"),
     path("history/", history_views.history, name="history"),
+    path("analytics/", analytics_views.analytics_page, name="analytics"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import apis, export_views, sse_views
+from jobs import analytics_views, apis, export_views, sse_views
 
 urlpatterns = [
     path("jobs/", apis.JobListCreateApi.as_view(), name="api-jobs"),
@@ -24,4 +24,5 @@ urlpatterns = [
     path("jobs/<str:job_id>/article.md", export_views.ArticleMarkdownApi.as_view(), name="api-job-markdown"),
     path("jobs/<str:job_id>/article.html", export_views.ArticleHtmlApi.as_view(), name="api-job-html"),
     path("bulk-jobs/<str:bulk_id>/articles.zip", export_views.BatchZipApi.as_view(), name="api-bulk-zip"),
+    path("analytics/", analytics_views.AnalyticsApi.as_view(), name="api-analytics"),
 ]
