@@ -58,11 +58,16 @@ def protect_whitespace(html: str) -> str:
     return re.sub(r" {2,}", lambda run: " " + "&#32;" * (len(run.group()) - 1), html)
 
 
-def render_markdown(text: Any) -> SafeString:
+def markdown_html(text: Any) -> str:
+    """Untrusted Markdown as sanitised HTML (for pages and exported files alike)."""
     html = markdown.markdown(
         str(text or ""), extensions=[*EXTENSIONS, _RawHtmlAsText()], output_format="html"
     )
-    return mark_safe(protect_whitespace(clean_html(html)))  # clean_html has just sanitised it
+    return clean_html(html)
+
+
+def render_markdown(text: Any) -> SafeString:
+    return mark_safe(protect_whitespace(markdown_html(text)))  # markdown_html has just sanitised it
 
 
 def escaped_text(text: Any) -> SafeString:

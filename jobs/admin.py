@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from jobs import admin_actions
 from jobs.models import BulkJob, GenerationJob, Stage
 
 
@@ -32,8 +33,14 @@ def _rows(rows: list[tuple[str, Any]]) -> str:
     )
 
 
+class ManageActions(admin.ModelAdmin):
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Moving jobs needs the model's change permission, even where the form itself is read-only."""
+        return admin.ModelAdmin.has_change_permission(self, request)
+
+
 @admin.register(GenerationJob)
-class GenerationJobAdmin(admin.ModelAdmin):
+class GenerationJobAdmin(ManageActions):
     list_display = (
         "title",
         "status",
@@ -75,11 +82,21 @@ class GenerationJobAdmin(admin.ModelAdmin):
         by_keyword = queryset.filter(keywords__contains=[search_term.strip()])
         return by_topic | by_keyword, may_have_duplicates
 
+    actions = ("cancel_selected", "retry_selected")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.action(description="Cancel selected jobs", permissions=["manage"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
+        admin_actions.run(request, "cancel_jobs", queryset)
+
+    @admin.action(description="Retry selected jobs (failed or cancelled)", permissions=["manage"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
+        admin_actions.run(request, "retry_jobs", queryset)
 
     @admin.display(description="stage", ordering="progress__stage")
     def stage(self, job: GenerationJob) -> str:
@@ -165,7 +182,7 @@ class JobInline(admin.TabularInline):
 
 
 @admin.register(BulkJob)
-class BulkJobAdmin(admin.ModelAdmin):
+class BulkJobAdmin(ManageActions):
     list_display = ("__str__", "user", "total", "count_queued", "count_processing", "count_completed",
                     "count_failed", "count_cancelled", "created_at")  # fmt: skip
     list_select_related = ("user",)
@@ -174,9 +191,18 @@ class BulkJobAdmin(admin.ModelAdmin):
                        "count_cancelled", "created_at", "updated_at", "completed_at")  # fmt: skip
     fields = readonly_fields
     inlines = (JobInline,)
+    actions = ("cancel_selected", "retry_failed_members")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(description="Cancel selected batches (every unfinished article)", permissions=["manage"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[BulkJob]) -> None:
+        admin_actions.run(request, "cancel_batches", queryset)
+
+    @admin.action(description="Retry failed members of selected batches", permissions=["manage"])
+    def retry_failed_members(self, request: HttpRequest, queryset: QuerySet[BulkJob]) -> None:
+        admin_actions.run(request, "retry_failed_members", queryset)
 
 
 # DRF's token admin orders by `user__username`, a projection across a relation that the embedded

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from jobs import limits, selectors, services
 from jobs.bulk import bulk_snapshot
+from jobs.history import ORDERINGS, HistoryFilterSerializer, filter_jobs
 from jobs.models import BulkJob, GenerationJob
 from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
 
@@ -131,11 +132,15 @@ def _bulk_output(bulk: BulkJob) -> dict[str, Any]:
     return dict(BulkOutputSerializer(instance).data)
 
 
-def _job_or_404(request: Request, job_id: str) -> GenerationJob:
-    job = selectors.job_for_user(user=request.user, job_id=job_id)
-    if job is None:
+def _found(obj: Any) -> Any:
+    """Another user's object answers exactly like a missing one."""
+    if obj is None:
         raise Http404
-    return job
+    return obj
+
+
+def _job_or_404(request: Request, job_id: str) -> GenerationJob:
+    return _found(selectors.job_for_user(user=request.user, job_id=job_id))
 
 
 class JobListApi(APIView):
@@ -148,16 +153,21 @@ class JobListApi(APIView):
         page = serializers.IntegerField(required=False, min_value=1, help_text="Past the last page: 404.")
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 
-    class FilterSerializer(PageSerializer):
-        status = serializers.CharField(required=False)
+    class FilterSerializer(HistoryFilterSerializer, PageSerializer):
+        """The history page's filters (status, mode, tone, created_after, created_before, q, ordering),
+        a batch and the page. The API refuses a blank filter (leave it out instead), as its schema says."""
+
         bulk_job = serializers.CharField(required=False)
 
-        def validate_status(self, value: str) -> str | None:
-            if value not in GenerationJob.Status.values:
-                raise serializers.ValidationError(
-                    f"status must be one of {', '.join(GenerationJob.Status.values)}."
-                )
-            return value
+        def to_internal_value(self, data: Any) -> Any:
+            blank = {
+                name: [f"{name} may not be blank; leave it out to match everything."]
+                for name, value in data.items()
+                if name in self.fields and value == ""
+            }
+            if blank:
+                raise serializers.ValidationError(blank)
+            return super().to_internal_value(data)
 
         def validate_bulk_job(self, value: str) -> Any:
             bulk_id = selectors.parse_id(value)
@@ -176,6 +186,14 @@ class JobListApi(APIView):
         parameters=[
             OpenApiParameter("status", str, enum=GenerationJob.Status.values),
             OpenApiParameter("bulk_job", str, description="A batch id", pattern="^[0-9a-fA-F]{24}$"),
+            OpenApiParameter("mode", str, enum=GenerationJob.Mode.values),
+            OpenApiParameter("tone", str, enum=GenerationJob.Tone.values),
+            OpenApiParameter("created_after", str, description="ISO date or date-time (inclusive)"),
+            OpenApiParameter(
+                "created_before", str, description="ISO date (inclusive) or date-time (exclusive)"
+            ),
+            OpenApiParameter("q", str, description="Search in topic and keywords"),
+            OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             PageSerializer,
         ],
         responses=_responses({200: OutputSerializer}, 400, 404),
@@ -185,10 +203,9 @@ class JobListApi(APIView):
         # A plain dict: DRF reads a blank value in a QueryDict as "not given", so `?status=` would pass.
         filters = JobListApi.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
-        jobs = selectors.jobs_for_user(
-            user=request.user,
-            status=filters.validated_data.get("status"),
-            bulk_job=filters.validated_data.get("bulk_job"),
+        jobs = filter_jobs(
+            selectors.jobs_for_user(user=request.user, bulk_job=filters.validated_data.get("bulk_job")),
+            filters.validated_data,
         )
         paginator = JobListApi.Pagination()
         page = paginator.paginate_queryset(jobs, request, view=self)
@@ -272,7 +289,22 @@ class BulkDetailApi(APIView):
 
     @extend_schema(responses=_responses({200: OutputSerializer}, 404))
     def get(self, request: Request, bulk_id: str) -> Response:
-        bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
-        if bulk is None:
-            raise Http404
-        return Response(_bulk_output(bulk))
+        return Response(_bulk_output(_bulk_or_404(request, bulk_id)))
+
+
+def _bulk_or_404(request: Request, bulk_id: str) -> BulkJob:
+    return _found(selectors.bulk_for_user(user=request.user, bulk_id=bulk_id))
+
+
+class BulkCancelApi(APIView):
+    @extend_schema(request=None, responses={202: BulkOutputSerializer})
+    def post(self, request: Request, bulk_id: str) -> Response:
+        outcome = services.bulk_cancel(bulk=_bulk_or_404(request, bulk_id))
+        return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)
+
+
+class BulkRetryFailedApi(APIView):
+    @extend_schema(request=None, responses={202: BulkOutputSerializer})
+    def post(self, request: Request, bulk_id: str) -> Response:
+        outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
+        return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)

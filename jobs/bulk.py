@@ -46,8 +46,16 @@ def bulk_eta(bulk: BulkJob, in_flight: list[GenerationJob]) -> Any:
     return estimate_bulk_completion(bulk=bulk, in_flight=in_flight)
 
 
-def bulk_emit(*, bulk: BulkJob, complete: bool = False, after: int | None = None, trigger: Any = None) -> int:
-    """A batch progress event, and its `complete` once (the caller won the batch's completed_at)."""
+def bulk_emit(
+    *,
+    bulk: BulkJob,
+    complete: bool = False,
+    after: int | None = None,
+    trigger: Any = None,
+    progress: bool = True,
+) -> int:
+    """A batch progress event, and its `complete` once (the caller won the batch's completed_at);
+    `progress=False` sends the `complete` alone."""
     data = bulk_snapshot(bulk)
     if trigger is not None:
         data["job"] = job_summary(trigger)
@@ -55,7 +63,9 @@ def bulk_emit(*, bulk: BulkJob, complete: bool = False, after: int | None = None
         data["percentage"] = 100.0
         data["status"] = "completed"
     groups = [bulk_group(bulk.pk), user_group(bulk.user_id)]
-    seq = publish(stream_id=bulk.pk, scope="bulk", type="progress", data=data, groups=groups, after=after)
+    seq = after
+    if progress:
+        seq = publish(stream_id=bulk.pk, scope="bulk", type="progress", data=data, groups=groups, after=after)
     if complete:
         seq = publish(stream_id=bulk.pk, scope="bulk", type="complete", data=data, groups=groups, after=seq)
-    return seq
+    return int(seq or 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import downloads, pages, sse_views
+from jobs import analytics_views, export_views, history_views, pages, sse_views
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -12,8 +12,12 @@ urlpatterns = [
     path("jobs/new", pages.job_new, name="job-new"),
     path("jobs/<str:job_id>/", pages.job_detail, name="job-detail"),
     path("jobs/<str:object_id>/live", sse_views.job_live, name="job-live"),
-    path("jobs/<str:job_id>/article.md", downloads.article_markdown, name="job-markdown"),
     path("bulk/new", pages.bulk_new, name="bulk-new"),
     path("bulk/<str:bulk_id>/", pages.bulk_detail, name="bulk-detail"),
     path("bulk/<str:object_id>/live", sse_views.bulk_live, name="bulk-live"),
+    path("jobs/<str:job_id>/article.md", export_views.article_markdown, name="job-markdown"),
+    path("jobs/<str:job_id>/article.html", export_views.article_html, name="job-html"),
+    path("bulk/<str:bulk_id>/articles.zip", export_views.batch_zip, name="bulk-zip"),
+    path("history/", history_views.history, name="history"),
+    path("analytics/", analytics_views.analytics_page, name="analytics"),
 ]

@@ -30,7 +30,7 @@ JOB_TEMPLATE = "jobs/job_detail.html"
 BULK_TEMPLATE = "jobs/bulk_detail.html"
 DASHBOARD_TEMPLATE = "jobs/dashboard.html"
 STATE_LABELS = {"pending": "Pending", "running": "Running", "done": "Done", "failed": "Failed"}
-EVENT_HISTORY = 100
+EVENT_HISTORY = 1000
 
 
 def _stages(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -316,10 +316,16 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
 
 
 def _event_history(job: GenerationJob) -> list[dict[str, Any]]:
+    """The job's timeline; an event in the same status and stage as the one before is `minor`, so the
+    page shows the stage changes by default and every event on request."""
     items: list[dict[str, Any]] = []
     for stored in event_log.last_events(job.pk, EVENT_HISTORY):
-        item = event_item(stored.get("data") or {})
+        data = stored.get("data") or {}
+        item = event_item(data)
         if not items or items[-1]["key"] != item["key"]:
+            phase = (data.get("status"), (data.get("progress") or {}).get("stage"))
+            item["minor"] = bool(items) and items[-1]["phase"] == phase
+            item["phase"] = phase
             items.append(item)
     return items
 

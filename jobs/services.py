@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import random
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -109,22 +112,57 @@ def _lease_until() -> Any:
 def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> None:
     if not job.bulk_job_id:
         return
-    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    deltas: dict[str, int] = {}
     if source:
-        changes[f"count_{source}"] = F(f"count_{source}") - 1
+        deltas[source] = deltas.get(source, 0) - 1
     if target:
-        changes[f"count_{target}"] = F(f"count_{target}") + 1
-    BulkJob.objects.filter(pk=job.bulk_job_id).update(**changes)
-    bulk = BulkJob.objects.get(pk=job.bulk_job_id)
-    finishing = bulk.finished >= bulk.total and (
-        BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
-    )
-    bulk_emit(bulk=bulk, complete=finishing, trigger=job)
+        deltas[target] = deltas.get(target, 0) + 1
+    bulk_shift(bulk_id=job.bulk_job_id, deltas=deltas, trigger=job)
+
+
+def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob | None = None) -> BulkJob:
+    """Move a batch's counters by `deltas` (status -> +/-n) in one F() update, then publish its event.
+
+    Completion is decided after publishing: `ended_published` rises only once this move's event is out,
+    and the mover that brings it to `total` wins completed_at and sends `complete`, so no member's event can
+    follow it (two members ending at once once let the slower one's event land after `complete`).
+    A move out of a final status (a retry) reopens the batch: completed_at is cleared and the count lowered
+    in the same update, so that the next time every member has ended, exactly one new `complete` is sent.
+    """
+    ended = sum(d for status, d in deltas.items() if status in GenerationJob.TERMINAL and d > 0)
+    reopened = sum(-d for status, d in deltas.items() if status in GenerationJob.TERMINAL and d < 0)
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    for status, delta in deltas.items():
+        if delta:
+            changes[f"count_{status}"] = F(f"count_{status}") + delta
+    if reopened:
+        changes["completed_at"] = None
+        changes["ended_published"] = F("ended_published") - reopened
+    BulkJob.objects.filter(pk=bulk_id).update(**changes)
+    bulk = BulkJob.objects.get(pk=bulk_id)
+    seq = bulk_emit(bulk=bulk, trigger=trigger)
+    if ended:
+        BulkJob.objects.filter(pk=bulk_id).update(ended_published=F("ended_published") + ended)
+        bulk = BulkJob.objects.get(pk=bulk_id)
+        if bulk.ended_published >= bulk.total and (
+            BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
+        ):
+            bulk_emit(bulk=bulk, complete=True, trigger=trigger, progress=False, after=seq)
+    return bulk
 
 
 def bulk_member_changed(*, job: GenerationJob) -> None:
-    """A batch event for a member's stage change, so each article's stage shows live on the batch page."""
-    bulk_emit(bulk=BulkJob.objects.get(pk=job.bulk_job_id), trigger=job)
+    """A batch event for a member's stage change, so each article's stage shows live on the batch page.
+
+    crewAI delivers pipeline events from its own threads, so a stage change can arrive after the job was
+    cancelled and the batch completed: such a late one is dropped, as no batch event may follow `complete`.
+    """
+    bulk = BulkJob.objects.get(pk=job.bulk_job_id)
+    if (
+        bulk.completed_at is None
+        and GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).exists()
+    ):
+        bulk_emit(bulk=bulk, trigger=job)
 
 
 CLAIM_CANDIDATES = 8
@@ -212,6 +250,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     if job is None:
         return None
     _bulk_move(job, GenerationJob.Status.QUEUED, processing)
+    queue_refresh_estimates()
     return job, False
 
 
@@ -263,6 +302,40 @@ def job_finish(*, job: GenerationJob, worker_id: str) -> None:
     if won != 1:
         raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
     _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+    queue_refresh_estimates()
+
+
+# The queue moves whenever a job is claimed or finishes: every queued job's estimated start (and finish)
+# is recomputed then. Bounded: the first REFRESH_LIMIT queued jobs, at most once per REFRESH_INTERVAL
+# per process, and only a job whose start moved by MIN_SHIFT or more is written and sent an event.
+REFRESH_LIMIT = 200
+REFRESH_INTERVAL = 2.0
+MIN_SHIFT = dt.timedelta(seconds=10)
+_last_refresh = [0.0]
+
+
+def queue_refresh_estimates(*, force: bool = False) -> int:
+    """Fresh estimates for the queued jobs; returns how many changed. A job claimed meanwhile is left alone
+    (the update is conditional on it still being queued)."""
+    clock = time.monotonic()
+    if not force and clock - _last_refresh[0] < REFRESH_INTERVAL:
+        return 0
+    _last_refresh[0] = clock
+    queued = list(
+        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED).order_by("queued_at")[:REFRESH_LIMIT]
+    )
+    changed = 0
+    for job, (start, eta, low, high) in zip(queued, queue_forecast(queued), strict=False):
+        p = job.progress
+        if p.estimated_start is not None and abs(start - p.estimated_start) < MIN_SHIFT:
+            continue
+        p.estimated_start, p.estimated_completion = start, eta
+        p.estimated_completion_low, p.estimated_completion_high = low, high
+        won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(progress=p)
+        if won == 1:
+            job_emit(job=job)
+            changed += 1
+    return changed
 
 
 def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
@@ -289,53 +362,67 @@ def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
 CANCEL_CHANNEL = "contentgen:cancel"
 
 
+def _cancel_queued(job: GenerationJob) -> bool:
+    """A queued job ends at once (one conditional update) and sends its final events. The caller moves
+    the batch counters."""
+    stamp = timezone.now()
+    job.progress.message = "Cancelled"
+    job.progress.completed_at = stamp
+    job.progress.estimated_completion = None
+    job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
+    won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
+        status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
+    )
+    if won != 1:
+        return False
+    job.status = GenerationJob.Status.CANCELLED
+    seq = job_emit(job=job)
+    job_emit(job=job, type="complete", after=seq)
+    return True
+
+
+def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
+    """Running jobs: flag them, and tell their workers through Redis so they stop at their next step
+    (the flag alone is seen at the next lease renewal, up to a third of the lease later)."""
+    if not job_ids:
+        return set()
+    GenerationJob.objects.filter(pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING).update(
+        cancel_requested=True, updated_at=timezone.now()
+    )
+    flagged = set(
+        GenerationJob.objects.filter(
+            pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING, cancel_requested=True
+        ).values_list("pk", flat=True)
+    )
+    with contextlib.suppress(redis.RedisError):
+        pipe = client().pipeline(transaction=False)
+        for pk in flagged:
+            pipe.publish(CANCEL_CHANNEL, str(pk).encode())
+        pipe.execute()
+    return flagged
+
+
 def job_cancel(*, job: GenerationJob) -> GenerationJob:
     """Queued: cancelled at once. Processing: the worker holding it stops at its next step."""
-    stamp = timezone.now()
     if job.status == GenerationJob.Status.QUEUED:
-        job.progress.message = "Cancelled"
-        job.progress.completed_at = stamp
-        job.progress.estimated_completion = None
-        job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
-        won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
-            status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
-        )
-        if won == 1:
-            job.status = GenerationJob.Status.CANCELLED
+        if _cancel_queued(job):
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.CANCELLED)
-            seq = job_emit(job=job)
-            job_emit(job=job, type="complete", after=seq)
             return job
         job.refresh_from_db()
     if job.status == GenerationJob.Status.PROCESSING:
-        GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).update(
-            cancel_requested=True, updated_at=stamp
-        )
-        with contextlib.suppress(redis.RedisError):
-            client().publish(CANCEL_CHANNEL, str(job.pk).encode())
-        job.cancel_requested = True
-        return job
+        if _request_cancel([job.pk]):
+            job.cancel_requested = True
+            return job
+        job.refresh_from_db()
     raise ApplicationError(f"This job is already {job.status}; there is nothing to cancel.", status=409)
 
 
-RETRYABLE = frozenset({GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED})
-
-
-def job_retry(*, job: GenerationJob) -> GenerationJob:
-    """A failed or cancelled job goes back to the queue, keeping the stages it had finished."""
-    if job.status not in RETRYABLE:
-        raise ApplicationError(
-            f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
-        )
-    previous = job.status
+def _requeue(job: GenerationJob) -> bool:
+    """A failed or cancelled job back in the queue (one conditional update), keeping its finished stages
+    so that it resumes after the last one. Sends its event; the caller moves the batch counters."""
     stamp = timezone.now()
-    keep = Progress(
-        percentage=0,
-        stage=Stage.QUEUED,
-        message="Queued again (retry)",
-        started_at=None,
-    )
-    won = GenerationJob.objects.filter(pk=job.pk, status=previous).update(
+    keep = Progress(percentage=0, stage=Stage.QUEUED, message="Queued again (retry)", started_at=None)
+    won = GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
         status=GenerationJob.Status.QUEUED,
         progress=keep,
         result=None,
@@ -348,9 +435,84 @@ def job_retry(*, job: GenerationJob) -> GenerationJob:
         updated_at=stamp,
     )
     if won != 1:
-        raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
+        return False
     job.refresh_from_db()
-    _bulk_move(job, previous, GenerationJob.Status.QUEUED)
     job_emit(job=job)
+    return True
+
+
+RETRYABLE = (GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED)
+
+
+def job_retry(*, job: GenerationJob) -> GenerationJob:
+    """A failed or cancelled job goes back to the queue, keeping the stages it had finished."""
+    if job.status not in RETRYABLE:
+        raise ApplicationError(
+            f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
+        )
+    previous = job.status
+    if not _requeue(job):
+        raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
+    _bulk_move(job, previous, GenerationJob.Status.QUEUED)
     notify_queued()
     return job
+
+
+@dataclass(frozen=True)
+class BulkActionResult:
+    """What a batch action did: members ended or requeued at once, running members asked to stop."""
+
+    bulk: BulkJob
+    changed: int
+    requested: int = 0
+
+
+def bulk_cancel(*, bulk: BulkJob) -> BulkActionResult:
+    """Every unfinished member: queued ones end at once, running ones stop at their worker's next step."""
+    members = list(
+        GenerationJob.objects.filter(
+            bulk_job=bulk, status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING]
+        )
+    )
+    if not members:
+        raise ApplicationError(
+            "Every article in this batch has already ended; there is nothing to cancel.", status=409
+        )
+    cancelled = [job for job in members if job.status == GenerationJob.Status.QUEUED and _cancel_queued(job)]
+    # A queued member claimed meanwhile lost the update above and is processing now: it is asked here.
+    requested = _request_cancel([job.pk for job in members if job.status != GenerationJob.Status.CANCELLED])
+    if cancelled:
+        bulk = bulk_shift(
+            bulk_id=bulk.pk,
+            deltas={
+                GenerationJob.Status.QUEUED: -len(cancelled),
+                GenerationJob.Status.CANCELLED: len(cancelled),
+            },
+        )
+    if not cancelled and not requested:
+        raise ApplicationError(
+            "Every article in this batch has already ended; there is nothing to cancel.", status=409
+        )
+    return BulkActionResult(bulk=bulk, changed=len(cancelled), requested=len(requested))
+
+
+def bulk_retry_failed(*, bulk: BulkJob) -> BulkActionResult:
+    """The failed and cancelled members go back to the queue; each resumes after its last finished stage."""
+    members = list(GenerationJob.objects.filter(bulk_job=bulk, status__in=RETRYABLE))
+    if not members:
+        raise ApplicationError(
+            "No article in this batch failed or was cancelled; there is nothing to retry.", status=409
+        )
+    moved: dict[str, int] = dict.fromkeys(RETRYABLE, 0)
+    for job in members:
+        previous = job.status
+        if _requeue(job):
+            moved[previous] += 1
+    total = sum(moved.values())
+    if not total:
+        raise ApplicationError("This batch changed meanwhile; reload and try again.", status=409)
+    bulk = bulk_shift(
+        bulk_id=bulk.pk, deltas={**{k: -v for k, v in moved.items()}, GenerationJob.Status.QUEUED: total}
+    )
+    notify_queued()
+    return BulkActionResult(bulk=bulk, changed=total)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import apis, sse_views
+from jobs import analytics_views, apis, export_views, sse_views
 
 urlpatterns = [
     path("jobs/", apis.JobListCreateApi.as_view(), name="api-jobs"),
@@ -15,4 +15,14 @@ urlpatterns = [
     path("bulk-jobs/", apis.BulkCreateApi.as_view(), name="api-bulk-jobs"),
     path("bulk-jobs/<str:bulk_id>/", apis.BulkDetailApi.as_view(), name="api-bulk-job"),
     path("bulk-jobs/<str:object_id>/progress", sse_views.bulk_progress, name="api-bulk-progress"),
+    path("bulk-jobs/<str:bulk_id>/cancel/", apis.BulkCancelApi.as_view(), name="api-bulk-job-cancel"),
+    path(
+        "bulk-jobs/<str:bulk_id>/retry-failed/",
+        apis.BulkRetryFailedApi.as_view(),
+        name="api-bulk-job-retry-failed",
+    ),
+    path("jobs/<str:job_id>/article.md", export_views.ArticleMarkdownApi.as_view(), name="api-job-markdown"),
+    path("jobs/<str:job_id>/article.html", export_views.ArticleHtmlApi.as_view(), name="api-job-html"),
+    path("bulk-jobs/<str:bulk_id>/articles.zip", export_views.BatchZipApi.as_view(), name="api-bulk-zip"),
+    path("analytics/", analytics_views.AnalyticsApi.as_view(), name="api-analytics"),
 ]

@@ -23,7 +23,7 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections
 
-from jobs import services
+from jobs import retention, services
 from jobs.models import GenerationJob
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
 from jobs.queue import QUEUE_CHANNEL, client, worker_gone, worker_heartbeat
@@ -259,6 +259,10 @@ class Worker:
                 worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
             else:
                 worker_gone(worker_id=self.worker_id)
+            try:
+                retention.maybe_prune()
+            except Exception:
+                logger.exception("event retention pass failed")
             with self.lock:
                 ids = list(self.running)
             if not ids:

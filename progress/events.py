@@ -85,3 +85,15 @@ def last_events(stream_id: ObjectId, count: int) -> list[dict[str, Any]]:
     """The last `count` stored events, in order: a page's history without reading the whole log."""
     cursor = collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(count).hint(INDEX)
     return list(reversed(list(cursor)))
+
+
+def prune(stream_id: ObjectId) -> int:
+    """Remove every event of a stream but its last one; returns how many went.
+
+    The last event (a finished job's `complete`) stays, so a stream of the stream still starts, or
+    resumes after any Last-Event-ID, with its final state and ends; `last_seq` keeps counting from it.
+    """
+    last = last_seq(stream_id)
+    if last <= 1:
+        return 0
+    return int(collection().delete_many({"job_id": stream_id, "seq": {"$lt": last}}).deleted_count)

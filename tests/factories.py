@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from jobs import services
-from jobs.models import BulkJob, GenerationJob
+from jobs.models import BulkJob, GenerationJob, Result
 from jobs.validation import JobSpec, parse_job
 
 # What each mode needs besides its mode.
@@ -39,6 +39,20 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def token_for(user: object) -> str:
     return Token.objects.get_or_create(user=user)[0].key
+
+
+def a_result(**fields: object) -> Result:
+    """A finished article's result; tests override what they check."""
+    values: dict[str, object] = {
+        "content": "# T\n\nBody",
+        "meta_title": "T",
+        "meta_description": "D",
+        "word_count": 310,
+        "seo_score": 70,
+        "readability_score": 60.0,
+    }
+    values.update(fields)
+    return Result(**values)
 
 
 def job_fields(mode: str = "topic", **fields: Any) -> dict[str, Any]:

@@ -184,7 +184,7 @@
     if (!action) return;
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status >= 200 && status < 300) {
-      if (action === "retry") {
+      if (action === "retry" || action === "bulk-retry") {
         actionMessage("Queued again; reloading…", false);
         window.location.reload();
       } else {
@@ -192,6 +192,9 @@
       }
     } else if (status === 404) {
       actionMessage("This action is not available right now.", true);
+    } else if (status === 409 && action.indexOf("bulk-") === 0) {
+      actionMessage(action === "bulk-retry" ? "No article of this batch failed or was cancelled." :
+        "Every article of this batch has already ended.", true);
     } else if (status === 409) {
       actionMessage(action === "retry" ? "Only a failed or cancelled article can be retried." :
         "This article can no longer be cancelled.", true);

@@ -1,18 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from jobs.models import GenerationJob, JobError, Result
+from jobs.models import GenerationJob, JobError
+from tests.factories import a_result
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests-only")
-    client.force_login(admin)
-    return client
 
 
 @pytest.fixture
@@ -26,14 +19,7 @@ def jobs(api):
     api.post("/api/bulk-jobs/", {"items": [{"mode": "spin", "source_text": "Rewrite me."}]}, format="json")
     done = GenerationJob.objects.get(pk=ids[0])
     done.status = "completed"
-    done.result = Result(
-        content="# T\n\nBody",
-        meta_title="T",
-        meta_description="D",
-        word_count=2,
-        seo_score=50,
-        readability_score=60.0,
-    )
+    done.result = a_result(word_count=2, seo_score=50)
     done.save()
     failed = GenerationJob.objects.get(pk=ids[1])
     failed.status = "failed"

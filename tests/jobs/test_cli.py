@@ -1,0 +1,168 @@
+"""`manage.py generate` and `manage.py jobs`: same validation as the API, exit codes against a real worker."""
+
+from __future__ import annotations
+
+import io
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.core.management import call_command
+
+from jobs.models import BulkJob, GenerationJob
+from tests.stack import ROOT, child_env, start_worker
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_generate_creates_a_job_and_prints_its_id_and_url(user):
+    code, out, _ = run(
+        "generate", "--user", user.username, "--topic", "Heat pumps", "--keywords", "cop, noise"
+    )
+    assert code == 0
+    job = GenerationJob.objects.get(user=user)
+    assert (job.topic, job.keywords, job.status) == ("Heat pumps", ["cop", "noise"], "queued")
+    assert f"job {job.pk}" in out and f"/jobs/{job.pk}/" in out
+
+
+def test_bad_input_exits_2_with_a_message_per_field_and_stores_nothing(user):
+    code, _, err = run(
+        "generate", "--user", user.username, "--topic", "", "--word-count", "50", "--tone", "grim"
+    )
+    assert code == 2
+    assert "word_count:" in err and "tone:" in err
+    assert "Traceback" not in err
+    assert not GenerationJob.objects.exists()
+
+
+def test_an_unknown_user_exits_2(db):
+    code, _, err = run("generate", "--user", "nobody", "--topic", "x")
+    assert code == 2 and "no user is called 'nobody'" in err
+
+
+def test_generate_with_a_csv_creates_a_batch(user, tmp_path):
+    sheet = tmp_path / "batch.csv"
+    sheet.write_text("topic,word_count\nSolar roofs,300\nWind at home,400\n")
+    code, out, _ = run("generate", "--user", user.username, "--csv", str(sheet), "--tone", "casual")
+    assert code == 0
+    bulk = BulkJob.objects.get(user=user)
+    assert f"batch {bulk.pk}" in out and bulk.total == 2
+    assert {job.tone for job in GenerationJob.objects.filter(bulk_job=bulk)} == {"casual"}
+
+
+def test_a_bad_csv_row_is_named_and_nothing_is_stored(user, tmp_path):
+    sheet = tmp_path / "batch.csv"
+    sheet.write_text("topic,word_count\nSolar roofs,300\nWind at home,9\n")
+    code, _, err = run("generate", "--user", user.username, "--csv", str(sheet))
+    assert code == 2 and "Row 3: word_count:" in err
+    assert not BulkJob.objects.exists() and not GenerationJob.objects.exists()
+
+
+def test_jobs_ls_show_cancel_and_retry(user):
+    run("generate", "--user", user.username, "--topic", "Rain barrels")
+    job = GenerationJob.objects.get(user=user)
+    code, out, _ = run("jobs", "ls", "--user", user.username)
+    assert code == 0 and str(job.pk) in out
+    code, out, _ = run("jobs", "show", str(job.pk))
+    assert code == 0 and "status queued" in out
+    assert run("jobs", "retry", str(job.pk))[0] == 1
+    assert run("jobs", "cancel", str(job.pk))[:2] == (0, "cancelled\n")
+    assert GenerationJob.objects.get(pk=job.pk).status == "cancelled"
+    assert run("jobs", "retry", str(job.pk))[0] == 0
+    assert GenerationJob.objects.get(pk=job.pk).status == "queued"
+    code, _, err = run("jobs", "show", "0123456789abcdef01234567")
+    assert code == 2 and "no job or batch" in err
+
+
+def generate(*args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "generate", *args],
+        cwd=ROOT,
+        env=child_env(COLUMNS="120", **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_until(proc: subprocess.Popen[str], text: str, *, timeout: float) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while text not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+            raise AssertionError(f"no {text!r} within {timeout} s; got {seen!r}")
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the command ended before {text!r}: {seen!r}")
+        seen += line
+    return seen
+
+
+def test_ctrl_c_while_following_exits_130_and_the_job_keeps_going(user):
+    proc = generate("--user", user.username, "--topic", "Cold frames", "--follow")
+    try:
+        read_until(proc, "watch:", timeout=60)
+        job = GenerationJob.objects.get(user=user)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert f"the job {job.pk} keeps running" in err
+    assert GenerationJob.objects.get(pk=job.pk).status == "queued"
+
+
+def follow_with_worker(args: list[str], *worker_args: str, **env: str) -> tuple[int, str, str]:
+    """`generate ... --follow` while a real worker runs; (exit code, stdout, stderr)."""
+    worker = start_worker(*worker_args, **env)
+    try:
+        proc = generate(*args, "--follow")
+        try:
+            out, err = proc.communicate(timeout=90)
+        finally:
+            proc.kill()
+    finally:
+        assert worker.terminate() == 0
+    return proc.returncode, out, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fail_stage", "expected"), [(None, 0), ("seo", 1)], ids=["completes", "fails-in-seo"]
+)
+def test_following_exits_0_when_completed_and_1_when_failed(user, fail_stage, expected):
+    env = {"CONTENTGEN_OFFLINE_FAIL_STAGE": fail_stage} if fail_stage else {}
+    code, out, err = follow_with_worker(
+        ["--user", user.username, "--topic", "Balcony solar", "--word-count", "300"], **env
+    )
+    assert code == expected, (out, err)
+    job = GenerationJob.objects.get(user=user)
+    assert job.status == ("completed" if expected == 0 else "failed")
+    assert "100.0%" in out or expected == 1
+    if expected == 1:
+        assert "(stage seo)" in out
+
+
+@pytest.mark.slow
+def test_following_a_batch_exits_0_when_every_article_completed(user, tmp_path):
+    sheet = tmp_path / "batch.csv"
+    sheet.write_text("topic,word_count\nSolar roofs,300\nWind at home,300\n")
+    code, out, err = follow_with_worker(["--user", user.username, "--csv", str(sheet)], "--concurrency", "2")
+    assert code == 0, (out, err)
+    assert "Solar roofs" in out and "Wind at home" in out
+    assert set(GenerationJob.objects.filter(user=user).values_list("status", flat=True)) == {"completed"}
