@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pymongo.uri_parser import parse_uri
 
-from contentgen import env
+from contentgen import env, logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "contentgen.requestlog.RequestLogMiddleware",
     "contentgen.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +149,9 @@ CONTENTGEN_LOCAL_MODEL_PATH = env.LOCAL_MODEL_PATH
 CONTENTGEN_WORKER_LEASE_SECONDS = env.WORKER_LEASE_SECONDS
 CONTENTGEN_MAX_ATTEMPTS = env.MAX_ATTEMPTS
 CONTENTGEN_SSE_PING_SECONDS = env.SSE_PING_SECONDS
+CONTENTGEN_WEBHOOK_BACKOFF_SECONDS = env.WEBHOOK_BACKOFF_SECONDS
+CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE = env.WEBHOOKS_ALLOW_PRIVATE
+CONTENTGEN_METRICS_TOKEN = env.METRICS_TOKEN
 
 if env.SECURE:
     SECURE_SSL_REDIRECT = True
@@ -158,11 +162,4 @@ if env.SECURE:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
-}
+LOGGING = logs.LOGGING

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from django.utils import timezone
 
 from contentgen.errors import ApplicationError
+from jobs import signals
+from jobs.logs import job_log_context
 from jobs.models import BulkJob, GenerationJob, Progress, Stage
 from jobs.validation import JobSpec
 from progress import payloads
 from progress.publish import bulk_group, job_group, publish, user_group
 
 QUEUED_MESSAGE = "Queued for generation"
+logger = logging.getLogger(__name__)
 
 
 def job_groups(job: GenerationJob) -> list[str]:
@@ -65,6 +69,8 @@ def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
     from jobs.queue import notify_queued
 
     notify_queued()
+    with job_log_context(job):
+        logger.info("job %s queued (%s)", job.pk, job.mode)
     return job
 
 
@@ -120,6 +126,8 @@ def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> No
         BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
     )
     bulk_emit(bulk=bulk, complete=finishing, trigger=job)
+    if finishing:
+        signals.emit(signals.bulk_finished, bulk=bulk)
 
 
 def bulk_member_changed(*, job: GenerationJob) -> None:
@@ -154,7 +162,9 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
             updated_at=stamp,
         )
         if won == 1:
-            return GenerationJob.objects.select_related("user").get(pk=pk), True
+            job = GenerationJob.objects.select_related("user").get(pk=pk)
+            signals.emit(signals.job_claimed, job=job, taken_over=True)
+            return job, True
     queued = list(
         GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
         .order_by("queued_at")
@@ -173,6 +183,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
         if won == 1:
             job = GenerationJob.objects.select_related("user").get(pk=pk)
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
+            signals.emit(signals.job_claimed, job=job, taken_over=False)
             return job, False
     return None
 
@@ -229,6 +240,7 @@ def job_finish(*, job: GenerationJob, worker_id: str) -> None:
     if won != 1:
         raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
     _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+    signals.emit(signals.job_finished, job=job)
 
 
 def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
@@ -275,6 +287,7 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.CANCELLED)
             seq = job_emit(job=job)
             job_emit(job=job, type="complete", after=seq)
+            signals.emit(signals.job_finished, job=job)
             return job
         job.refresh_from_db()
     if job.status == GenerationJob.Status.PROCESSING:

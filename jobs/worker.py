@@ -24,8 +24,10 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from jobs import services
+from jobs.logs import job_log_context
 from jobs.models import GenerationJob, Stage
 from jobs.queue import QUEUE_CHANNEL, client
+from jobs.sidecars import Sidecars
 from progress import events
 from progress.tracker import LeaseLost, ProgressTracker
 
@@ -133,7 +135,15 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
 
 
 class Worker:
-    def __init__(self, *, concurrency: int = 1, burst: bool = False, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 1,
+        burst: bool = False,
+        worker_id: str | None = None,
+        metrics_port: int | None = None,
+    ) -> None:
+        self.metrics_port = metrics_port
         self.concurrency = max(1, concurrency)
         self.burst = burst
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -170,6 +180,7 @@ class Worker:
         logger.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         heart = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
         heart.start()
+        sidecars = Sidecars(self, metrics_port=self.metrics_port).start()
         self._subscribe()
         idle = IDLE_MIN
         try:
@@ -189,6 +200,7 @@ class Worker:
                 future.exception(timeout=self.lease_seconds + 30)
             self.pool.shutdown(wait=True)
             self.finished.set()
+            sidecars.stop()
             from jobs.queue import worker_gone
 
             worker_gone(worker_id=self.worker_id)
@@ -227,7 +239,8 @@ class Worker:
 
     def _run_job(self, job: GenerationJob, taken_over: bool, running: RunningJob) -> None:
         try:
-            execute(job, worker_id=self.worker_id, taken_over=taken_over, running=running)
+            with job_log_context(job, worker_id=self.worker_id):
+                execute(job, worker_id=self.worker_id, taken_over=taken_over, running=running)
         finally:
             with self.lock:
                 self.running.pop(job.pk, None)

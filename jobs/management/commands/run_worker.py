@@ -13,8 +13,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--concurrency", type=int, default=1, help="jobs run at once in this process")
         parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+        parser.add_argument(
+            "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port (loopback)"
+        )
 
-    def handle(self, *args: Any, concurrency: int, burst: bool, **options: Any) -> None:
-        worker = Worker(concurrency=concurrency, burst=burst)
+    def handle(
+        self, *args: Any, concurrency: int, burst: bool, metrics_port: int | None, **options: Any
+    ) -> None:
+        worker = Worker(concurrency=concurrency, burst=burst, metrics_port=metrics_port)
         worker.install_signal_handlers()
         raise SystemExit(worker.run())

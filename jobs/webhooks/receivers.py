@@ -1,0 +1,31 @@
+"""Turns job and batch endings into webhook deliveries, with the resource as the API returns it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from jobs import signals
+from jobs.apis import JobOutput, bulk_body
+from jobs.models import BulkJob, GenerationJob
+from jobs.webhooks import services
+from jobs.webhooks.models import WebhookEvent
+
+JOB_EVENTS: dict[str, str] = {
+    GenerationJob.Status.COMPLETED: WebhookEvent.JOB_COMPLETED,
+    GenerationJob.Status.FAILED: WebhookEvent.JOB_FAILED,
+    GenerationJob.Status.CANCELLED: WebhookEvent.JOB_CANCELLED,
+}
+
+
+@receiver(signals.job_finished)
+def job_finished(*, job: GenerationJob, **kwargs: Any) -> None:
+    event_type = JOB_EVENTS.get(job.status)
+    if event_type is not None:
+        services.event_record(user_id=job.user_id, event_type=event_type, data=dict(JobOutput(job).data))
+
+
+@receiver(signals.bulk_finished)
+def bulk_finished(*, bulk: BulkJob, **kwargs: Any) -> None:
+    services.event_record(user_id=bulk.user_id, event_type=WebhookEvent.BULK_COMPLETED, data=bulk_body(bulk))
