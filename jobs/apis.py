@@ -16,9 +16,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from contentgen.errors import ApplicationError
 from jobs import selectors, services
+from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob
 from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
-from progress.bulk import bulk_snapshot
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -63,7 +63,7 @@ class ErrorOutput(serializers.Serializer):
 
 class JobOutput(serializers.Serializer):
     id = serializers.CharField(source="pk")
-    userId = serializers.CharField(source="user_id")  # noqa: N815 - the stored contract name
+    userId = serializers.CharField(source="user_id")
     bulk_job_id = serializers.CharField(allow_null=True)
     mode = serializers.CharField()
     topic = serializers.CharField()

@@ -1,24 +1,33 @@
-"""Job metrics: counters moved by the lifecycle signals, and jobs by status read when scraped."""
+"""Job metrics: counters moved by the lifecycle signals, jobs by status read when scraped, and /metrics.
+
+/metrics needs `Authorization: Bearer <CONTENTGEN_METRICS_TOKEN>` or a staff session (DESIGN.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.dispatch import receiver
-from prometheus_client import Counter, Histogram
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from contentgen import metrics, mongo
 from jobs import signals
 from jobs.models import GenerationJob
+from jobs.queue import live_worker_slots
+from progress.hub import get_hub
 
 JOBS_STARTED = Counter("contentgen_jobs_started", "Jobs claimed by a worker (takeovers included).", ["mode"])
 JOBS_FINISHED = Counter(
-    "contentgen_jobs_finished", "Jobs that ended, by mode and status (completed, failed, cancelled).",
+    "contentgen_jobs_finished",
+    "Jobs that ended, by mode and status (completed, failed, cancelled).",
     ["mode", "status"],
-)  # fmt: skip
+)
 LEASE_TAKEOVERS = Counter(
     "contentgen_lease_takeovers", "Jobs taken over from a worker whose lease expired.", ["mode"]
 )
@@ -52,7 +61,7 @@ def _finished(*, job: GenerationJob, **kwargs: Any) -> None:
 
 
 class JobsByStatus(Collector):
-    """Read at scrape time from MongoDB: every process reports the same, current numbers."""
+    """Read at scrape time from MongoDB and Redis: every process reports the same, current numbers."""
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily("contentgen_jobs", "Generation jobs by status.", labels=["status"])
@@ -63,7 +72,38 @@ class JobsByStatus(Collector):
         for status, n in counts.items():
             family.add_metric([status], n)
         yield family
+        yield GaugeMetricFamily(
+            "contentgen_worker_slots", "Job slots of live workers.", value=live_worker_slots()
+        )
 
 
 def install() -> None:
     metrics.add_collector(JobsByStatus())
+
+
+async def _allowed(request: HttpRequest) -> bool:
+    if metrics.token_matches(request.headers.get("Authorization", "")):
+        return True
+    user = await request.auser()
+    return bool(user.is_authenticated and getattr(user, "is_staff", False))
+
+
+async def metrics_view(request: HttpRequest) -> HttpResponseBase:
+    if not await _allowed(request):
+        response = JsonResponse(
+            {"detail": "Metrics need Authorization: Bearer <CONTENTGEN_METRICS_TOKEN> or a staff session."},
+            status=401,
+        )
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    body = await sync_to_async(metrics.exposition, thread_sensitive=False)()
+    hub = get_hub()
+    local = (
+        "# HELP contentgen_stream_groups Channel-layer groups this web process subscribes to.\n"
+        "# TYPE contentgen_stream_groups gauge\n"
+        f"contentgen_stream_groups {len(hub.feeds)}\n"
+        "# HELP contentgen_streams_degraded 1 while Redis is unreachable and streams read the event log.\n"
+        "# TYPE contentgen_streams_degraded gauge\n"
+        f"contentgen_streams_degraded {int(hub.degraded)}\n"
+    )
+    return HttpResponse(body + local.encode(), content_type=CONTENT_TYPE_LATEST)

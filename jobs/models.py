@@ -167,7 +167,7 @@ class GenerationJob(models.Model):
 
 
 # Models of the jobs app that live in their own modules.
-from jobs.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402
+from jobs.webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402
 
 __all__ = [
     "BulkJob",

@@ -26,10 +26,13 @@ from django.db import close_old_connections
 from jobs import services
 from jobs.logs import job_log_context
 from jobs.models import GenerationJob, Stage
-from jobs.queue import QUEUE_CHANNEL, client
+from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
+from jobs.queue import QUEUE_CHANNEL, client, worker_gone, worker_heartbeat
+from jobs.services import LeaseLost
 from jobs.sidecars import Sidecars
+from jobs.tracker import ProgressTracker
 from progress import events
-from progress.tracker import LeaseLost, ProgressTracker
+from progress.layer import sender
 
 logger = logging.getLogger("contentgen.worker")
 
@@ -57,8 +60,6 @@ def stage_label(stage: str) -> str:
 
 def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: RunningJob) -> None:
     """One attempt at one job, in the calling thread (the only thread that touches the ORM for it)."""
-    from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
-
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
     tracker = ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
     stage = (
@@ -201,14 +202,10 @@ class Worker:
             self.pool.shutdown(wait=True)
             self.finished.set()
             sidecars.stop()
-            from jobs.queue import worker_gone
-
             worker_gone(worker_id=self.worker_id)
             if self._pubsub is not None:
                 with contextlib.suppress(redis.RedisError):
                     self._pubsub.close()
-            from progress.layer import sender
-
             sender().flush()
             close_old_connections()
         logger.info("worker %s stopped", self.worker_id)
@@ -283,8 +280,6 @@ class Worker:
     # Leases --------------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
-        from jobs.queue import worker_gone, worker_heartbeat
-
         ttl = self.lease_seconds
         worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
         while not self.finished.wait(self.lease_seconds / 3.0):

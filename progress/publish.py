@@ -6,22 +6,11 @@ from typing import Any
 
 from bson import ObjectId
 
+from contentgen.metrics import EVENTS_PUBLISHED
 from progress import events
 from progress.layer import sender
 
 MESSAGE_TYPE = "progress.event"
-
-
-def job_group(job_id: Any) -> str:
-    return f"job_{job_id}"
-
-
-def bulk_group(bulk_id: Any) -> str:
-    return f"bulk_{bulk_id}"
-
-
-def user_group(user_id: Any) -> str:
-    return f"user_{user_id}"
 
 
 def publish(
@@ -35,6 +24,7 @@ def publish(
 ) -> int:
     """Log the event, then group_send it. Returns the event's seq. `data` must be JSON-ready."""
     seq = events.append(stream_id=stream_id, scope=scope, type=type, data=data, after=after)
+    EVENTS_PUBLISHED.labels(scope, type).inc()
     message = {
         "type": MESSAGE_TYPE,
         "scope": scope,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -27,12 +29,13 @@ def test_readyz_answers_503_with_a_reason_when_redis_is_down(client, settings):
     assert "mongodb" not in response.json()["reasons"]
 
 
-def test_metrics_are_prometheus_text_with_job_counts(client, api):
+def test_metrics_are_prometheus_text_with_job_counts(client, api, admin_user):
     api.post("/api/jobs/", {"mode": "topic", "topic": "Metrics"}, format="json")
+    client.force_login(admin_user)
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
-    assert 'contentgen_jobs{status="queued"} 1' in response.content.decode()
+    assert 'contentgen_jobs{status="queued"} 1.0' in response.content.decode()
 
 
 def test_drf_create_token_and_createsuperuser_noinput_work(monkeypatch, capsys):
@@ -43,12 +46,9 @@ def test_drf_create_token_and_createsuperuser_noinput_work(monkeypatch, capsys):
 
 
 def test_web_processes_never_import_crewai():
-    import subprocess
-    import sys
-
     code = (
         "import os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'contentgen.settings';"
-        "import contentgen.asgi, progress.pages, progress.sse, progress.consumers, jobs.apis, jobs.admin;"
+        "import contentgen.asgi, jobs.pages, jobs.sse_views, jobs.consumers, jobs.apis, jobs.admin;"
         "print('crewai' in sys.modules)"
     )
     env = {**__import__("os").environ, "DJANGO_DEBUG": "1"}

@@ -17,8 +17,8 @@ import redis
 from django.db import close_old_connections
 
 from jobs.queue import client
+from jobs.webhook_models import WebhookDelivery
 from jobs.webhooks import services
-from jobs.webhooks.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from django.dispatch import receiver
 from jobs import signals
 from jobs.apis import JobOutput, bulk_body
 from jobs.models import BulkJob, GenerationJob
+from jobs.webhook_models import WebhookEvent
 from jobs.webhooks import services
-from jobs.webhooks.models import WebhookEvent
 
 JOB_EVENTS: dict[str, str] = {
     GenerationJob.Status.COMPLETED: WebhookEvent.JOB_COMPLETED,

@@ -23,8 +23,8 @@ from rest_framework.utils.encoders import JSONEncoder
 from contentgen.errors import ApplicationError
 from jobs.metrics import WEBHOOK_DELIVERIES
 from jobs.queue import client
+from jobs.webhook_models import TEST_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import network
-from jobs.webhooks.models import TEST_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Webhook endpoints and deliveries. Imported by jobs.models, so they belong to the `jobs` app."""
+"""Webhook endpoints and deliveries. Imported by jobs.models, so they belong to the `jobs` app (its own
+module so that jobs.webhooks, which needs the API serializers, and jobs.models form no cycle)."""
 
 from __future__ import annotations
 
