@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from jobs import apis, sse_views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("bulk-jobs/", apis.BulkCreateApi.as_view(), name="api-bulk-jobs"),
     path("bulk-jobs/<str:bulk_id>/", apis.BulkDetailApi.as_view(), name="api-bulk-job"),
     path("bulk-jobs/<str:bulk_id>/progress", sse_views.bulk_progress, name="api-bulk-progress"),
+    path("webhooks/", include("jobs.webhooks.urls")),
 ]

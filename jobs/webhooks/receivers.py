@@ -22,10 +22,20 @@ JOB_EVENTS: dict[str, str] = {
 @receiver(signals.job_finished)
 def job_finished(*, job: GenerationJob, **kwargs: Any) -> None:
     event_type = JOB_EVENTS.get(job.status)
-    if event_type is not None:
-        services.event_record(user_id=job.user_id, event_type=event_type, data=dict(JobOutput(job).data))
+    if event_type is None:
+        return
+
+    def resource() -> dict[str, Any]:
+        # Read back: the stored document is what `GET /api/jobs/<id>/` answers with, to the millisecond.
+        return dict(JobOutput(GenerationJob.objects.get(pk=job.pk)).data)
+
+    services.event_record(user_id=job.user_id, event_type=event_type, data=resource)
 
 
 @receiver(signals.bulk_finished)
 def bulk_finished(*, bulk: BulkJob, **kwargs: Any) -> None:
-    services.event_record(user_id=bulk.user_id, event_type=WebhookEvent.BULK_COMPLETED, data=bulk_body(bulk))
+    services.event_record(
+        user_id=bulk.user_id,
+        event_type=WebhookEvent.BULK_COMPLETED,
+        data=lambda: bulk_body(BulkJob.objects.get(pk=bulk.pk)),
+    )

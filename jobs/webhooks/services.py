@@ -9,7 +9,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -136,10 +136,20 @@ def _new_delivery(endpoint: WebhookEndpoint, event_type: str, data: dict[str, An
     return delivery
 
 
-def event_record(*, user_id: Any, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
-    """One pending delivery per active endpoint of the user that subscribes to `event_type`."""
-    endpoints = WebhookEndpoint.objects.filter(user_id=user_id, active=True, events__contains=[event_type])
-    deliveries = [_new_delivery(endpoint, event_type, data) for endpoint in endpoints]
+def event_record(
+    *, user_id: Any, event_type: str, data: Callable[[], dict[str, Any]]
+) -> list[WebhookDelivery]:
+    """One pending delivery per active endpoint of the user that subscribes to `event_type`.
+
+    `data` builds the resource only when someone subscribes, so events nobody wants cost one query.
+    """
+    endpoints = list(
+        WebhookEndpoint.objects.filter(user_id=user_id, active=True, events__contains=[event_type])
+    )
+    if not endpoints:
+        return []
+    resource = data()
+    deliveries = [_new_delivery(endpoint, event_type, resource) for endpoint in endpoints]
     if deliveries:
         WebhookDelivery.objects.bulk_create(deliveries)
         notify()
