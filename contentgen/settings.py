@@ -24,7 +24,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     "django_mongodb_backend",
     "channels",
     "rest_framework",
@@ -88,7 +87,8 @@ MIGRATION_MODULES = {
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub layer: measured p99 17-28 ms against 411-707 ms for RedisChannelLayer at 1,000 streams
-        # (DESIGN.md). Connections are per process, not per stream, because progress.fanout subscribes once.
+        # (docs/measurements.md). Connections are per process, not per stream, because the hub
+        # (progress.hub) subscribes once per group.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [env.REDIS_URL]},
     },

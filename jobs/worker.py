@@ -25,8 +25,8 @@ from django.db import close_old_connections
 
 from jobs import services
 from jobs.logs import job_log_context
-from jobs.models import GenerationJob, Stage
-from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
+from jobs.models import GenerationJob
+from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
 from jobs.queue import QUEUE_CHANNEL, client, worker_gone, worker_heartbeat
 from jobs.services import LeaseLost
 from jobs.sidecars import Sidecars
@@ -37,10 +37,6 @@ from progress.layer import sender
 logger = logging.getLogger("contentgen.worker")
 
 IDLE_MIN, IDLE_MAX = 0.5, 5.0
-
-
-class Stop(Exception):
-    """Raised inside a job's pipeline when the worker shuts down or the user cancels."""
 
 
 class RunningJob:
@@ -54,17 +50,11 @@ class RunningJob:
         return self.handback.is_set() or self.cancel.is_set() or self.lost.is_set()
 
 
-def stage_label(stage: str) -> str:
-    return Stage(stage).label if stage in Stage.values else stage
-
-
 def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: RunningJob) -> None:
     """One attempt at one job, in the calling thread (the only thread that touches the ORM for it)."""
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
     tracker = ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
-    stage = (
-        job.progress.stage if job.progress.stage in (Stage.RESEARCH, Stage.WRITING, Stage.SEO) else "research"
-    )
+    stage = job.progress.stage if job.progress.stage in stages.STAGE_ORDER else stages.RESEARCH
     try:
         if taken_over and job.attempts > max_attempts:
             tracker.fail(
@@ -132,7 +122,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
     except Exception as exc:
         logger.exception("job %s failed unexpectedly", job.pk)
         with contextlib.suppress(LeaseLost):
-            tracker.fail(f"Unexpected error in the {stage_label(stage)} stage: {exc}. Retry the job.", stage)
+            tracker.fail(
+                f"Unexpected error in the {stages.stage_label(stage)} stage: {exc}. Retry the job.", stage
+            )
 
 
 class Worker:

@@ -25,7 +25,7 @@ from progress.hub import CATCHUP, get_hub
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
 DEGRADED_POLL_INTERVAL = 3.0
-TERMINAL = "complete"
+END_EVENT = "complete"  # the event type after which a stream ends
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ async def follow(
             item = _item(doc)
             last = max(last, item.seq or 0)
             yield item
-            if item.type == TERMINAL:
+            if item.type == END_EVENT:
                 return
         last_sent = time.monotonic()
 
@@ -117,7 +117,7 @@ async def follow(
                 last_sent = time.monotonic()
                 observe_delay(item.data)
                 yield item
-                if item.type == TERMINAL:
+                if item.type == END_EVENT:
                     return
             if not pending and time.monotonic() - last_sent >= ping_interval:
                 last_sent = time.monotonic()
@@ -158,6 +158,3 @@ def parse_last_event_id(header: str | None, query: str | None) -> tuple[int | No
     if not raw.isdigit():
         return None, "Last-Event-ID must be a non-negative whole number."
     return int(raw), None
-
-
-Render = Callable[[Item], str]

@@ -74,7 +74,7 @@ def _log(name: str) -> Any:
 
 
 @dataclass
-class Worker:
+class WorkerProcess:
     proc: subprocess.Popen[bytes]
 
     def terminate(self, timeout: float = 60) -> int:
@@ -89,7 +89,7 @@ class Worker:
         return self.proc.wait(timeout=timeout)
 
 
-def start_worker(*args: str, **env: str) -> Worker:
+def start_worker(*args: str, **env: str) -> WorkerProcess:
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", *args],
         cwd=ROOT,
@@ -98,7 +98,7 @@ def start_worker(*args: str, **env: str) -> Worker:
         stderr=subprocess.STDOUT,
         preexec_fn=_die_with_parent,
     )
-    return Worker(proc)
+    return WorkerProcess(proc)
 
 
 def run_burst(timeout: float = 90, **env: str) -> int:

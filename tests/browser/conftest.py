@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.factories import UserFactory
-from tests.stack import ARTIFACTS, ROOT, Daphne, Worker, start_worker
+from tests.stack import ARTIFACTS, ROOT, Daphne, WorkerProcess, start_worker
 
 __all__ = ["ARTIFACTS", "CHROMIUM", "PACE", "ROOT", "Stack"]
 
@@ -38,7 +38,7 @@ PACE = "70"
 @dataclass
 class Stack:
     daphne: Daphne
-    worker: Worker
+    worker: WorkerProcess
     username: str
     password: str
 
@@ -48,7 +48,7 @@ class Stack:
         return self.daphne.url
 
 
-def _stop_worker(worker: Worker) -> None:
+def _stop_worker(worker: WorkerProcess) -> None:
     if worker.proc.poll() is None:
         try:
             worker.terminate(timeout=20)
