@@ -58,7 +58,9 @@ class RequestLogMiddleware:
         self, request: HttpRequest, response: HttpResponseBase, rid: str, started: float
     ) -> HttpResponseBase:
         response[HEADER] = rid
-        user = getattr(request, "user", None)
+        # Only a user the request already loaded: evaluating the lazy `request.user` here would query
+        # the database, which an async view (a stream) must not do on the event loop.
+        user = getattr(request, "_acached_user", None) or getattr(request, "_cached_user", None)
         level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
         logger.log(
             level,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from jobs import pages, sse_views
+from jobs import ops, pages, sse_views
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -15,4 +15,7 @@ urlpatterns = [
     path("bulk/new", pages.bulk_new, name="bulk-new"),
     path("bulk/<str:bulk_id>/", pages.bulk_detail, name="bulk-detail"),
     path("bulk/<str:bulk_id>/live", sse_views.bulk_live, name="bulk-live"),
+    path("settings/webhooks/", include("jobs.webhooks.page_urls")),
+    path("ops/", ops.ops_page, name="ops"),
+    path("ops/live", ops.ops_live, name="ops-live"),
 ]

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contentgen.errors import ApplicationError
 from jobs.apis import JobsPagination
 from jobs.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import selectors, services
@@ -81,11 +82,27 @@ def _endpoint_or_404(request: Request, endpoint_id: str) -> WebhookEndpoint:
     return endpoint
 
 
+def parse_endpoint(data: Any, *, partial: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """(values, errors): every field's message at once, the address check included."""
+    serializer = EndpointInput(data=data, partial=partial)
+    valid = serializer.is_valid()
+    errors = {} if valid else {k: [str(m) for m in v] for k, v in serializer.errors.items()}
+    url = serializer.validated_data.get("url") if valid else None
+    if url is None and "url" not in errors and isinstance(data, dict) and data.get("url"):
+        url = str(data["url"])
+    if url is not None and "url" not in errors:
+        try:
+            services.check_url(url)
+        except ApplicationError as exc:
+            errors["url"] = [exc.message]
+    return (dict(serializer.validated_data) if valid else {}), errors
+
+
 def _valid(request: Request, *, partial: bool = False) -> dict[str, Any]:
-    serializer = EndpointInput(data=request.data, partial=partial)
-    if not serializer.is_valid():
-        raise ValidationError(serializer.errors)
-    return dict(serializer.validated_data)
+    values, errors = parse_endpoint(request.data, partial=partial)
+    if errors:
+        raise ValidationError(errors)
+    return values
 
 
 class WebhookListCreateApi(APIView):

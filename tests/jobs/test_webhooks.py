@@ -33,7 +33,10 @@ def register(api, url, events=EVENTS, **extra):
 
 def attempt_due(owner="test-worker"):
     """One pass of a worker's delivery loop, in this process: claim what is due and send it."""
-    return [services.delivery_attempt(delivery=d, owner=owner) for d in services.delivery_claim(owner=owner, limit=10)]
+    return [
+        services.delivery_attempt(delivery=d, owner=owner)
+        for d in services.delivery_claim(owner=owner, limit=10)
+    ]
 
 
 def test_register_generates_a_secret_shown_once(api, allow_private):
@@ -55,10 +58,15 @@ def test_patch_and_delete(api, allow_private):
 
 
 def test_bad_input_answers_400_per_field_and_stores_nothing(api, allow_private):
-    response = api.post("/api/webhooks/", {"url": "ftp://example.com/x", "events": ["job.exploded"]}, format="json")
+    response = api.post(
+        "/api/webhooks/", {"url": "ftp://example.com/x", "events": ["job.exploded"]}, format="json"
+    )
     assert response.status_code == 400
     assert set(response.json()) >= {"url", "events"}
-    assert api.post("/api/webhooks/", {"url": "http://127.0.0.1:9/", "events": []}, format="json").status_code == 400
+    assert (
+        api.post("/api/webhooks/", {"url": "http://127.0.0.1:9/", "events": []}, format="json").status_code
+        == 400
+    )
     assert not WebhookEndpoint.objects.exists()
 
 
@@ -181,7 +189,12 @@ def test_an_endpoint_failing_for_24_hours_is_disabled_and_gets_nothing_more(api,
         api.post(f"/api/jobs/{second['id']}/cancel/")
         assert WebhookDelivery.objects.count() == 1
         # Enabled again by its owner, and a manual redelivery of the failed one goes through.
-        assert api.patch(f"/api/webhooks/{endpoint['id']}/", {"active": True}, format="json").json()["disabled_reason"] == ""
+        assert (
+            api.patch(f"/api/webhooks/{endpoint['id']}/", {"active": True}, format="json").json()[
+                "disabled_reason"
+            ]
+            == ""
+        )
         failed = WebhookDelivery.objects.get()
         base = f"/api/webhooks/{endpoint['id']}/deliveries/{failed.pk}/"
         assert api.post(base + "redeliver/").status_code == 202
@@ -203,7 +216,9 @@ def test_a_worker_sends_a_signed_job_completed_within_a_second(api, allow_privat
         endpoint = register(api, receiver.url, events=["job.completed"])
         worker = start_worker(CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE="1")
         try:
-            job = api.post("/api/jobs/", {"mode": "topic", "topic": "Hooks", "word_count": 100}, format="json").json()
+            job = api.post(
+                "/api/jobs/", {"mode": "topic", "topic": "Hooks", "word_count": 100}, format="json"
+            ).json()
             got = receiver.get(timeout=90)
         finally:
             assert worker.terminate() == 0

@@ -39,8 +39,15 @@ def test_metrics_accept_the_bearer_token(client, settings):
 
 def test_web_metrics_count_published_events(client, api, admin_user):
     client.force_login(admin_user)
-    before = value(client.get("/metrics").content.decode(), "contentgen_events_published_total", scope="job", type="progress")
-    api.post("/api/bulk-jobs/", {"items": [{"mode": "topic", "topic": f"T{i}"} for i in range(3)]}, format="json")
+    before = value(
+        client.get("/metrics").content.decode(),
+        "contentgen_events_published_total",
+        scope="job",
+        type="progress",
+    )
+    api.post(
+        "/api/bulk-jobs/", {"items": [{"mode": "topic", "topic": f"T{i}"} for i in range(3)]}, format="json"
+    )
     after = client.get("/metrics").content.decode()
     assert value(after, "contentgen_events_published_total", scope="job", type="progress") == before + 3
     assert value(after, "contentgen_jobs", status="queued") == 3
@@ -49,9 +56,14 @@ def test_web_metrics_count_published_events(client, api, admin_user):
 @pytest.mark.slow
 def test_worker_metrics_port_shows_jobs_started_and_finished_during_a_batch(api):
     port = free_port()
-    api.post("/api/bulk-jobs/", {"items": [{"mode": "topic", "topic": f"Batch {i}", "word_count": 100} for i in range(3)]}, format="json")
+    api.post(
+        "/api/bulk-jobs/",
+        {"items": [{"mode": "topic", "topic": f"Batch {i}", "word_count": 100} for i in range(3)]},
+        format="json",
+    )
     worker = start_worker("--metrics-port", str(port))
     try:
+
         def scrape() -> str:
             try:
                 return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
@@ -59,7 +71,11 @@ def test_worker_metrics_port_shows_jobs_started_and_finished_during_a_batch(api)
                 return ""
 
         text = wait_until(
-            lambda: (t := scrape()) and value(t, "contentgen_jobs_finished_total", mode="topic", status="completed") >= 3 and t,
+            lambda: (
+                (t := scrape())
+                and value(t, "contentgen_jobs_finished_total", mode="topic", status="completed") >= 3
+                and t
+            ),
             timeout=90,
             interval=0.5,
             what="the worker's metrics to count 3 completed jobs",
