@@ -10,12 +10,12 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contentgen.errors import ApplicationError
-from jobs.apis import JobsPagination
 from jobs.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import selectors, services
 
@@ -73,6 +73,12 @@ class DeliveryOutput(serializers.Serializer):
 
     def get_payload(self, delivery: WebhookDelivery) -> dict[str, Any]:
         return dict(json.loads(delivery.body))
+
+
+class DeliveryPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
 
 
 def _endpoint_or_404(request: Request, endpoint_id: str) -> WebhookEndpoint:
@@ -154,7 +160,7 @@ class WebhookDeliveryListApi(APIView):
     @extend_schema(responses=DeliveryOutput(many=True))
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint_or_404(request, endpoint_id)
-        paginator = JobsPagination()
+        paginator = DeliveryPagination()
         page = paginator.paginate_queryset(
             selectors.deliveries_for_endpoint(endpoint=endpoint), request, view=self
         )

@@ -7,7 +7,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from jobs import signals
-from jobs.apis import JobOutput, bulk_body
+from jobs.apis import JobOutputSerializer, _bulk_output
 from jobs.models import BulkJob, GenerationJob
 from jobs.webhook_models import WebhookEvent
 from jobs.webhooks import services
@@ -27,7 +27,7 @@ def job_finished(*, job: GenerationJob, **kwargs: Any) -> None:
 
     def resource() -> dict[str, Any]:
         # Read back: the stored document is what `GET /api/jobs/<id>/` answers with, to the millisecond.
-        return dict(JobOutput(GenerationJob.objects.get(pk=job.pk)).data)
+        return dict(JobOutputSerializer(GenerationJob.objects.get(pk=job.pk)).data)
 
     services.event_record(user_id=job.user_id, event_type=event_type, data=resource)
 
@@ -37,5 +37,5 @@ def bulk_finished(*, bulk: BulkJob, **kwargs: Any) -> None:
     services.event_record(
         user_id=bulk.user_id,
         event_type=WebhookEvent.BULK_COMPLETED,
-        data=lambda: bulk_body(BulkJob.objects.get(pk=bulk.pk)),
+        data=lambda: _bulk_output(BulkJob.objects.get(pk=bulk.pk)),
     )
