@@ -136,7 +136,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "contentgen API",
-    "DESCRIPTION": "SEO article jobs and batches, and their live progress (SSE: /api/jobs/<id>/progress).",
+    # The full description, the SSE streams and the event schemas are added by jobs.openapi.add_streams.
+    "DESCRIPTION": "SEO article jobs and batches, their live progress (SSE: `/api/jobs/{job_id}/progress`), webhooks.",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jobs.openapi.add_streams"],
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
