@@ -146,7 +146,8 @@ SCHEMAS: dict[str, Any] = {
 
 _SSE_FRAMING = (
     "A `text/event-stream`: `retry: 3000`, then events of the form `id: <seq>` / "
-    "`event: progress|complete` / `data: <JSON>`, and a `: ping` comment at least every 15 s while idle. Without `Last-Event-ID` the "
+    "`event: progress|complete` / `data: <JSON>`, and a `: ping` comment at least every 15 s while idle. "
+    "Without `Last-Event-ID` the "
     "stream starts with the current state (id = latest seq); with it, every event after it, then live. "
     "The stream ends after `complete`."
 )
