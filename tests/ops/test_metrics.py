@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.stack import free_port, start_worker, wait_until
+from tests.stack import ROOT, child_env, free_port, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +88,24 @@ def test_worker_metrics_port_shows_jobs_started_and_finished_during_a_batch(api)
         assert re.search(r"^contentgen_events_published_total\{", text, re.M)
     finally:
         assert worker.terminate() == 0
+
+
+@pytest.mark.slow
+def test_multiprocess_mode_sums_the_web_processes(tmp_path):
+    """Several daphne processes on a host share PROMETHEUS_MULTIPROC_DIR; /metrics sums their counters."""
+    env = child_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    setup = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='contentgen.settings'; django.setup();"
+    bump = setup + "from contentgen.metrics import EVENTS_PUBLISHED as e; e.labels('job', 'progress').inc(2)"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", bump], cwd=ROOT, env=env, check=True, timeout=60)
+    read = setup + "from contentgen.metrics import exposition; print(exposition(extra=False).decode())"
+    out = subprocess.run(
+        [sys.executable, "-c", read],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    assert value(out.stdout, "contentgen_events_published_total", scope="job", type="progress") == 4
