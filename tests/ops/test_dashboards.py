@@ -4,10 +4,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client import REGISTRY
 
 from jobs.metrics import JobsByStatus
+
+pytestmark = pytest.mark.django_db
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "ops"
 SUFFIXES = re.compile(r"_(total|bucket|count|sum|created)$")
