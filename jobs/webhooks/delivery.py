@@ -42,6 +42,7 @@ class DeliveryLoop:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
+        services.notify()  # the loop may be waiting for a notification: let it see `stopping` now
         self.thread.join(timeout)
         self.pool.shutdown(wait=True)
 
