@@ -65,7 +65,7 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
             stdout=out,
             stderr=subprocess.STDOUT,
             process_group=0,
-            preexec_fn=embedded._die_with_parent,
+            preexec_fn=embedded.die_with_parent,
         )
 
 
@@ -81,19 +81,14 @@ def _shown(path: Path) -> str:
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
     try:
-        for child in children:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=40)
+        embedded.stop_processes(children, timeout=40)
     except KeyboardInterrupt:
         print("Stopping now, without waiting for running jobs to be handed back.", flush=True)
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=5)
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=5)
 
 
 def main() -> int:

@@ -29,10 +29,15 @@ def schema(api):
     return response.json()
 
 
+def shape(path: str) -> str:
+    """Parameter names may differ between a route and its documentation; their places may not."""
+    return re.sub(r"\{\w+\}", "{}", path)
+
+
 def test_every_api_url_in_the_urlconf_is_in_the_schema(schema):
-    api_urls = {r for r in routes(get_resolver().url_patterns) if r.startswith("/api/")} - SELF
-    assert "/api/jobs/{job_id}/progress" in api_urls and "/api/webhooks/" in api_urls
-    assert api_urls - set(schema["paths"]) == set()
+    api_urls = {shape(r) for r in routes(get_resolver().url_patterns) if r.startswith("/api/")} - SELF
+    assert "/api/jobs/{}/progress" in api_urls and "/api/webhooks/" in api_urls
+    assert api_urls - {shape(p) for p in schema["paths"]} == set()
 
 
 def test_sse_streams_are_documented_with_their_event_schemas(schema):

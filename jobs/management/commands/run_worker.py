@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from jobs.worker import Worker
+
+# --verbosity 0 shows warnings only, 1 (the default) each claim and hand-back, 2 and 3 everything.
+LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
 
 class Command(BaseCommand):
@@ -18,8 +22,15 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, concurrency: int, burst: bool, metrics_port: int | None, **options: Any
+        self,
+        *args: Any,
+        concurrency: int,
+        burst: bool,
+        metrics_port: int | None = None,
+        verbosity: int = 1,
+        **options: Any,
     ) -> None:
+        logging.getLogger().setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
         worker = Worker(concurrency=concurrency, burst=burst, metrics_port=metrics_port)
         worker.install_signal_handlers()
         raise SystemExit(worker.run())
