@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from bson import ObjectId
@@ -232,3 +235,19 @@ def test_a_worker_sends_a_signed_job_completed_within_a_second(api, allow_privat
     # The acceptance bound: a notification wakes the delivery loop, no polling interval in between.
     assert delay < 1.0, f"delivered {delay:.2f} s after completion"
     print(f"job.completed delivered {delay * 1000:.0f} ms after completion")
+
+
+def test_the_readme_verification_accepts_our_signature_and_refuses_tampering_and_replays():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in block)
+    assert len(code.strip().splitlines()) <= 10
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - the README's own snippet, run as a reader would
+    verify = namespace["verify"]
+    body = b'{"id": "1", "type": "job.completed"}'
+    header = services.signature(secret="whsec_test", timestamp=int(time.time()), body=body)
+    assert verify("whsec_test", header, body)
+    assert not verify("whsec_test", header, body + b" ")
+    assert not verify("whsec_other", header, body)
+    old = services.signature(secret="whsec_test", timestamp=int(time.time()) - 3600, body=body)
+    assert not verify("whsec_test", old, body)
