@@ -122,10 +122,14 @@ class Server:
         ]
 
 
+METRICS_TOKEN = "bench-metrics-token"
+
+
 def _get(port: int, path: str, timeout: float = 5) -> tuple[int, bytes]:
     """A plain HTTP/1.0 GET: (status, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        auth = f"Authorization: Bearer {METRICS_TOKEN}\r\n"
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode())
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -537,6 +541,7 @@ def main() -> int:
             "REDIS_URL": services.redis_url,
             "DJANGO_DEBUG": "1",
             "DJANGO_SETTINGS_MODULE": "contentgen.settings",
+            "CONTENTGEN_METRICS_TOKEN": METRICS_TOKEN,
         }
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}

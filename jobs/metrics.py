@@ -99,6 +99,9 @@ async def metrics_view(request: HttpRequest) -> HttpResponseBase:
     body = await sync_to_async(metrics.exposition, thread_sensitive=False)()
     hub = get_hub()
     local = (
+        "# HELP contentgen_stream_viewers Open progress streams in this web process (hub subscribers).\n"
+        "# TYPE contentgen_stream_viewers gauge\n"
+        f"contentgen_stream_viewers {hub.viewers()}\n"
         "# HELP contentgen_stream_groups Channel-layer groups this web process subscribes to.\n"
         "# TYPE contentgen_stream_groups gauge\n"
         f"contentgen_stream_groups {len(hub.feeds)}\n"

@@ -128,8 +128,9 @@ class Worker:
         burst: bool = False,
         worker_id: str | None = None,
         metrics_port: int | None = None,
+        metrics_address: str = "127.0.0.1",
     ) -> None:
-        self.metrics_port = metrics_port
+        self.metrics_port, self.metrics_address = metrics_port, metrics_address
         self.concurrency = max(1, concurrency)
         self.burst = burst
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -166,7 +167,9 @@ class Worker:
         logger.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         heart = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
         heart.start()
-        sidecars = Sidecars(self, metrics_port=self.metrics_port).start()
+        sidecars = Sidecars(
+            self, metrics_port=self.metrics_port, metrics_address=self.metrics_address
+        ).start()
         self._subscribe()
         idle = IDLE_MIN
         try:
