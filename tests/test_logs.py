@@ -70,6 +70,7 @@ def test_a_workers_job_lines_carry_the_job_user_worker_and_attempt(api):
     )  # fmt: skip
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     about = [line for line in lines if line.get("job_id") == job["id"]]
+    assert about, out.stdout[-3000:] + out.stderr[-3000:]
     assert {line["message"] for line in about} >= {f"job {job['id']} claimed", f"job {job['id']} completed"}
     for line in about:
         assert line["user_id"] == job["userId"] and line["attempt"] == 1 and line["worker_id"]

@@ -30,6 +30,8 @@ class DeliveryLoop:
     def __init__(self, *, owner: str, senders: int = SENDERS) -> None:
         self.owner = owner
         self.stopping = threading.Event()
+        # Set by a sender that finished while every sender was busy: look for more due deliveries now.
+        self.slot_freed = threading.Event()
         self.free = threading.Semaphore(senders)
         self.senders = senders
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="webhook")
@@ -42,6 +44,7 @@ class DeliveryLoop:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
+        self.slot_freed.set()
         services.notify()  # the loop may be waiting for a notification: let it see `stopping` now
         self.thread.join(timeout)
         self.pool.shutdown(wait=True)
@@ -91,7 +94,10 @@ class DeliveryLoop:
                 self.free.release()
             for delivery in claimed:
                 self.pool.submit(self._deliver, delivery)
-            if wait > 0 or not slots:
+            if not slots:
+                self.slot_freed.wait(IDLE_MAX)
+                self.slot_freed.clear()
+            elif wait > 0:
                 self._wait(max(0.05, wait))
         if self._pubsub is not None:
             with contextlib.suppress(redis.RedisError):
@@ -105,6 +111,4 @@ class DeliveryLoop:
         finally:
             close_old_connections()
             self.free.release()
-            if self._pubsub is not None:
-                # A sender is free again: let the loop look for more due deliveries now.
-                services.notify()
+            self.slot_freed.set()
