@@ -106,29 +106,15 @@ METRICS_TOKEN = "test-metrics-token"
 
 def degraded(server: Daphne) -> int:
     """The daphne process's own view: 1 while its hub finds Redis unreachable."""
-    text = httpx.get(
-        f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
-    ).text
-    return int(
-        next(line.split()[1] for line in text.splitlines() if line.startswith("contentgen_streams_degraded "))
-    )
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith("contentgen_streams_degraded ")))
 
 
 @pytest.mark.django_db
 @pytest.mark.slow
 def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_returns(user):
     port = free_port()
-    redis_args = [
-        binary("redis-server"),
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
+    redis_args = [binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     url = f"redis://127.0.0.1:{port}/0"
 
     def answers() -> bool:
@@ -159,16 +145,14 @@ def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_
         own_redis.wait(timeout=10)
         wait_until(lambda: degraded(server) == 1, timeout=20, what="daphne to notice the outage")
         during = len(reader.events)
-        wait_until(
-            lambda: len(reader.events) > during, timeout=20, what="events read from the log in the outage"
-        )
+        wait_until(lambda: len(reader.events) > during, timeout=20, what="events read from the log in the outage")
 
         own_redis = start_redis()
         wait_until(lambda: degraded(server) == 0, timeout=20, what="daphne to see Redis back")
         assert worker.wait(timeout=60) == 0
         got = reader.result(timeout=20)
         stored = [e["seq"] for e in events.after(job.pk, 0)]
-        assert [e.id for e in got] == stored[stored.index(got[0].id) :]
+        assert [e.id for e in got] == stored[stored.index(got[0].id):]
         assert got[-1].event == "complete"
     finally:
         server.stop()
