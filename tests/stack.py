@@ -241,7 +241,7 @@ class StreamReader(threading.Thread):
         return self.events
 
 
-def run_async(coro: Any, timeout: float = 120) -> Any:
+def run_async(coro: Any, timeout: float = 100) -> Any:
     """asyncio.run in a fresh thread: playwright's sync API keeps an event loop running in the main one."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout)
