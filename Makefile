@@ -7,11 +7,15 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test lint bench clean
 
+# pip's own progress is shown: the first install downloads crewAI and its tree, a few hundred MB.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "contentgen: installing its dependencies into $(VENV)/ (the first time takes about 2-3 minutes;"
+	@echo "            later runs skip this until pyproject.toml changes)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	@touch $(STAMP)
+	@echo "contentgen: dependencies installed."
 
 install: $(STAMP)
 

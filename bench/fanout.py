@@ -123,6 +123,9 @@ class Server:
         ]
 
 
+METRICS_TOKEN = "bench-metrics-token"
+
+
 def _get(port: int, path: str, timeout: float = 5) -> tuple[int, bytes]:
     """A plain HTTP/1.0 GET: (status, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:

@@ -120,7 +120,14 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+            # Not in the owner's process group: a Ctrl-C meant for the owner must not kill the databases
+            # before the web and worker processes have stopped using them.
+            process_group=0,
         )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from csp.constants import NONE, SELF
 from pymongo.uri_parser import parse_uri
 
-from contentgen import env
+from contentgen import env, logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "contentgen.middleware.RequestSizeLimitMiddleware",
+    "contentgen.requestlog.RequestLogMiddleware",
     "contentgen.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -158,13 +159,18 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "contentgen API",
-    "DESCRIPTION": "SEO article jobs and batches, and their live progress (SSE: /api/jobs/<id>/progress).",
+    # The full description, the SSE streams and the event schemas are added by jobs.openapi.add_streams.
+    "DESCRIPTION": "SEO article jobs and batches, their live progress (`/api/jobs/{job_id}/progress`).",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jobs.schema.refine",
+        "jobs.openapi.add_streams",
+    ],
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jobs.schema.refine"],
 }
 
 # Request sizes, consistent with the largest valid request: a 500-item batch with every field at its maximum
@@ -209,6 +215,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CONTENTGEN_EVENT_RETENTION_DAYS = env.EVENT_RETENTION_DAYS
+CONTENTGEN_WEBHOOK_BACKOFF_SECONDS = env.WEBHOOK_BACKOFF_SECONDS
+CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE = env.WEBHOOKS_ALLOW_PRIVATE
 
 if env.SECURE:
     SECURE_SSL_REDIRECT = True
@@ -219,11 +227,4 @@ if env.SECURE:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
-}
+LOGGING = logs.LOGGING

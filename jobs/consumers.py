@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from contentgen.metrics import STREAMS_OPEN
 from jobs import selectors
 from jobs.groups import job_group
 from progress import stream_limits
@@ -62,11 +63,15 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         self.task = asyncio.create_task(self._pump(job.pk, last, slot))
 
     async def _pump(self, job_id: Any, last: int | None, slot: stream_limits.StreamSlot) -> None:
-        items = follow(stream_id=job_id, group=job_group(job_id), last_event_id=last)
-        async for item in stream_limits.held(items, slot):
-            if item.type == "ping":
-                continue
-            await self.send_json({**item.data, "type": item.type, "seq": item.seq})
+        STREAMS_OPEN.labels("websocket").inc()
+        try:
+            items = follow(stream_id=job_id, group=job_group(job_id), last_event_id=last)
+            async for item in stream_limits.held(items, slot):
+                if item.type == "ping":
+                    continue
+                await self.send_json({**item.data, "type": item.type, "seq": item.seq})
+        finally:
+            STREAMS_OPEN.labels("websocket").dec()
         await self.close()
 
     async def disconnect(self, code: int) -> None:

@@ -1,20 +1,26 @@
-"""/metrics in Prometheus' text format: jobs by status, live worker slots, and this process's streams.
+"""Job metrics: counters moved by the lifecycle signals, jobs by status, and /metrics.
 
-Only for `Authorization: Bearer <CONTENTGEN_METRICS_TOKEN>` or a staff session (staff only when no token is
-set). Job counts are one indexed count per status (the `job_queue` index starts with status), kept for
+/metrics needs `Authorization: Bearer <CONTENTGEN_METRICS_TOKEN>` or a staff session (staff only when no token
+is set). Jobs by status are one indexed count per status (the `job_queue` index starts with status), kept for
 COUNTS_TTL seconds, so scrapers never make a web process scan the jobs.
 """
 
 from __future__ import annotations
 
-import hmac
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from contentgen import metrics
+from jobs import signals
 from jobs.models import GenerationJob
 from jobs.queue import live_worker_slots
 from progress.hub import get_hub
@@ -36,51 +42,92 @@ def _job_counts() -> dict[str, int]:
     return counts
 
 
-def _bearer_ok(request: HttpRequest) -> bool:
-    token = str(settings.CONTENTGEN_METRICS_TOKEN or "")
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
+JOBS_STARTED = Counter("contentgen_jobs_started", "Jobs claimed by a worker (takeovers included).", ["mode"])
+JOBS_FINISHED = Counter(
+    "contentgen_jobs_finished",
+    "Jobs that ended, by mode and status (completed, failed, cancelled).",
+    ["mode", "status"],
+)
+LEASE_TAKEOVERS = Counter(
+    "contentgen_lease_takeovers", "Jobs taken over from a worker whose lease expired.", ["mode"]
+)
+STAGE_SECONDS = Histogram(
+    "contentgen_stage_duration_seconds",
+    "Time spent in each pipeline stage, by mode.",
+    ["mode", "stage"],
+    buckets=(1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200),
+)
+WEBHOOK_DELIVERIES = Counter(
+    "contentgen_webhook_deliveries",
+    "Webhook delivery attempts by outcome (succeeded, retrying, failed, refused, skipped).",
+    ["outcome"],
+)
+
+
+@receiver(signals.job_claimed)
+def _claimed(*, job: GenerationJob, taken_over: bool, **kwargs: Any) -> None:
+    JOBS_STARTED.labels(job.mode).inc()
+    if taken_over:
+        LEASE_TAKEOVERS.labels(job.mode).inc()
+
+
+@receiver(signals.job_finished)
+def _finished(*, job: GenerationJob, **kwargs: Any) -> None:
+    JOBS_FINISHED.labels(job.mode, job.status).inc()
+    for stage, timing in (job.stage_timings or {}).items():
+        seconds = (timing or {}).get("seconds")
+        if seconds is not None:
+            STAGE_SECONDS.labels(job.mode, stage).observe(float(seconds))
+
+
+class JobsByStatus(Collector):
+    """Read at scrape time from MongoDB and Redis: every process reports the same, current numbers."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("contentgen_jobs", "Generation jobs by status.", labels=["status"])
+        for status, n in _job_counts().items():
+            family.add_metric([status], n)
+        yield family
+        yield GaugeMetricFamily(
+            "contentgen_worker_slots", "Job slots of live workers.", value=live_worker_slots()
+        )
+
+
+def install() -> None:
+    metrics.add_collector(JobsByStatus())
 
 
 async def _refusal(request: HttpRequest) -> HttpResponse | None:
-    if _bearer_ok(request):
+    if metrics.token_matches(request.headers.get("Authorization", "")):
         return None
     user: Any = await request.auser()
     if user.is_authenticated and user.is_staff:
         return None
     if user.is_authenticated:
         return JsonResponse({"detail": "Metrics are for staff and the metrics token only."}, status=403)
-    response = JsonResponse({"detail": "Send Authorization: Bearer <CONTENTGEN_METRICS_TOKEN>."}, status=401)
+    response = JsonResponse(
+        {"detail": "Metrics need Authorization: Bearer <CONTENTGEN_METRICS_TOKEN> or a staff session."},
+        status=401,
+    )
     response["WWW-Authenticate"] = "Bearer"
     return response
 
 
-async def metrics(request: HttpRequest) -> HttpResponse:
+async def metrics_view(request: HttpRequest) -> HttpResponseBase:
     refusal = await _refusal(request)
     if refusal is not None:
         return refusal
-    started = time.monotonic()
-    counts = await sync_to_async(_job_counts, thread_sensitive=False)()
-    slots = await sync_to_async(live_worker_slots, thread_sensitive=False)()
+    body = await sync_to_async(metrics.exposition, thread_sensitive=False)()
     hub = get_hub()
-    lines = [
-        "# HELP contentgen_jobs Generation jobs by status.",
-        "# TYPE contentgen_jobs gauge",
-        *(f'contentgen_jobs{{status="{status}"}} {n}' for status, n in counts.items()),
-        "# HELP contentgen_worker_slots Job slots of live workers.",
-        "# TYPE contentgen_worker_slots gauge",
-        f"contentgen_worker_slots {slots}",
-        "# HELP contentgen_stream_viewers Open progress streams in this web process.",
-        "# TYPE contentgen_stream_viewers gauge",
-        f"contentgen_stream_viewers {hub.viewers()}",
-        "# HELP contentgen_stream_groups Channel-layer groups this web process subscribes to.",
-        "# TYPE contentgen_stream_groups gauge",
-        f"contentgen_stream_groups {len(hub.feeds)}",
-        "# HELP contentgen_streams_degraded 1 while Redis is unreachable and streams read the event log.",
-        "# TYPE contentgen_streams_degraded gauge",
-        f"contentgen_streams_degraded {int(hub.degraded)}",
-        "# HELP contentgen_metrics_scrape_seconds Time taken to gather these metrics.",
-        "# TYPE contentgen_metrics_scrape_seconds gauge",
-        f"contentgen_metrics_scrape_seconds {time.monotonic() - started:.6f}",
-    ]
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
+    local = (
+        "# HELP contentgen_stream_viewers Open progress streams in this web process (hub subscribers).\n"
+        "# TYPE contentgen_stream_viewers gauge\n"
+        f"contentgen_stream_viewers {hub.viewers()}\n"
+        "# HELP contentgen_stream_groups Channel-layer groups this web process subscribes to.\n"
+        "# TYPE contentgen_stream_groups gauge\n"
+        f"contentgen_stream_groups {len(hub.feeds)}\n"
+        "# HELP contentgen_streams_degraded 1 while Redis is unreachable and streams read the event log.\n"
+        "# TYPE contentgen_streams_degraded gauge\n"
+        f"contentgen_streams_degraded {int(hub.degraded)}\n"
+    )
+    return HttpResponse(body + local.encode(), content_type=CONTENT_TYPE_LATEST)

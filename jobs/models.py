@@ -169,3 +169,18 @@ class GenerationJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+
+# Models of the jobs app that live in their own modules.
+from jobs.webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402
+
+__all__ = [
+    "BulkJob",
+    "GenerationJob",
+    "JobError",
+    "Progress",
+    "Result",
+    "Stage",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from jobs import analytics_views, export_views, history_views, pages, sse_views
+from jobs import analytics_views, export_views, history_views, ops, pages, sse_views
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -20,4 +20,7 @@ urlpatterns = [
     path("bulk/<str:bulk_id>/articles.zip", export_views.batch_zip, name="bulk-zip"),
     path("history/", history_views.history, name="history"),
     path("analytics/", analytics_views.analytics_page, name="analytics"),
+    path("settings/webhooks/", include("jobs.webhooks.page_urls")),
+    path("ops/", ops.ops_page, name="ops"),
+    path("ops/live", ops.ops_live, name="ops-live"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -18,15 +19,18 @@ from django.utils import timezone
 
 from contentgen import mongo
 from contentgen.errors import ApplicationError
-from jobs import payloads
+from jobs import payloads, signals
 from jobs.bulk import bulk_emit
 from jobs.eta import queue_forecast
 from jobs.groups import bulk_group, job_group, user_group
+from jobs.logs import job_log_context
 from jobs.models import BulkJob, GenerationJob, JobError, Progress, Stage
 from jobs.pipeline.stages import STAGE_ORDER, stage_label
 from jobs.queue import client, notify_queued
 from jobs.validation import JobSpec
 from progress.publish import publish
+
+logger = logging.getLogger(__name__)
 
 QUEUED_MESSAGE = "Queued for generation"
 
@@ -80,6 +84,8 @@ def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
     job.save()
     job_emit(job=job, after=0)
     notify_queued()
+    with job_log_context(job):
+        logger.info("job %s queued (%s)", job.pk, job.mode)
     return job
 
 
@@ -148,6 +154,7 @@ def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob |
             BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
         ):
             bulk_emit(bulk=bulk, complete=True, trigger=trigger, progress=False, after=seq)
+            signals.emit(signals.bulk_finished, bulk=bulk)
     return bulk
 
 
@@ -203,6 +210,7 @@ def _give_up(*, pk: Any, stamp: Any) -> bool:
     _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
     seq = job_emit(job=job)
     job_emit(job=job, type="complete", after=seq)
+    signals.emit(signals.job_finished, job=job)
     return True
 
 
@@ -238,6 +246,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
         expired, worker_id=worker_id, stamp=stamp, status=processing, lease_expires_at__lt=stamp
     )
     if job is not None:
+        signals.emit(signals.job_claimed, job=job, taken_over=True)
         return job, True
     queued = list(
         GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
@@ -250,6 +259,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     if job is None:
         return None
     _bulk_move(job, GenerationJob.Status.QUEUED, processing)
+    signals.emit(signals.job_claimed, job=job, taken_over=False)
     queue_refresh_estimates()
     return job, False
 
@@ -302,6 +312,7 @@ def job_finish(*, job: GenerationJob, worker_id: str) -> None:
     if won != 1:
         raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
     _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+    signals.emit(signals.job_finished, job=job)
     queue_refresh_estimates()
 
 
@@ -378,6 +389,7 @@ def _cancel_queued(job: GenerationJob) -> bool:
     job.status = GenerationJob.Status.CANCELLED
     seq = job_emit(job=job)
     job_emit(job=job, type="complete", after=seq)
+    signals.emit(signals.job_finished, job=job)
     return True
 
 

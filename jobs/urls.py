@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from jobs import analytics_views, apis, export_views, sse_views
 
@@ -25,4 +25,5 @@ urlpatterns = [
     path("jobs/<str:job_id>/article.html", export_views.ArticleHtmlApi.as_view(), name="api-job-html"),
     path("bulk-jobs/<str:bulk_id>/articles.zip", export_views.BatchZipApi.as_view(), name="api-bulk-zip"),
     path("analytics/", analytics_views.AnalyticsApi.as_view(), name="api-analytics"),
+    path("webhooks/", include("jobs.webhooks.urls")),
 ]

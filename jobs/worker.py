@@ -24,10 +24,12 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from jobs import retention, services
+from jobs.logs import job_log_context
 from jobs.models import GenerationJob
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
 from jobs.queue import QUEUE_CHANNEL, client, worker_gone, worker_heartbeat
 from jobs.services import LeaseLost
+from jobs.sidecars import Sidecars
 from jobs.tracker import ProgressTracker
 from progress import events
 from progress.layer import sender
@@ -119,7 +121,16 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
 
 
 class Worker:
-    def __init__(self, *, concurrency: int = 1, burst: bool = False, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 1,
+        burst: bool = False,
+        worker_id: str | None = None,
+        metrics_port: int | None = None,
+        metrics_address: str = "127.0.0.1",
+    ) -> None:
+        self.metrics_port, self.metrics_address = metrics_port, metrics_address
         self.concurrency = max(1, concurrency)
         self.burst = burst
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -156,6 +167,9 @@ class Worker:
         logger.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         heart = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
         heart.start()
+        sidecars = Sidecars(
+            self, metrics_port=self.metrics_port, metrics_address=self.metrics_address
+        ).start()
         self._subscribe()
         idle = IDLE_MIN
         try:
@@ -175,6 +189,7 @@ class Worker:
                 future.exception(timeout=self.lease_seconds + 30)
             self.pool.shutdown(wait=True)
             self.finished.set()
+            sidecars.stop()
             worker_gone(worker_id=self.worker_id)
             if self._pubsub is not None:
                 with contextlib.suppress(redis.RedisError):
@@ -209,7 +224,8 @@ class Worker:
 
     def _run_job(self, job: GenerationJob, taken_over: bool, running: RunningJob) -> None:
         try:
-            execute(job, worker_id=self.worker_id, taken_over=taken_over, running=running)
+            with job_log_context(job, worker_id=self.worker_id):
+                execute(job, worker_id=self.worker_id, taken_over=taken_over, running=running)
         finally:
             with self.lock:
                 self.running.pop(job.pk, None)

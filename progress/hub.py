@@ -21,6 +21,8 @@ import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from contentgen.metrics import CHANNEL_LAYER_ERRORS
+
 logger = logging.getLogger(__name__)
 
 BUFFER = 64
@@ -64,6 +66,7 @@ class GroupFeed:
             self.channel = await asyncio.wait_for(layer.new_channel(), timeout=3)
             await asyncio.wait_for(layer.group_add(self.group, self.channel), timeout=3)
         except Exception as exc:
+            CHANNEL_LAYER_ERRORS.labels("group_add").inc()
             logger.warning(
                 "subscribing to %s failed (%s): streams read the event log until Redis is back",
                 self.group,
@@ -86,6 +89,7 @@ class GroupFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                CHANNEL_LAYER_ERRORS.labels("receive").inc()
                 logger.warning("receiving on %s failed: %s", self.group, exc)
                 self.hub.mark_degraded()
                 await asyncio.sleep(HEALTH_INTERVAL)

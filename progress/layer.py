@@ -16,6 +16,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from contentgen.metrics import CHANNEL_LAYER_ERRORS
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,6 +49,7 @@ class LayerSender:
             try:
                 await asyncio.wait_for(layer.group_send(group, message), timeout=5)
             except Exception as exc:  # the event is in the log already; streams will catch up
+                CHANNEL_LAYER_ERRORS.labels("group_send").inc()
                 logger.warning("group_send to %s failed: %s", group, exc)
             finally:
                 with self._lock:

@@ -6,6 +6,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from contentgen.metrics import EVENTS_PUBLISHED
 from progress import events
 from progress.layer import sender
 
@@ -23,6 +24,7 @@ def publish(
 ) -> int:
     """Log the event, then group_send it. Returns the event's seq. `data` must be JSON-ready."""
     seq = events.append(stream_id=stream_id, scope=scope, type=type, data=data, after=after)
+    EVENTS_PUBLISHED.labels(scope, type).inc()
     message = {
         "type": MESSAGE_TYPE,
         "scope": scope,

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
+from contentgen.metrics import STREAMS_OPEN
 from progress import stream_limits
 from progress.auth import stream_user
 from progress.streams import Item, follow, parse_last_event_id, resume_is_finished
@@ -49,9 +50,13 @@ def sse_frame(item: Item, data: str | None = None) -> bytes:
 
 
 async def _frames(items: AsyncIterator[Item], encode: Encoder) -> AsyncIterator[bytes]:
-    yield f"retry: {RETRY_MS}\n\n".encode()
-    async for item in items:
-        yield encode(item)
+    STREAMS_OPEN.labels("sse").inc()
+    try:
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        async for item in items:
+            yield encode(item)
+    finally:
+        STREAMS_OPEN.labels("sse").dec()
 
 
 def _too_many(exc: stream_limits.TooManyStreams) -> JsonResponse:

@@ -9,6 +9,7 @@ log. Those and the first read are the only database reads while a stream is heal
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from asgiref.sync import sync_to_async
 from bson import ObjectId
 from django.conf import settings
 
+from contentgen.metrics import EVENT_SEND_DELAY
 from progress import events
 from progress.hub import CATCHUP, get_hub
 
@@ -45,6 +47,19 @@ MAX_EVENT_ID_DIGITS = 18  # below 2**63: every id fits MongoDB's int64
 async def _read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Event-log reads run in the thread pool, in parallel across streams (pymongo is thread-safe)."""
     return await sync_to_async(function, thread_sensitive=False)(*args, **kwargs)
+
+
+def observe_delay(data: dict[str, Any]) -> None:
+    """Creation-to-send delay of a live event (the replay on connect is old on purpose: not counted)."""
+    stamp = data.get("timestamp")
+    if not isinstance(stamp, str):
+        return
+    try:
+        created = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return
+    if created.tzinfo is not None:
+        EVENT_SEND_DELAY.observe(max(0.0, (dt.datetime.now(dt.UTC) - created).total_seconds()))
 
 
 def _item(doc: dict[str, Any]) -> Item:
@@ -106,6 +121,7 @@ async def follow(
                 source = None
             elif int(message["seq"]) == last + 1:
                 seq, kind = int(message["seq"]), message["event"]
+                observe_delay(message["data"])
                 source = _items([Item(type=kind, data=message["data"], seq=seq, stream_id=str(stream_id))])
             else:
                 source = replay()
@@ -132,6 +148,7 @@ async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> A
             subscription.take_overflow()
             if message is CATCHUP or "event" not in message:
                 continue
+            observe_delay(message["data"])
             yield Item(
                 type=message["event"], data=message["data"], seq=None, stream_id=message.get("stream_id")
             )

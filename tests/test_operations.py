@@ -44,7 +44,7 @@ def test_metrics_are_prometheus_text_with_job_counts_for_staff(client, api, fres
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
-    assert 'contentgen_jobs{status="queued"} 1' in response.content.decode()
+    assert 'contentgen_jobs{status="queued"} 1.0' in response.content.decode()
 
 
 def test_metrics_need_the_bearer_token_or_a_staff_session(client, user, settings, fresh_counts):

@@ -17,9 +17,31 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--concurrency", type=int, default=1, help="jobs run at once in this process")
         parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            help="serve this worker's Prometheus metrics on this port",
+        )
+        parser.add_argument(
+            "--metrics-address",
+            default="127.0.0.1",
+            help="address for --metrics-port; other than loopback it needs CONTENTGEN_METRICS_TOKEN",
+        )
 
-    def handle(self, *args: Any, concurrency: int, burst: bool, verbosity: int = 1, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        concurrency: int,
+        burst: bool,
+        metrics_port: int | None = None,
+        metrics_address: str = "127.0.0.1",
+        verbosity: int = 1,
+        **options: Any,
+    ) -> None:
         logging.getLogger().setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
-        worker = Worker(concurrency=concurrency, burst=burst)
+        worker = Worker(
+            concurrency=concurrency, burst=burst, metrics_port=metrics_port, metrics_address=metrics_address
+        )
         worker.install_signal_handlers()
         raise SystemExit(worker.run())

@@ -1,0 +1,25 @@
+"""Lifecycle signals sent by jobs.services, so webhooks and metrics hang off the state changes without
+the services importing them (the webhook payload needs the API's serializers, which import services)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
+
+# job=GenerationJob, taken_over=bool: a worker won the claim.
+job_claimed = Signal()
+# job=GenerationJob in its terminal status (completed, failed or cancelled), stored.
+job_finished = Signal()
+# bulk=BulkJob: every job in the batch has ended.
+bulk_finished = Signal()
+
+
+def emit(signal: Signal, **kwargs: Any) -> None:
+    """A receiver's failure is logged and never undoes the state change that was already stored."""
+    for receiver, result in signal.send_robust(sender=None, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("signal receiver %r failed", receiver, exc_info=result)

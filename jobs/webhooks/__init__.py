@@ -1,0 +1,1 @@
+"""Signed webhooks: endpoints a user registers, and deliveries the workers send to them."""
