@@ -1,0 +1,296 @@
+"""Prompts a small local model can follow, and pure fixes for what it gets wrong (no crewAI, no llama.cpp).
+
+A 135M-parameter model follows one short instruction at a time, loses the thread after a few hundred
+tokens and repeats itself. So the article is planned here (title, outline, words per section), each
+section is one short generation, and the text is cleaned: repeated sentences and paragraphs cut, stray
+headings and lists removed, the meta fields forced into their lengths with the focus keyword.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .contracts import JobInput
+from .offline_text import subject_for
+from .scoring import META_DESCRIPTION_LIMIT, META_TITLE_LIMIT, clip_meta_description, clip_meta_title
+
+# Measured with SmolLM2-135M: about 1.3 tokens per English word; the margin lets a section end its sentence.
+TOKENS_PER_WORD = 1.6
+MIN_SECTION_WORDS = 40
+MAX_SECTION_WORDS = 140
+MAX_EXTRA_SECTIONS = 4
+OUTLINE_SIZE = (2, 6)
+_SENTENCE_RE = re.compile(r"[^.!?]+(?:[.!?]+[\"')\]]*|$)\s*")
+_LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|#+)\s*")
+_META_LINE_RE = re.compile(
+    r"(?im)^\s*\**\s*(title|meta title|description|meta description)\s*\**\s*[:\-]\s*(.+)$"
+)
+_EXTRA_HEADINGS = (
+    "Common mistakes to avoid",
+    "Tips from experience",
+    "Questions people often ask",
+    "Planning the next step",
+)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    user: str
+    max_tokens: int
+
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+
+
+_SYSTEM = "You are a helpful writer. Answer in plain English. Follow the instruction exactly."
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def words_in(text: str) -> int:
+    return len(text.split())
+
+
+def title_for(job: JobInput) -> str:
+    subject = subject_for(job)
+    topic = subject.topic.strip().rstrip(".")
+    return topic[:1].upper() + topic[1:] if topic else subject.keyword.capitalize()
+
+
+def outline_prompt(job: JobInput) -> Prompt:
+    subject = subject_for(job)
+    focus = f" Use the keyword '{subject.keyword}'." if job.mode == "keywords" else ""
+    return Prompt(
+        _SYSTEM,
+        f"List 4 short section headings for a blog article about {subject.topic}.{focus} "
+        "Write one heading per line, nothing else.",
+        max_tokens=80,
+    )
+
+
+def section_prompt(
+    job: JobInput, heading: str, words: int, *, intro: bool = False, last: bool = False
+) -> Prompt:
+    subject = subject_for(job)
+    if intro:
+        task = (
+            f"Write the opening paragraph of a blog article about {subject.topic}. "
+            f"Use the words '{subject.keyword}'."
+        )
+    elif last:
+        task = f"Write a short closing paragraph for a blog article about {subject.topic}."
+    else:
+        task = f"Write a paragraph for the section '{heading}' of a blog article about {subject.topic}."
+    if job.mode == "spin" and job.source_text.strip():
+        task += f" Use the facts in this text, in your own words: {job.source_text.strip()[:600]}"
+    return Prompt(
+        _SYSTEM,
+        f"{task} Write about {words} words in a {job.tone} tone. Plain sentences, no headings, no lists.",
+        max_tokens=int(words * TOKENS_PER_WORD) + 16,
+    )
+
+
+def meta_prompt(job: JobInput, article: str) -> Prompt:
+    subject = subject_for(job)
+    excerpt = " ".join(plain_paragraphs(article)[:2])[:700]
+    return Prompt(
+        _SYSTEM,
+        f"Article about {subject.keyword}:\n{excerpt}\n\nWrite an SEO title and a one-sentence meta "
+        "description for this article. Answer in exactly two lines:\n"
+        "Title: <title>\nDescription: <description>",
+        max_tokens=90,
+    )
+
+
+def parse_outline(text: str, job: JobInput) -> list[str]:
+    """Headings from a model's list, cleaned and deduplicated; padded from a fixed set when too few."""
+    headings: list[str] = []
+    seen: set[str] = set()
+    for raw in text.splitlines():
+        line = _LIST_MARK_RE.sub("", raw).strip().strip("*_\"'").strip()
+        line = re.sub(r"^(section|heading)\s*\d*\s*[:.-]\s*", "", line, flags=re.IGNORECASE).rstrip(":.")
+        key = _norm(line)
+        if not key or len(line) > 70 or len(key.split()) > 10 or key in seen:
+            continue
+        seen.add(key)
+        headings.append(line[:1].upper() + line[1:])
+    keyword = subject_for(job).keyword
+    if not any(_norm(keyword) in _norm(h) for h in headings):
+        headings.insert(0, f"Why {keyword} matters")
+    for extra in _EXTRA_HEADINGS:
+        if len(headings) >= OUTLINE_SIZE[0] + 1:
+            break
+        if _norm(extra) not in seen:
+            headings.append(extra)
+    return headings[: OUTLINE_SIZE[1]]
+
+
+def outline_brief(job: JobInput, headings: list[str]) -> str:
+    """The research stage's stored output, and what the writer reads back from the crew's context."""
+    lines = "\n".join(f"- {h}" for h in headings)
+    return f"# Research brief: {title_for(job)}\n\n## Outline\n{lines}\n"
+
+
+def outline_from_brief(text: str) -> list[str]:
+    match = re.search(r"(?ms)^## Outline\s*\n(.*?)(?:\n\s*\n|\Z)", text)
+    if not match:
+        return []
+    return [
+        line[2:].strip() for line in match.group(1).splitlines() if line.startswith("- ") and line[2:].strip()
+    ]
+
+
+def section_words(word_count: int, sections: int) -> int:
+    """Words per body section when the intro and conclusion take a share each."""
+    return max(MIN_SECTION_WORDS, min(MAX_SECTION_WORDS, round(word_count / max(1, sections + 2))))
+
+
+def extra_heading(index: int) -> str:
+    return _EXTRA_HEADINGS[index % len(_EXTRA_HEADINGS)]
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in (m.group(0) for m in _SENTENCE_RE.finditer(text)) if s.strip()]
+
+
+def clean_paragraph(text: str, seen: set[str]) -> str:
+    """One paragraph of prose: no headings, lists or markup, no sentence already in ``seen`` (updated).
+
+    Also drops an unfinished last sentence, which a token limit leaves behind.
+    """
+    lines = [_LIST_MARK_RE.sub("", line).strip() for line in text.replace("**", "").splitlines()]
+    prose = " ".join(line for line in lines if line)
+    kept: list[str] = []
+    parts = sentences(prose)
+    for index, sentence in enumerate(parts):
+        stripped = sentence.strip()
+        if index == len(parts) - 1 and index > 0 and stripped[-1:] not in ".!?\"')":
+            break
+        key = _norm(stripped)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        kept.append(stripped)
+    return " ".join(kept)
+
+
+def dedupe_paragraphs(markdown: str) -> str:
+    """Cuts paragraphs and sentences that repeat earlier ones; headings stay."""
+    seen_paragraphs: set[str] = set()
+    seen_sentences: set[str] = set()
+    blocks: list[str] = []
+    for block in re.split(r"\n\s*\n", markdown.strip()):
+        block = block.strip()
+        if not block:
+            continue
+        if block.startswith("#"):
+            blocks.append(block)
+            continue
+        key = _norm(block)
+        if key in seen_paragraphs:
+            continue
+        seen_paragraphs.add(key)
+        cleaned = clean_paragraph(block, seen_sentences)
+        if cleaned:
+            blocks.append(cleaned)
+    # A heading left with no text under it goes too.
+    kept = [
+        b
+        for i, b in enumerate(blocks)
+        if not (b.startswith("## ") and (i + 1 == len(blocks) or blocks[i + 1].startswith("#")))
+    ]
+    return "\n\n".join(kept) + "\n"
+
+
+def trim_to_words(markdown: str, limit: int) -> str:
+    """Drops whole sentences from the end of the body until the article has at most ``limit`` words."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", markdown.strip()) if b.strip()]
+    total = sum(words_in(b.lstrip("#")) for b in blocks)
+    while total > limit and blocks:
+        last = blocks[-1]
+        if last.startswith("#"):
+            blocks.pop()
+            total -= words_in(last.lstrip("#"))
+            continue
+        parts = sentences(last)
+        if len(parts) <= 1:
+            blocks.pop()
+            total -= words_in(last)
+            continue
+        removed = parts.pop()
+        blocks[-1] = "".join(parts).strip()
+        total -= words_in(removed)
+    return "\n\n".join(blocks) + "\n"
+
+
+def plain_paragraphs(markdown: str) -> list[str]:
+    return [b.strip() for b in re.split(r"\n\s*\n", markdown) if b.strip() and not b.strip().startswith("#")]
+
+
+def ensure_structure(markdown: str, job: JobInput) -> str:
+    """One '# ' title, the focus keyword in the first paragraph and in a '## ' heading, two '## ' at least."""
+    keyword = subject_for(job).keyword
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", markdown.strip()) if b.strip()]
+    blocks = [b for b in blocks if not b.startswith("# ")]
+    body = [("## " + b.lstrip("#").strip()) if b.startswith("#") else b for b in blocks]
+    paragraphs = [i for i, b in enumerate(body) if not b.startswith("#")]
+    if not paragraphs:
+        body.insert(0, f"This article is about {keyword}.")
+        paragraphs = [0]
+    first = paragraphs[0]
+    if _norm(keyword) not in _norm(body[first]):
+        body[first] = f"This guide is about {keyword}. {body[first]}"
+    headings = [i for i, b in enumerate(body) if b.startswith("## ")]
+    if not any(_norm(keyword) in _norm(body[i]) for i in headings):
+        body.insert(first + 1, f"## Why {keyword} matters")
+    while sum(1 for b in body if b.startswith("## ")) < 2:
+        body.append(f"## {extra_heading(0)}" if len(body) % 2 else "## Final thoughts")
+        body.append(f"Keep {keyword} simple and start small.")
+    return f"# {title_for(job)}\n\n" + "\n\n".join(body) + "\n"
+
+
+def parse_meta(text: str) -> tuple[str, str]:
+    title = description = ""
+    for label, value in _META_LINE_RE.findall(text):
+        value = value.strip().strip("*\"'").strip()
+        if "title" in label.lower() and not title:
+            title = value
+        elif "description" in label.lower() and not description:
+            description = value
+    return title, description
+
+
+def meta_title(candidate: str, job: JobInput) -> str:
+    keyword = subject_for(job).keyword
+    title = re.sub(r"\s+", " ", candidate).strip().strip("#").strip()
+    if not title or _norm(keyword) not in _norm(title):
+        title = title_for(job)
+        if _norm(keyword) not in _norm(title):
+            title = f"{keyword.capitalize()}: {title}"
+    if len(title) < 30:
+        title = f"{title}: A Practical Guide"
+    clipped = clip_meta_title(title)
+    return clipped if _norm(keyword) in _norm(clipped) else clip_meta_title(keyword.capitalize())
+
+
+def meta_description(candidate: str, article: str, job: JobInput) -> str:
+    keyword = subject_for(job).keyword
+    text = re.sub(r"\s+", " ", candidate).strip().strip("\"'")
+    if len(text) < 70 or _norm(keyword) not in _norm(text):
+        paragraphs = plain_paragraphs(article)
+        lead = paragraphs[0] if paragraphs else ""
+        text = text if _norm(keyword) in _norm(text) else f"A practical guide to {keyword}. {text}".strip()
+        if len(text) < 70:
+            text = f"{text} {lead}".strip()
+    clipped = clip_meta_description(text)
+    if len(clipped) < META_DESCRIPTION_LIMIT and clipped[-1:] not in ".!?":
+        clipped = clipped[: META_DESCRIPTION_LIMIT - 1].rstrip(" ,;:") + "."
+    return clipped
+
+
+def within_limits(title: str, description: str) -> bool:
+    return 0 < len(title) <= META_TITLE_LIMIT and 0 < len(description) <= META_DESCRIPTION_LIMIT
