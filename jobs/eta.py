@@ -22,6 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.conf import settings
+
+from jobs.models import GenerationJob
+from jobs.pipeline import local_model, pace
+from jobs.queue import live_worker_slots
+
 HISTORY_SIZE = 30
 HISTORY_TTL = 10.0
 RECENCY_DECAY = 0.93
@@ -136,8 +142,6 @@ class History:
 
     @staticmethod
     def _load(mode: str) -> tuple[dict[str, list[Sample]], list[float]]:
-        from jobs.models import GenerationJob
-
         recent = list(
             GenerationJob.objects.filter(mode=mode, status=GenerationJob.Status.COMPLETED)
             .order_by("-updated_at")
@@ -246,10 +250,6 @@ def model_priors(mode: str) -> dict[str, float]:
     """Seconds per stage at 1,000 words for the model in use: the offline model's configured pace, the
     local model's measured tokens/s (a figure measured here until this process has run it), and the
     seed's figures for providers, whose pace nothing here can know."""
-    from django.conf import settings
-
-    from jobs.pipeline import local_model, pace
-
     if settings.CONTENTGEN_LLM == "offline":
         return pace.offline_stage_seconds(mode, REFERENCE_WORDS)
     if settings.CONTENTGEN_LLM == "local":
@@ -353,16 +353,12 @@ def forecast_lanes(
 
 def worker_slots() -> int:
     """Slots of live workers, from their heartbeats in Redis (0 when no worker runs)."""
-    from jobs.queue import live_worker_slots
-
     return live_worker_slots()
 
 
 def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]]:
     """(estimated_start, completion, low, high) for each of the newly queued `jobs` (not yet saved), in
     order; [] while no worker runs."""
-    from jobs.models import GenerationJob
-
     slots = worker_slots()
     if not jobs or slots <= 0:
         return []
@@ -402,8 +398,6 @@ def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, 
 
 def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datetime | None:
     """When the batch's last job ends: in-flight jobs finish, queued ones run on the slots it gets now."""
-    from jobs.models import GenerationJob
-
     now = dt.datetime.now(dt.UTC)
     queued = list(
         GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.QUEUED).only(
