@@ -18,20 +18,21 @@ from .local_text import (
     Prompt,
     clean_paragraph,
     dedupe_paragraphs,
+    description_prompt,
     ensure_structure,
-    extra_heading,
+    extra_headings,
+    first_line,
     meta_description,
-    meta_prompt,
     meta_title,
     outline_brief,
     outline_from_brief,
     outline_prompt,
-    parse_meta,
     parse_outline,
     section_prompt,
     section_words,
     sentences,
     title_for,
+    title_prompt,
     trim_to_words,
     words_in,
 )
@@ -121,10 +122,10 @@ class LocalLLM(OfflineLLM):
         for heading in headings:
             section(heading)
         # Continue in sections while the article is short of the requested length.
-        for index in range(MAX_EXTRA_SECTIONS):
+        for heading in extra_headings(headings)[:MAX_EXTRA_SECTIONS]:
             if written() + per >= 0.9 * target:
                 break
-            section(extra_heading(index))
+            section(heading)
         section("Final thoughts", last=True)
         article = ensure_structure(dedupe_paragraphs("".join(parts)), job)
         return trim_to_words(article, int(target * 1.1))
@@ -132,7 +133,9 @@ class LocalLLM(OfflineLLM):
     def _seo(self, job: JobInput, messages: str | list[LLMMessage], emit: Callable[[str], None]) -> str:
         article = _context_article(messages) or ensure_structure(f"This article is about {job.topic}.", job)
         article = ensure_structure(dedupe_paragraphs(article), job)
-        raw_title, raw_description = parse_meta(self._generate(meta_prompt(job, article), emit))
+        raw_title = first_line(self._generate(title_prompt(job), emit))
+        emit("\n")
+        raw_description = first_line(self._generate(description_prompt(job), emit))
         fields = {
             "meta_title": meta_title(raw_title, job),
             "meta_description": meta_description(raw_description, article, job),

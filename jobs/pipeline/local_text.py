@@ -20,12 +20,28 @@ TOKENS_PER_WORD = 1.6
 MIN_SECTION_WORDS = 40
 MAX_SECTION_WORDS = 140
 MAX_EXTRA_SECTIONS = 4
+# Shorter "sentences" are list numbers and fragments ("1.", "Yes!").
+MIN_SENTENCE_WORDS = 3
 OUTLINE_SIZE = (2, 6)
 _SENTENCE_RE = re.compile(r"[^.!?]+(?:[.!?]+[\"')\]]*|$)\s*")
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|#+)\s*")
-_META_LINE_RE = re.compile(
-    r"(?im)^\s*\**\s*(title|meta title|description|meta description)\s*\**\s*[:\-]\s*(.+)$"
+_ITEM_LABEL_RE = re.compile(r"^(section|heading|title|topic)\s*\d*\s*[:.-]\s*", re.IGNORECASE)
+_ANSWER_LABEL_RE = re.compile(
+    r"^\s*\**\s*((seo |meta )?title|(meta )?description)\s*\**\s*:\s*", re.IGNORECASE
 )
+_PLACEHOLDER_RE = re.compile(r"\[[^\]]*\]\s*[-:–]?\s*|\(.*?\)")
+# The model talking about the task instead of doing it ("Sure, here's a paragraph for the section ...").
+_META_TALK_RE = re.compile(
+    r"^(sure|certainly|of course|title:)|\bhere('s| is) (a|an|the|my)\b"
+    r"|\b(paragraph|section|blog (post|article)) (for|about) the (section|blog)\b"
+    r"|\bno lists?\b|\bheadings?\b",
+    re.IGNORECASE,
+)
+_STOPWORDS = frozenset(
+    ("a", "an", "and", "the", "of", "for", "in", "on", "to", "with", "your", "you", "how", "why", "what")
+    + ("is", "are", "small", "big", "best", "guide")
+)
+_GENERIC = {"heading", "headings", "title", "titles", "topics", "section headings", "outline"}
 _EXTRA_HEADINGS = (
     "Common mistakes to avoid",
     "Tips from experience",
@@ -63,11 +79,11 @@ def title_for(job: JobInput) -> str:
 
 def outline_prompt(job: JobInput) -> Prompt:
     subject = subject_for(job)
-    focus = f" Use the keyword '{subject.keyword}'." if job.mode == "keywords" else ""
+    focus = f" Use the keyword '{subject.keyword}' in one of them." if job.mode == "keywords" else ""
     return Prompt(
         _SYSTEM,
-        f"List 4 short section headings for a blog article about {subject.topic}.{focus} "
-        "Write one heading per line, nothing else.",
+        f"What are 4 topics to cover in a blog post about {subject.topic}?{focus} "
+        "Answer with a numbered list of short titles.",
         max_tokens=80,
     )
 
@@ -94,27 +110,43 @@ def section_prompt(
     )
 
 
-def meta_prompt(job: JobInput, article: str) -> Prompt:
-    subject = subject_for(job)
-    excerpt = " ".join(plain_paragraphs(article)[:2])[:700]
+def title_prompt(job: JobInput) -> Prompt:
     return Prompt(
         _SYSTEM,
-        f"Article about {subject.keyword}:\n{excerpt}\n\nWrite an SEO title and a one-sentence meta "
-        "description for this article. Answer in exactly two lines:\n"
-        "Title: <title>\nDescription: <description>",
-        max_tokens=90,
+        f"Write a short SEO title (under 60 characters) for a blog post about {subject_for(job).keyword}. "
+        "Answer with the title only.",
+        max_tokens=30,
+    )
+
+
+def description_prompt(job: JobInput) -> Prompt:
+    return Prompt(
+        _SYSTEM,
+        f"Write one sentence that describes a blog post about {subject_for(job).keyword}.",
+        max_tokens=50,
     )
 
 
 def parse_outline(text: str, job: JobInput) -> list[str]:
-    """Headings from a model's list, cleaned and deduplicated; padded from a fixed set when too few."""
+    """Headings from a model's list, cleaned and deduplicated; padded from a fixed set when too few.
+
+    When some lines carry list markers, only those count: the others are the model's preamble.
+    """
+    lines = [raw for raw in text.splitlines() if raw.strip()]
+    if any(_marked(raw) for raw in lines):
+        lines = [raw for raw in lines if _marked(raw)]
     headings: list[str] = []
     seen: set[str] = set()
-    for raw in text.splitlines():
-        line = _LIST_MARK_RE.sub("", raw).strip().strip("*_\"'").strip()
-        line = re.sub(r"^(section|heading)\s*\d*\s*[:.-]\s*", "", line, flags=re.IGNORECASE).rstrip(":.")
+    topic_words = _content_words(f"{subject_for(job).topic} {subject_for(job).keyword}")
+    for raw in lines:
+        if raw.rstrip().endswith(":"):
+            continue
+        line = unquote(_LIST_MARK_RE.sub("", raw).strip().strip("*_").strip())
+        line = _ITEM_LABEL_RE.sub("", _PLACEHOLDER_RE.sub("", line)).strip().rstrip(":.")
         key = _norm(line)
-        if not key or len(line) > 70 or len(key.split()) > 10 or key in seen:
+        if not key or key in _GENERIC or len(line) > 70 or len(key.split()) > 10 or key in seen:
+            continue
+        if "#" in line or not _content_words(line) & topic_words:
             continue
         seen.add(key)
         headings.append(line[:1].upper() + line[1:])
@@ -127,6 +159,23 @@ def parse_outline(text: str, job: JobInput) -> list[str]:
         if _norm(extra) not in seen:
             headings.append(extra)
     return headings[: OUTLINE_SIZE[1]]
+
+
+def _content_words(text: str) -> set[str]:
+    """Lower-case words that carry meaning, crudely stemmed so "composting" meets "compost"."""
+    return {w.removesuffix("ing").removesuffix("s") for w in _norm(text).split() if w not in _STOPWORDS}
+
+
+def _marked(line: str) -> bool:
+    match = _LIST_MARK_RE.match(line)
+    return bool(match and match.group(0).strip())
+
+
+def unquote(text: str) -> str:
+    text = text.strip()
+    while len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
+        text = text[1:-1].strip()
+    return text.lstrip('"“').rstrip('"”') if text.count('"') % 2 else text
 
 
 def outline_brief(job: JobInput, headings: list[str]) -> str:
@@ -149,8 +198,10 @@ def section_words(word_count: int, sections: int) -> int:
     return max(MIN_SECTION_WORDS, min(MAX_SECTION_WORDS, round(word_count / max(1, sections + 2))))
 
 
-def extra_heading(index: int) -> str:
-    return _EXTRA_HEADINGS[index % len(_EXTRA_HEADINGS)]
+def extra_headings(existing: list[str]) -> list[str]:
+    """Headings for continuing sections, none repeating one the article already has."""
+    taken = {_norm(h) for h in existing}
+    return [h for h in _EXTRA_HEADINGS if _norm(h) not in taken]
 
 
 def sentences(text: str) -> list[str]:
@@ -163,7 +214,7 @@ def clean_paragraph(text: str, seen: set[str]) -> str:
     Also drops an unfinished last sentence, which a token limit leaves behind.
     """
     lines = [_LIST_MARK_RE.sub("", line).strip() for line in text.replace("**", "").splitlines()]
-    prose = " ".join(line for line in lines if line)
+    prose = unquote(" ".join(line for line in lines if line))
     kept: list[str] = []
     parts = sentences(prose)
     for index, sentence in enumerate(parts):
@@ -171,7 +222,7 @@ def clean_paragraph(text: str, seen: set[str]) -> str:
         if index == len(parts) - 1 and index > 0 and stripped[-1:] not in ".!?\"')":
             break
         key = _norm(stripped)
-        if not key or key in seen:
+        if len(key.split()) < MIN_SENTENCE_WORDS or key in seen or _META_TALK_RE.search(stripped):
             continue
         seen.add(key)
         kept.append(stripped)
@@ -248,20 +299,21 @@ def ensure_structure(markdown: str, job: JobInput) -> str:
     if not any(_norm(keyword) in _norm(body[i]) for i in headings):
         body.insert(first + 1, f"## Why {keyword} matters")
     while sum(1 for b in body if b.startswith("## ")) < 2:
-        body.append(f"## {extra_heading(0)}" if len(body) % 2 else "## Final thoughts")
+        body.append(f"## {extra_headings([])[0]}" if len(body) % 2 else "## Final thoughts")
         body.append(f"Keep {keyword} simple and start small.")
     return f"# {title_for(job)}\n\n" + "\n\n".join(body) + "\n"
 
 
-def parse_meta(text: str) -> tuple[str, str]:
-    title = description = ""
-    for label, value in _META_LINE_RE.findall(text):
-        value = value.strip().strip("*\"'").strip()
-        if "title" in label.lower() and not title:
-            title = value
-        elif "description" in label.lower() and not description:
-            description = value
-    return title, description
+def first_line(text: str) -> str:
+    """A one-line answer: the first non-empty line, without a label, list mark or quotes."""
+    line = next((raw for raw in text.splitlines() if raw.strip()), "")
+    line = re.sub(
+        r"^\s*\**\s*(seo title|meta title|title|description|meta description)\s*\**\s*:\s*",
+        "",
+        line,
+        flags=re.I,
+    )
+    return unquote(_LIST_MARK_RE.sub("", line).strip().strip("*"))
 
 
 def meta_title(candidate: str, job: JobInput) -> str:
@@ -278,18 +330,25 @@ def meta_title(candidate: str, job: JobInput) -> str:
 
 
 def meta_description(candidate: str, article: str, job: JobInput) -> str:
+    """70-160 characters of whole sentences with the focus keyword: the model's, then the article's."""
     keyword = subject_for(job).keyword
-    text = re.sub(r"\s+", " ", candidate).strip().strip("\"'")
-    if len(text) < 70 or _norm(keyword) not in _norm(text):
-        paragraphs = plain_paragraphs(article)
-        lead = paragraphs[0] if paragraphs else ""
-        text = text if _norm(keyword) in _norm(text) else f"A practical guide to {keyword}. {text}".strip()
-        if len(text) < 70:
-            text = f"{text} {lead}".strip()
-    clipped = clip_meta_description(text)
-    if len(clipped) < META_DESCRIPTION_LIMIT and clipped[-1:] not in ".!?":
-        clipped = clipped[: META_DESCRIPTION_LIMIT - 1].rstrip(" ,;:") + "."
-    return clipped
+    pool = [s.strip() for s in sentences(re.sub(r"\s+", " ", unquote(candidate)))]
+    if not any(_norm(keyword) in _norm(s) for s in pool):
+        pool.insert(0, f"A practical guide to {keyword}.")
+    for paragraph in plain_paragraphs(article)[:2]:
+        pool.extend(s.strip() for s in sentences(paragraph))
+    pool.append(f"Learn the basics of {keyword} step by step.")
+    text = ""
+    for sentence in pool:
+        if sentence[-1:] not in ".!?":
+            continue
+        joined = f"{text} {sentence}".strip()
+        if len(joined) > META_DESCRIPTION_LIMIT:
+            continue
+        text = joined
+        if len(text) >= 110:
+            break
+    return text if len(text) >= 70 else clip_meta_description(f"{text} {' '.join(pool)}")
 
 
 def within_limits(title: str, description: str) -> bool:

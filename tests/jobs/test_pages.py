@@ -373,3 +373,47 @@ def test_dashboard_first_render_shows_the_queue_forecast(logged_in: Client, job:
         html = logged_in.get(path).content.decode()
         assert re.search(r"[Ss]tarts in about 10 min", html), path
         assert 'data-starts-in="20' in html, path
+
+
+def _draft_event(offset: int, text: str) -> dict[str, Any]:
+    return {"type": "progress", "data": {"draft": {"offset": offset, "text": text}}}
+
+
+def test_the_draft_is_rebuilt_from_the_log_and_restarts_with_a_new_attempt() -> None:
+    from jobs.pages import draft_text
+
+    first = [_draft_event(0, "# Old\n\nGone"), {"type": "progress", "data": {}}, _draft_event(11, " too")]
+    assert draft_text(first) == "# Old\n\nGone too"
+    again = [*first, _draft_event(0, "# New\n\n"), _draft_event(7, "Body"), _draft_event(7, "Body")]
+    assert draft_text(again) == "# New\n\nBody"
+
+
+def test_a_draft_chunk_appends_to_the_draft_and_offset_zero_replaces_it(job: GenerationJob) -> None:
+    data = {**progress_event(running(job)), "draft": {"offset": 40, "text": "<b>bold</b>\nnext"}}
+    html = live_fragments(view="job", event="progress", data=data)
+    assert 'id="draft-40" data-live-append="job-draft"' in html
+    assert "&lt;b&gt;bold&lt;/b&gt;&#10;next" in html
+    restart = live_fragments(view="job", event="progress", data={**data, "draft": {"offset": 0, "text": "# T"}})
+    assert '<div id="job-draft"' in restart and 'id="draft-0"' in restart
+    assert "draft-" not in live_fragments(view="job", event="progress", data=progress_event(running(job)))
+
+
+def test_a_running_job_page_shows_the_draft_so_far_and_a_completed_one_hides_it(
+    logged_in: Client, job: GenerationJob
+) -> None:
+    from jobs.tracker import ProgressTracker
+
+    job.status = GenerationJob.Status.PROCESSING
+    job.save()
+    tracker = ProgressTracker(job, worker_id="w", last_seq=1)
+    tracker._publish("progress")
+    tracker.job.progress.stage = Stage.WRITING
+    tracker.stage_progress("writing", 10.0, "Writing", "# Composting\n\nWorms ")
+    tracker._publish("progress")
+    tracker.stage_progress("writing", 20.0, "Writing", "eat <scraps>.")
+    tracker._publish("progress")
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert "# Composting&#10;&#10;Worms eat &lt;scraps&gt;." in html
+    completed(job).save()
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert re.search(r'<section id="job-draft-card"[^>]*hidden', html)
