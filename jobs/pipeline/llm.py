@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .contracts import JobInput, StageFailed
 from .local_model import LocalModelUnavailable, check_local_model
@@ -111,13 +111,19 @@ def make_llm(
 
     from crewai import LLM
 
-    options: dict[str, object] = {"stream": True, "timeout": REQUEST_TIMEOUT_SECONDS, "max_retries": 1}
-    if base_url() and provider_of(resolved) == "openai":
-        # crewAI routes only the model names it knows to its native OpenAI class; a server serves any name.
-        options.update(
-            custom_openai=True, base_url=base_url(), api_key=os.environ.get("OPENAI_API_KEY") or "not-needed"
-        )
+    options: dict[str, Any] = {"stream": True, "timeout": REQUEST_TIMEOUT_SECONDS, "max_retries": 1}
     try:
+        if base_url() and provider_of(resolved) == "openai":
+            from .providers import CompatibleOpenAI
+
+            # crewAI routes only the model names it knows to its OpenAI class; a server serves any name.
+            return CompatibleOpenAI(
+                model=resolved.split("/", 1)[1],
+                provider="openai",
+                base_url=base_url(),
+                api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                **options,
+            )
         return LLM(model=resolved, **options)
     except ImportError as exc:
         raise StageFailed(

@@ -55,6 +55,9 @@ class _Tracker:
     items: queue.SimpleQueue[tuple[Any, ...]]
     cancel_event: threading.Event
     task_stage: dict[int, str]
+    # The offline and local models answer after "Final Answer:" (crewAI's text format); providers called
+    # natively answer directly, so all of their output is the answer.
+    marked_answers: bool = True
     current: str | None = None
     streams: dict[str, _StageStream] = field(default_factory=dict)
 
@@ -69,7 +72,7 @@ class _Tracker:
             stage = self.task_stage.get(id(event.task))
             if stage:
                 self.current = stage
-                self.streams[stage] = _StageStream()
+                self.streams[stage] = _StageStream(answering=not self.marked_answers)
                 self.items.put(("started", stage))
         elif isinstance(event, TaskCompletedEvent):
             stage = self.task_stage.get(id(event.task))
@@ -144,6 +147,9 @@ def _human_message(exc: BaseException, llm: str) -> str:
         return f"The model {llm!r} did not answer in time: {first_line[:200] or name}"
     if "Connection" in name:
         return f"Could not reach the model {llm!r}: {first_line[:200] or name}"
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status >= 500:
+        return f"The server for {llm!r} answered HTTP {status}: {first_line[:200]}"
     return (f"{name}: {first_line}" if first_line else name)[:300]
 
 
@@ -212,6 +218,7 @@ def run_pipeline(
     tracker = _Tracker(job=job, items=items, cancel_event=cancel_event, task_stage={})
     try:
         resolved = check_llm_config(llm_name, stage=remaining[0])
+        tracker.marked_answers = resolved in ("offline", "local")
         llms = {
             stage: make_llm(resolved, stage=stage, job=job, cancel_event=cancel_event) for stage in remaining
         }

@@ -401,17 +401,17 @@ def test_a_draft_chunk_appends_to_the_draft_and_offset_zero_replaces_it(job: Gen
 def test_a_running_job_page_shows_the_draft_so_far_and_a_completed_one_hides_it(
     logged_in: Client, job: GenerationJob
 ) -> None:
+    from jobs.services import job_claim
     from jobs.tracker import ProgressTracker
 
-    job.status = GenerationJob.Status.PROCESSING
-    job.save()
-    tracker = ProgressTracker(job, worker_id="w", last_seq=1)
-    tracker._publish("progress")
-    tracker.job.progress.stage = Stage.WRITING
+    claimed = job_claim(worker_id="w")
+    assert claimed and claimed[0].pk == job.pk
+    tracker = ProgressTracker(claimed[0], worker_id="w", last_seq=1)
+    tracker.stage_started("writing", "Writing")
     tracker.stage_progress("writing", 10.0, "Writing", "# Composting\n\nWorms ")
-    tracker._publish("progress")
+    tracker._flush(force=True)
     tracker.stage_progress("writing", 20.0, "Writing", "eat <scraps>.")
-    tracker._publish("progress")
+    tracker._flush(force=True)
     html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
     assert "# Composting&#10;&#10;Worms eat &lt;scraps&gt;." in html
     completed(job).save()
