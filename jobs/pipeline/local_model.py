@@ -93,20 +93,20 @@ class _Runtime:
     def __init__(self) -> None:
         self.load_lock = threading.Lock()
         self.generate_lock = threading.Lock()
-        self.models: dict[str, Any] = {}
+        self.models: dict[tuple[str, int], Any] = {}
         self.tokens = 0
         self.seconds = 0.0
 
     def model(self) -> Any:
-        path = str(check_local_model())
+        key = (str(check_local_model()), threads())
         with self.load_lock:
-            if path not in self.models:
+            if key not in self.models:
                 from llama_cpp import Llama  # noqa: PLC0415 - optional extra, loaded only for CONTENTGEN_LLM=local
 
-                self.models[path] = Llama(
-                    model_path=path, n_ctx=CONTEXT_TOKENS, n_threads=threads(), verbose=False
+                self.models[key] = Llama(
+                    model_path=key[0], n_ctx=CONTEXT_TOKENS, n_threads=key[1], verbose=False
                 )
-            return self.models[path]
+            return self.models[key]
 
     def record(self, tokens: int, seconds: float) -> None:
         self.tokens += tokens
