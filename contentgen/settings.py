@@ -24,7 +24,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     "django_mongodb_backend",
     "channels",
     "rest_framework",
@@ -87,7 +86,8 @@ MIGRATION_MODULES = {
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub layer: measured p99 17-28 ms against 411-707 ms for RedisChannelLayer at 1,000 streams
-        # (DESIGN.md). Connections are per process, not per stream, because progress.fanout subscribes once.
+        # (docs/measurements.md). Connections are per process, not per stream, because the hub
+        # (progress.hub) subscribes once per group.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [env.REDIS_URL]},
     },
@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "jobs.apis.exception_handler",
+    "EXCEPTION_HANDLER": "contentgen.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -21,6 +21,7 @@ from jobs import forms, selectors, services
 from jobs.bulk import bulk_snapshot
 from jobs.models import GenerationJob, Stage
 from jobs.payloads import complete_event, job_summary, progress_dict, progress_event
+from jobs.pipeline.stages import STAGE_ORDER, stage_label
 from jobs.validation import parse_batch, parse_job
 from progress import events as event_log
 
@@ -30,18 +31,13 @@ BULK_TEMPLATE = "jobs/bulk_detail.html"
 DASHBOARD_TEMPLATE = "jobs/dashboard.html"
 STATE_LABELS = {"pending": "Pending", "running": "Running", "done": "Done", "failed": "Failed"}
 EVENT_HISTORY = 100
-TERMINAL = frozenset(GenerationJob.TERMINAL)
-
-
-def _label(stage: str | None) -> str:
-    return Stage(stage).label if stage in Stage.values else (stage or "").title()
 
 
 def _stages(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
-            "label": _label(name),
+            "label": stage_label(name),
             "state": info.get("state", "pending"),
             "state_label": STATE_LABELS.get(info.get("state", "pending"), info.get("state", "")),
             "percentage": info.get("percentage") or 0,
@@ -57,10 +53,10 @@ def _status_label(status: str) -> str:
 
 def job_tab_title(*, status: str, percentage: float, stage: str) -> str:
     if status == GenerationJob.Status.FAILED:
-        return f"Failed · {_label(stage)} · {APP}"
+        return f"Failed · {stage_label(stage)} · {APP}"
     if status == GenerationJob.Status.CANCELLED:
         return f"Cancelled · {APP}"
-    return f"{int(percentage)}% · {_label(stage)} · {APP}"
+    return f"{int(percentage)}% · {stage_label(stage)} · {APP}"
 
 
 def job_context(data: dict[str, Any]) -> dict[str, Any]:
@@ -73,10 +69,10 @@ def job_context(data: dict[str, Any]) -> dict[str, Any]:
         "job_id": data["job_id"],
         "status": status,
         "status_label": _status_label(status),
-        "terminal": status in TERMINAL,
+        "terminal": status in GenerationJob.TERMINAL,
         "percentage": percentage,
         "stage": stage,
-        "stage_label": _label(stage),
+        "stage_label": stage_label(stage),
         "stage_progress": progress.get("stage_progress") or 0,
         "message": progress.get("message") or "",
         "started_at": progress.get("started_at"),
@@ -111,10 +107,12 @@ def event_item(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cells(stages: dict[str, Any] | None) -> list[dict[str, Any] | None]:
-    """The batch grid's research, writing and SEO columns; None where the mode has no such stage."""
+def _cells(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The batch grid's stage columns; `na` where the mode has no such stage."""
     by_name = {stage["name"]: stage for stage in _stages(stages)}
-    return [by_name.get(name) for name in ("research", "writing", "seo")]
+    return [
+        by_name.get(name) or {"name": name, "label": stage_label(name), "na": True} for name in STAGE_ORDER
+    ]
 
 
 def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +127,7 @@ def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
         "status": status,
         "status_label": _status_label(status),
         "stage": stage,
-        "stage_label": _label(stage),
+        "stage_label": stage_label(stage),
         "percentage": percentage,
         "message": summary.get("message", progress.get("message")) or "",
         "estimated_start": progress.get("estimated_start"),
@@ -361,6 +359,7 @@ def bulk_detail(request: HttpRequest, bulk_id: str) -> HttpResponse:
         "b": b,
         "rows": rows,
         "failures": [row for row in rows if row["error"]],
+        "stage_columns": [stage_label(name) for name in STAGE_ORDER],
         "live_src": None if b["done"] else f"/bulk/{bulk.pk}/live?last_event_id={since}",
     }
     return render(request, BULK_TEMPLATE, context)

@@ -1,6 +1,6 @@
 """In-process fan-out: one channel-layer subscription per group per process, however many viewers.
 
-A subscription per connection measured p99 442 ms with 1,000 viewers of one job (DESIGN.md); here
+A subscription per connection measured p99 442 ms with 1,000 viewers of one job (docs/measurements.md); here
 each group (`job_<id>`, `bulk_<id>`, `user_<id>`) gets one layer channel and one reader task, which
 copies each message into the bounded buffer of every local viewer. A viewer that falls behind is
 marked overflowed and resumes from the event log, so a slow client costs at most BUFFER messages.

@@ -23,7 +23,7 @@ from progress.hub import CATCHUP, get_hub
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
 DEGRADED_POLL_INTERVAL = 3.0
-TERMINAL = "complete"
+END_EVENT = "complete"  # the event type after which a stream ends
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ async def follow(
             item = _item(doc)
             last = max(last, item.seq or 0)
             yield item
-            if item.type == TERMINAL:
+            if item.type == END_EVENT:
                 return
         last_sent = time.monotonic()
 
@@ -101,7 +101,7 @@ async def follow(
             for item in pending:
                 last_sent = time.monotonic()
                 yield item
-                if item.type == TERMINAL:
+                if item.type == END_EVENT:
                     return
             if not pending and time.monotonic() - last_sent >= ping_interval:
                 last_sent = time.monotonic()
@@ -141,6 +141,3 @@ def parse_last_event_id(header: str | None, query: str | None) -> tuple[int | No
     if not raw.isdigit():
         return None, "Last-Event-ID must be a non-negative whole number."
     return int(raw), None
-
-
-Render = Callable[[Item], str]

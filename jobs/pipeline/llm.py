@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .contracts import JobInput, StageFailed
+from .crewai_env import prepare_crewai_environment
 from .local_model import LocalModelUnavailable, check_local_model
 
 if TYPE_CHECKING:
@@ -96,25 +97,23 @@ def make_llm(
 ) -> BaseLLM:
     """A fresh LLM for one agent. Raises StageFailed for a missing key or an unusable model name."""
     resolved = check_llm_config(name, stage=stage)
-    from .env import prepare_crewai_environment
-
     prepare_crewai_environment()
     if resolved == "offline":
-        from .offline import OfflineLLM
+        from .offline import OfflineLLM  # noqa: PLC0415 - imports crewAI, kept off the import path
 
         return OfflineLLM.for_stage(stage, job or _SAMPLE_JOB, cancel_event)
 
     if resolved == "local":
-        from .local import LocalLLM
+        from .local import LocalLLM  # noqa: PLC0415 - crewAI and llama.cpp load only when a job runs
 
         return LocalLLM.for_stage(stage, job or _SAMPLE_JOB, cancel_event)
 
-    from crewai import LLM
+    from crewai import LLM  # noqa: PLC0415 - crewAI loads only when a job runs
 
     options: dict[str, Any] = {"stream": True, "timeout": REQUEST_TIMEOUT_SECONDS, "max_retries": 1}
     try:
         if base_url() and provider_of(resolved) == "openai":
-            from .providers import CompatibleOpenAI
+            from .providers import CompatibleOpenAI  # noqa: PLC0415 - crewAI loads only when a job runs
 
             # crewAI routes only the model names it knows to its OpenAI class; a server serves any name.
             return CompatibleOpenAI(

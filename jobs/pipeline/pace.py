@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 
-from .contracts import STAGES_BY_MODE, JobInput
+from .contracts import JobInput
 from .offline_text import subject_for
+from .stages import STAGES_BY_MODE
 
 DEFAULT_TOKENS_PER_SECOND = 70.0
 TOKENS_PER_SECOND_ENV = "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND"

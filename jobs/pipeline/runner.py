@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .contracts import STAGES_BY_MODE, ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
+from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
 from .llm import check_llm_config, make_llm, provider_of
 from .offline_text import subject_for
 from .scoring import (
@@ -22,6 +22,7 @@ from .scoring import (
     seo_score,
     word_count,
 )
+from .stages import STAGES_BY_MODE
 
 PROGRESS_INTERVAL_SECONDS = 0.05
 POLL_SECONDS = 0.05
@@ -48,7 +49,7 @@ def word_starts(previous: str, chunk: str) -> int:
 
 
 @dataclass
-class _Tracker:
+class _CrewEvents:
     """Turns crewAI events (on the crew thread, in order) into queue items for the calling thread."""
 
     job: JobInput
@@ -62,9 +63,9 @@ class _Tracker:
     streams: dict[str, _StageStream] = field(default_factory=dict)
 
     def sink(self, source: Any, event: Any) -> None:
-        from crewai.events.types.llm_events import LLMCallStartedEvent, LLMStreamChunkEvent
-        from crewai.events.types.task_events import TaskCompletedEvent, TaskStartedEvent
-        from crewai.hooks.dispatch import HookAborted
+        from crewai.events.types.llm_events import LLMCallStartedEvent, LLMStreamChunkEvent  # noqa: PLC0415 - crewAI loads only when a job runs
+        from crewai.events.types.task_events import TaskCompletedEvent, TaskStartedEvent  # noqa: PLC0415 - crewAI loads only when a job runs
+        from crewai.hooks.dispatch import HookAborted  # noqa: PLC0415 - crewAI loads only when a job runs
 
         if isinstance(event, LLMStreamChunkEvent | LLMCallStartedEvent) and self.cancel_event.is_set():
             raise HookAborted("Job cancelled", source="contentgen")
@@ -183,8 +184,8 @@ def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = Non
     )
 
 
-def _run_crew(crew: Any, tracker: _Tracker, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
-    from crewai.events.stream_context import add_stream_sink, reset_stream_sinks
+def _run_crew(crew: Any, tracker: _CrewEvents, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+    from crewai.events.stream_context import add_stream_sink, reset_stream_sinks  # noqa: PLC0415 - crewAI loads only when a job runs
 
     # A fresh thread starts with an empty context, so this sink sees only this job's events.
     token = add_stream_sink(tracker.sink)
@@ -215,7 +216,7 @@ def run_pipeline(
 
     items: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     cancel_event = threading.Event()
-    tracker = _Tracker(job=job, items=items, cancel_event=cancel_event, task_stage={})
+    tracker = _CrewEvents(job=job, items=items, cancel_event=cancel_event, task_stage={})
     try:
         resolved = check_llm_config(llm_name, stage=remaining[0])
         tracker.marked_answers = resolved in ("offline", "local")
@@ -226,7 +227,7 @@ def run_pipeline(
         on_event(_event("stage_started", exc.stage, 0.0, tracker.message(exc.stage)))
         raise
 
-    from .crew import build_crew
+    from .crew import build_crew  # noqa: PLC0415 - crewAI loads only when a job runs
 
     crew, tracker.task_stage = build_crew(job, remaining, completed, llms)
     worker = threading.Thread(
@@ -254,7 +255,7 @@ def run_pipeline(
 
 def _pump(
     items: queue.SimpleQueue[tuple[Any, ...]],
-    tracker: _Tracker,
+    tracker: _CrewEvents,
     on_event: Callable[[PipelineEvent], None],
     should_cancel: Callable[[], bool],
     cancel_event: threading.Event,

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 
-from tests.stack import ARTIFACTS, ROOT, Daphne, Worker, start_worker
+from tests.factories import UserFactory
+from tests.stack import ARTIFACTS, ROOT, Daphne, WorkerProcess, start_worker
 
 __all__ = ["ARTIFACTS", "CHROMIUM", "PACE", "ROOT", "Stack"]
 
@@ -36,7 +38,7 @@ PACE = "70"
 @dataclass
 class Stack:
     daphne: Daphne
-    worker: Worker
+    worker: WorkerProcess
     username: str
     password: str
 
@@ -46,7 +48,7 @@ class Stack:
         return self.daphne.url
 
 
-def _stop_worker(worker: Worker) -> None:
+def _stop_worker(worker: WorkerProcess) -> None:
     if worker.proc.poll() is None:
         try:
             worker.terminate(timeout=20)
@@ -54,11 +56,12 @@ def _stop_worker(worker: Worker) -> None:
             worker.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Stack]:
-    """MongoDB has no transactions to roll back, so a user created here is seen by the child processes."""
-    from tests.factories import UserFactory
+    """daphne and a two-slot worker for one module, stopped with it, so no later test shares them.
 
+    MongoDB has no transactions to roll back, so a user created here is seen by the child processes.
+    """
     username = f"browser-{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
         UserFactory(username=username, password=PASSWORD)
@@ -73,11 +76,10 @@ def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[
         daphne.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         pytest.skip("chromium not found on PATH (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

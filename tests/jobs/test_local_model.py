@@ -8,7 +8,8 @@ import time
 import pytest
 
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, run_pipeline
-from tests.jobs.test_worker import log, make_job, stage_sequence, stored
+from tests.factories import JobFactory
+from tests.jobs.test_worker import log, stage_sequence, stored
 from tests.stack import run_burst
 
 pytest.importorskip("llama_cpp", reason="the `local` extra is not installed")
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.local_llm, pytest.mark.slow]
 
 @pytest.mark.django_db
 def test_a_local_model_job_runs_every_stage_and_passes_the_offline_field_checks(user) -> None:
-    job = make_job(user, "topic")
+    job = JobFactory(user=user, mode="topic", word_count=300)
     # One llama.cpp thread: the test run shares 2 cores with another test process, and llama.cpp's
     # spinning threads slow down badly on busy cores (local_model.threads).
     assert run_burst(timeout=110, CONTENTGEN_LLM="local", CONTENTGEN_LOCAL_THREADS="1") == 0

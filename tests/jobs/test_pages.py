@@ -8,11 +8,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
-from jobs.pages import live_fragments
+from jobs.pages import draft_text, live_fragments
 from jobs.payloads import complete_event, job_summary, progress_event
-from jobs.services import bulk_create, job_create
-from jobs.validation import JobSpec
+from jobs.services import job_claim
+from jobs.tracker import ProgressTracker
+from tests.factories import BulkFactory, JobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +27,12 @@ def logged_in(client: Client, user: Any) -> Client:
 
 @pytest.fixture
 def job(user: Any) -> GenerationJob:
-    return job_create(user=user, spec=JobSpec(mode="topic", topic="Composting in small apartments"))
+    return JobFactory(user=user, word_count=1000)
 
 
 @pytest.fixture
 def bulk(user: Any) -> BulkJob:
-    specs = [JobSpec(mode="topic", topic=f"Topic {n}") for n in range(3)]
-    return bulk_create(user=user, specs=specs)
+    return BulkFactory(user=user, size=3, word_count=1000)
 
 
 def running(job: GenerationJob, *, percentage: float = 45.0) -> GenerationJob:
@@ -85,9 +86,8 @@ def test_new_job_requires_login(client: Client) -> None:
 
 @pytest.mark.parametrize("path", ["/jobs/{id}/", "/bulk/{id}/"])
 def test_another_users_job_or_batch_is_404(client: Client, other_user: Any, path: str) -> None:
-    theirs_job = job_create(user=other_user, spec=JobSpec(mode="topic", topic="Theirs"))
-    theirs_bulk = bulk_create(user=other_user, specs=[JobSpec(mode="topic", topic="Theirs")])
-    from tests.factories import UserFactory
+    theirs_job = JobFactory(user=other_user, topic="Theirs")
+    theirs_bulk = BulkFactory(user=other_user, size=1, topic="Theirs")
 
     client.force_login(UserFactory())
     target = theirs_job.pk if path.startswith("/jobs") else theirs_bulk.pk
@@ -227,7 +227,8 @@ def test_completed_job_page_renders_the_article_escaping_raw_html(logged_in: Cli
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "href=\"javascript:" not in html
-    assert "Composting at home" in html and "87" in html
+    assert "Composting at home" in html
+    assert '<span class="score-value">87<small>/100</small></span><span class="score-label">SEO score</span>' in html
     assert "data-live-src" not in html
 
 
@@ -285,7 +286,6 @@ def test_live_fragments_do_not_touch_the_database(job: GenerationJob, django_ass
 def test_live_bulk_fragment(bulk: BulkJob) -> None:
     member = GenerationJob.objects.filter(bulk_job=bulk).first()
     assert member is not None
-    from jobs.bulk import bulk_snapshot
 
     data = {**bulk_snapshot(bulk), "job": job_summary(running(member)), "percentage": 15.0}
     html = live_fragments(view="bulk", event="progress", data=data)
@@ -300,7 +300,6 @@ def test_live_bulk_fragment_lists_a_failure(bulk: BulkJob) -> None:
     assert member is not None
     member.status = GenerationJob.Status.FAILED
     member.error = JobError(message="model timed out", stage="seo")
-    from jobs.bulk import bulk_snapshot
 
     html = live_fragments(view="bulk", event="progress", data={**bulk_snapshot(bulk), "job": job_summary(member)})
     assert f'id="failure-{member.pk}"' in html and 'data-live-append="bulk-failures"' in html
@@ -313,7 +312,6 @@ def test_live_dashboard_fragments_for_a_job_and_a_batch(job: GenerationJob, bulk
     assert 'data-live-prepend="dashboard-jobs"' in html
     assert 'aria-valuenow="70"' in first_progressbar(html)
     assert "data-live-keep" in html, "the event has no title: the row keeps the page's"
-    from jobs.bulk import bulk_snapshot
 
     html = live_fragments(view="dashboard", event="progress", data=bulk_snapshot(bulk))
     assert ids(html)[0] == f"bulk-{bulk.pk}"
@@ -380,8 +378,6 @@ def _draft_event(offset: int, text: str) -> dict[str, Any]:
 
 
 def test_the_draft_is_rebuilt_from_the_log_and_restarts_with_a_new_attempt() -> None:
-    from jobs.pages import draft_text
-
     first = [_draft_event(0, "# Old\n\nGone"), {"type": "progress", "data": {}}, _draft_event(11, " too")]
     assert draft_text(first) == "# Old\n\nGone too"
     again = [*first, _draft_event(0, "# New\n\n"), _draft_event(7, "Body"), _draft_event(7, "Body")]
@@ -401,9 +397,6 @@ def test_a_draft_chunk_appends_to_the_draft_and_offset_zero_replaces_it(job: Gen
 def test_a_running_job_page_shows_the_draft_so_far_and_a_completed_one_hides_it(
     logged_in: Client, job: GenerationJob
 ) -> None:
-    from jobs.services import job_claim
-    from jobs.tracker import ProgressTracker
-
     claimed = job_claim(worker_id="w")
     assert claimed and claimed[0].pk == job.pk
     tracker = ProgressTracker(claimed[0], worker_id="w", last_seq=1)

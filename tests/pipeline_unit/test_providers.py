@@ -21,6 +21,7 @@ import pytest
 
 from contentgen.embedded import _die_with_parent, stop_process
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
+from jobs.pipeline.local_model import model_path
 
 ARTICLE = (
     "# Solar at home\n\nSolar panels for homes cut bills and need a sunny roof.\n\n## Costs\n\nPrices fell."
@@ -145,8 +146,6 @@ def test_json_that_still_does_not_validate_after_a_retry_fails_naming_the_proble
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
     pytest.importorskip("llama_cpp.server", reason="the `local` extra is not installed")
-    from jobs.pipeline.local_model import model_path
-
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()), "--host", "127.0.0.1"]

@@ -11,6 +11,7 @@ from jobs.pipeline import (
     PipelineCancelled,
     PipelineEvent,
     StageFailed,
+    local_model,
     run_pipeline,
 )
 
@@ -138,8 +139,6 @@ def test_missing_provider_key_fails_fast(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_local_model_without_the_extra_fails_the_first_stage_saying_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from jobs.pipeline import local_model
-
     real_find_spec = local_model.importlib.util.find_spec
     monkeypatch.setattr(
         local_model.importlib.util,
