@@ -65,6 +65,10 @@ def _user_text(messages: str | list[LLMMessage]) -> str:
     return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
 
 
+PARAGRAPHS_PER_SECTION = 2
+SHORT_SECTION = 0.6
+
+
 class LocalLLM(OfflineLLM):
     """The offline model's crewAI plumbing (events, cancel, Final Answer) with real generation."""
 
@@ -111,9 +115,15 @@ class LocalLLM(OfflineLLM):
             if heading:
                 parts.append(f"## {heading}\n\n")
                 emit(parts[-1])
-            raw = self._generate(section_prompt(job, heading, per, intro=intro, last=last), emit, seen)
-            parts.append(clean_paragraph(raw, seen) + "\n\n")
-            emit("\n\n")
+            prompt = section_prompt(job, heading, per, intro=intro, last=last)
+            # The model often stops well short of the words asked for: one more paragraph then.
+            for _paragraph in range(PARAGRAPHS_PER_SECTION):
+                text = clean_paragraph(self._generate(prompt, emit, seen), seen)
+                emit("\n\n")
+                if text:
+                    parts.append(text + "\n\n")
+                if words_in(text) >= SHORT_SECTION * per or last:
+                    break
 
         def written() -> int:
             return sum(words_in(p.lstrip("#")) for p in parts)

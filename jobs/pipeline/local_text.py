@@ -19,7 +19,7 @@ from .scoring import META_DESCRIPTION_LIMIT, META_TITLE_LIMIT, clip_meta_descrip
 TOKENS_PER_WORD = 1.6
 MIN_SECTION_WORDS = 40
 MAX_SECTION_WORDS = 140
-MAX_EXTRA_SECTIONS = 4
+MAX_EXTRA_SECTIONS = 6
 # Shorter "sentences" are list numbers and fragments ("1.", "Yes!").
 MIN_SENTENCE_WORDS = 3
 OUTLINE_SIZE = (2, 6)
@@ -47,6 +47,8 @@ _EXTRA_HEADINGS = (
     "Tips from experience",
     "Questions people often ask",
     "Planning the next step",
+    "What it costs",
+    "Tools that help",
 )
 
 
