@@ -24,6 +24,7 @@ from .local_text import (
     first_line,
     meta_description,
     meta_title,
+    norm,
     outline_brief,
     outline_from_brief,
     outline_prompt,
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
     from crewai.task import Task
     from crewai.utilities.types import LLMMessage
 
+# A section that comes out shorter than this share of its words gets one more paragraph.
+PARAGRAPHS_PER_SECTION = 2
+SHORT_SECTION = 0.6
+
 
 def _repeats(seen: set[str]) -> Callable[[str], bool]:
     """True once the model's last finished sentence is one it already wrote: the start of a loop."""
@@ -52,8 +57,8 @@ def _repeats(seen: set[str]) -> Callable[[str], bool]:
         done = sentences(text)
         if len(done) < 2 or not done[-1].rstrip().endswith((".", "!", "?")):
             return False
-        last = re.sub(r"[^a-z0-9]+", " ", done[-1].lower()).strip()
-        earlier = {re.sub(r"[^a-z0-9]+", " ", s.lower()).strip() for s in done[:-1]}
+        last = norm(done[-1])
+        earlier = {norm(s) for s in done[:-1]}
         return bool(last) and (last in seen or last in earlier)
 
     return check
@@ -63,10 +68,6 @@ def _user_text(messages: str | list[LLMMessage]) -> str:
     if isinstance(messages, str):
         return messages
     return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
-
-
-PARAGRAPHS_PER_SECTION = 2
-SHORT_SECTION = 0.6
 
 
 class LocalLLM(OfflineLLM):

@@ -65,7 +65,7 @@ class Prompt:
 _SYSTEM = "You are a helpful writer. Answer in plain English. Follow the instruction exactly."
 
 
-def _norm(text: str) -> str:
+def norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
@@ -145,7 +145,7 @@ def parse_outline(text: str, job: JobInput) -> list[str]:
             continue
         line = unquote(_LIST_MARK_RE.sub("", raw).strip().strip("*_").strip())
         line = _ITEM_LABEL_RE.sub("", _PLACEHOLDER_RE.sub("", line)).strip().rstrip(":.")
-        key = _norm(line)
+        key = norm(line)
         if not key or key in _GENERIC or len(line) > 70 or len(key.split()) > 10 or key in seen:
             continue
         if "#" in line or not _content_words(line) & topic_words:
@@ -153,19 +153,19 @@ def parse_outline(text: str, job: JobInput) -> list[str]:
         seen.add(key)
         headings.append(line[:1].upper() + line[1:])
     keyword = subject_for(job).keyword
-    if not any(_norm(keyword) in _norm(h) for h in headings):
+    if not any(norm(keyword) in norm(h) for h in headings):
         headings.insert(0, f"Why {keyword} matters")
     for extra in _EXTRA_HEADINGS:
         if len(headings) >= OUTLINE_SIZE[0] + 1:
             break
-        if _norm(extra) not in seen:
+        if norm(extra) not in seen:
             headings.append(extra)
     return headings[: OUTLINE_SIZE[1]]
 
 
 def _content_words(text: str) -> set[str]:
     """Lower-case words that carry meaning, crudely stemmed so "composting" meets "compost"."""
-    return {w.removesuffix("ing").removesuffix("s") for w in _norm(text).split() if w not in _STOPWORDS}
+    return {w.removesuffix("ing").removesuffix("s") for w in norm(text).split() if w not in _STOPWORDS}
 
 
 def _marked(line: str) -> bool:
@@ -202,8 +202,8 @@ def section_words(word_count: int, sections: int) -> int:
 
 def extra_headings(existing: list[str]) -> list[str]:
     """Headings for continuing sections, none repeating one the article already has."""
-    taken = {_norm(h) for h in existing}
-    return [h for h in _EXTRA_HEADINGS if _norm(h) not in taken]
+    taken = {norm(h) for h in existing}
+    return [h for h in _EXTRA_HEADINGS if norm(h) not in taken]
 
 
 def sentences(text: str) -> list[str]:
@@ -223,7 +223,7 @@ def clean_paragraph(text: str, seen: set[str]) -> str:
         stripped = sentence.strip()
         if index == len(parts) - 1 and index > 0 and stripped[-1:] not in ".!?\"')":
             break
-        key = _norm(stripped)
+        key = norm(stripped)
         if len(key.split()) < MIN_SENTENCE_WORDS or key in seen or _META_TALK_RE.search(stripped):
             continue
         seen.add(key)
@@ -243,7 +243,7 @@ def dedupe_paragraphs(markdown: str) -> str:
         if block.startswith("#"):
             blocks.append(block)
             continue
-        key = _norm(block)
+        key = norm(block)
         if key in seen_paragraphs:
             continue
         seen_paragraphs.add(key)
@@ -295,10 +295,10 @@ def ensure_structure(markdown: str, job: JobInput) -> str:
         body.insert(0, f"This article is about {keyword}.")
         paragraphs = [0]
     first = paragraphs[0]
-    if _norm(keyword) not in _norm(body[first]):
+    if norm(keyword) not in norm(body[first]):
         body[first] = f"This guide is about {keyword}. {body[first]}"
     headings = [i for i, b in enumerate(body) if b.startswith("## ")]
-    if not any(_norm(keyword) in _norm(body[i]) for i in headings):
+    if not any(norm(keyword) in norm(body[i]) for i in headings):
         body.insert(first + 1, f"## Why {keyword} matters")
     while sum(1 for b in body if b.startswith("## ")) < 2:
         body.append(f"## {extra_headings([])[0]}" if len(body) % 2 else "## Final thoughts")
@@ -321,21 +321,21 @@ def first_line(text: str) -> str:
 def meta_title(candidate: str, job: JobInput) -> str:
     keyword = subject_for(job).keyword
     title = re.sub(r"\s+", " ", candidate).strip().strip("#").strip()
-    if not title or _norm(keyword) not in _norm(title):
+    if not title or norm(keyword) not in norm(title):
         title = title_for(job)
-        if _norm(keyword) not in _norm(title):
+        if norm(keyword) not in norm(title):
             title = f"{keyword.capitalize()}: {title}"
     if len(title) < 30:
         title = f"{title}: A Practical Guide"
     clipped = clip_meta_title(title)
-    return clipped if _norm(keyword) in _norm(clipped) else clip_meta_title(keyword.capitalize())
+    return clipped if norm(keyword) in norm(clipped) else clip_meta_title(keyword.capitalize())
 
 
 def meta_description(candidate: str, article: str, job: JobInput) -> str:
     """70-160 characters of whole sentences with the focus keyword: the model's, then the article's."""
     keyword = subject_for(job).keyword
     pool = [s.strip() for s in sentences(re.sub(r"\s+", " ", unquote(candidate)))]
-    if not any(_norm(keyword) in _norm(s) for s in pool):
+    if not any(norm(keyword) in norm(s) for s in pool):
         pool.insert(0, f"A practical guide to {keyword}.")
     for paragraph in plain_paragraphs(article)[:2]:
         pool.extend(s.strip() for s in sentences(paragraph))
