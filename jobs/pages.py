@@ -335,11 +335,14 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         raise Http404("No such article.")
     data = complete_event(job) if job.is_terminal else progress_event(job)
     stored = event_log.after(job.pk, 0)
+    # The draft so far, up to `since` only: the live stream replays what comes after it.
+    done = job.status == GenerationJob.Status.COMPLETED
+    draft = "" if done else draft_text([event for event in stored if event["seq"] <= since])
     context = {
         "job": job,
         "j": job_context(data),
         "events": _event_history(stored),
-        "draft": "" if job.status == GenerationJob.Status.COMPLETED else draft_text(stored),
+        "draft": draft,
         "live_src": None if job.is_terminal else f"/jobs/{job.pk}/live?last_event_id={since}",
     }
     return render(request, JOB_TEMPLATE, context)
