@@ -10,7 +10,7 @@ import pytest
 
 from jobs import services, tracker
 from jobs.models import GenerationJob
-from jobs.pipeline.offline import DEFAULT_TOKENS_PER_SECOND, TOKENS_PER_SECOND_ENV
+from jobs.pipeline.pace import DEFAULT_TOKENS_PER_SECOND, TOKENS_PER_SECOND_ENV
 from jobs.pipeline.stages import STAGE_ORDER
 from jobs.worker import RunningJob, execute
 from progress import events
