@@ -19,7 +19,8 @@ from jobs import payloads
 from jobs.bulk import bulk_emit
 from jobs.eta import queue_forecast
 from jobs.groups import bulk_group, job_group, user_group
-from jobs.models import BulkJob, GenerationJob, Progress, Stage
+from jobs.models import BulkJob, GenerationJob, JobError, Progress, Stage
+from jobs.pipeline.stages import STAGE_ORDER, stage_label
 from jobs.queue import client, notify_queued
 from jobs.validation import JobSpec
 from progress.publish import publish
@@ -136,34 +137,48 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
 CLAIM_CANDIDATES = 8
 
 
-def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
-    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
-    stamp = timezone.now()
-    expired = list(
-        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp)
-        .order_by("lease_expires_at")
-        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+def _give_up(*, pk: Any, stamp: Any) -> bool:
+    """Fail an abandoned job whose workers died CONTENTGEN_MAX_ATTEMPTS times. True if this call did it."""
+    max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
+    job = GenerationJob.objects.filter(
+        pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp, attempts__gte=max_attempts
+    ).first()
+    if job is None:
+        return False
+    stage = job.progress.stage if job.progress.stage in STAGE_ORDER else STAGE_ORDER[0]
+    job.status = GenerationJob.Status.FAILED
+    job.error = JobError(
+        message=f"The worker running this job stopped responding {max_attempts} times; giving up. "
+        "Check the workers' logs and memory, then retry the job.",
+        stage=stage,
+        timestamp=stamp,
     )
-    for pk in expired:
-        won = GenerationJob.objects.filter(
-            pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
-        ).update(
-            lease_owner=worker_id,
-            lease_expires_at=_lease_until(),
-            attempts=F("attempts") + 1,
-            updated_at=stamp,
-        )
-        if won == 1:
-            return GenerationJob.objects.select_related("user").get(pk=pk), True
-    queued = list(
-        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
-        .order_by("queued_at")
-        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+    p = job.progress
+    p.message = f"Failed in the {stage_label(stage)} stage"
+    p.completed_at = stamp
+    p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
+    won = GenerationJob.objects.filter(
+        pk=pk, status=GenerationJob.Status.PROCESSING, lease_owner=job.lease_owner, lease_expires_at__lt=stamp
+    ).update(
+        status=job.status,
+        error=job.error,
+        progress=p,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=stamp,
     )
-    # A random pick among the oldest few spreads concurrent claimers over different documents.
-    random.shuffle(queued)
-    for pk in queued:
-        won = GenerationJob.objects.filter(pk=pk, status=GenerationJob.Status.QUEUED).update(
+    if won != 1:
+        return False
+    _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+    seq = job_emit(job=job)
+    job_emit(job=job, type="complete", after=seq)
+    return True
+
+
+def _take_first(pks: list[Any], *, worker_id: str, stamp: Any, **condition: Any) -> GenerationJob | None:
+    """Lease the first of `pks` still matching `condition` to `worker_id`: one conditional update each."""
+    for pk in pks:
+        won = GenerationJob.objects.filter(pk=pk, **condition).update(
             status=GenerationJob.Status.PROCESSING,
             lease_owner=worker_id,
             lease_expires_at=_lease_until(),
@@ -171,10 +186,40 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
             updated_at=stamp,
         )
         if won == 1:
-            job = GenerationJob.objects.select_related("user").get(pk=pk)
-            _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
-            return job, False
+            return GenerationJob.objects.select_related("user").get(pk=pk)
     return None
+
+
+def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
+    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over).
+
+    An expired job that has used up its attempts is failed instead of taken over.
+    """
+    stamp = timezone.now()
+    processing = GenerationJob.Status.PROCESSING
+    expired = list(
+        GenerationJob.objects.filter(status=processing, lease_expires_at__lt=stamp)
+        .order_by("lease_expires_at")
+        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+    )
+    expired = [pk for pk in expired if not _give_up(pk=pk, stamp=stamp)]
+    job = _take_first(
+        expired, worker_id=worker_id, stamp=stamp, status=processing, lease_expires_at__lt=stamp
+    )
+    if job is not None:
+        return job, True
+    queued = list(
+        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+    )
+    # A random pick among the oldest few spreads concurrent claimers over different documents.
+    random.shuffle(queued)
+    job = _take_first(queued, worker_id=worker_id, stamp=stamp, status=GenerationJob.Status.QUEUED)
+    if job is None:
+        return None
+    _bulk_move(job, GenerationJob.Status.QUEUED, processing)
+    return job, False
 
 
 def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:

@@ -54,13 +54,6 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
     tracker = ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
     stage = job.progress.stage if job.progress.stage in stages.STAGE_ORDER else stages.RESEARCH
     try:
-        if taken_over and job.attempts > max_attempts:
-            tracker.fail(
-                f"The worker running this job stopped responding {max_attempts} times; giving up. "
-                "Check the workers' logs and memory, then retry the job.",
-                stage,
-            )
-            return
         if taken_over:
             tracker.announce(f"Worker lost, retrying (attempt {job.attempts} of {max_attempts})")
         elif job.attempts > 1:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import httpx
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
-from contentgen.embedded import _die_with_parent, daphne_command, stop_process
+from contentgen.embedded import daphne_command, die_with_parent, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -63,12 +62,6 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _log(name: str) -> Any:
     ARTIFACTS.mkdir(exist_ok=True)
     return (ARTIFACTS / f"{name}.log").open("ab")
@@ -104,7 +97,7 @@ def start_worker(*args: str, log: str = "worker", **env: str) -> WorkerProcess:
         env=child_env(**env),
         stdout=_log(log),
         stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     return WorkerProcess(proc, ARTIFACTS / f"{log}.log")
 
@@ -130,7 +123,7 @@ class Daphne:
             env=child_env(**self.env),
             stdout=_log("daphne"),
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
         def ready() -> bool:
@@ -248,7 +241,7 @@ class StreamReader(threading.Thread):
         return self.events
 
 
-def run_async(coro: Any, timeout: float = 120) -> Any:
+def run_async(coro: Any, timeout: float = 100) -> Any:
     """asyncio.run in a fresh thread: playwright's sync API keeps an event loop running in the main one."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout)

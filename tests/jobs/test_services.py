@@ -201,3 +201,16 @@ def test_batch_counters_follow_every_move_and_complete_once(user):
     assert batch_events[-1]["type"] == "complete" and batch_events[-1]["data"]["finished"] == 3
     services.job_retry(job=stored(second))
     assert counts() == {"queued": 1, "processing": 0, "completed": 1, "failed": 0, "cancelled": 1}
+
+
+def test_a_job_whose_workers_died_max_attempts_times_is_failed_not_taken_over(user):
+    job = JobFactory(user=user)
+    for attempt in range(1, int(settings.CONTENTGEN_MAX_ATTEMPTS) + 1):
+        claim(f"w{attempt}")
+        assert stored(job).attempts == attempt
+        expire_lease(job)
+    assert services.job_claim(worker_id="last") is None
+    job = stored(job)
+    assert (job.status, job.lease_owner, job.attempts) == ("failed", None, int(settings.CONTENTGEN_MAX_ATTEMPTS))
+    assert "stopped responding" in job.error.message and job.error.stage == "research"
+    assert [e["type"] for e in events.after(job.pk, 0)][-2:] == ["progress", "complete"]

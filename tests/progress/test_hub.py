@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
-from contentgen.embedded import _binary, _die_with_parent
+from contentgen.embedded import binary, die_with_parent
 from progress import events
 from progress.hub import BUFFER, get_hub
 from progress.publish import publish
@@ -111,7 +111,7 @@ def degraded(server: Daphne) -> int:
 @pytest.mark.slow
 def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_returns(user):
     port = free_port()
-    redis_args = [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    redis_args = [binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     url = f"redis://127.0.0.1:{port}/0"
 
     def answers() -> bool:
@@ -121,7 +121,7 @@ def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_
             return False
 
     def start_redis() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(redis_args, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(redis_args, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent)
         wait_until(answers, timeout=10, what="the test's own Redis")
         return proc
 
