@@ -7,7 +7,6 @@ llama-cpp-python's server with the local GGUF covers real streaming and cancella
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contentgen.embedded import _die_with_parent, stop_process
+from contentgen.embedded import die_with_parent, free_port, stop_process
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
 from jobs.pipeline.local_model import model_path
 
@@ -37,12 +36,6 @@ SEO_JSON = {
     "focus_keyword": "solar panels for homes",
     "content": ARTICLE,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 Answer = Callable[[dict[str, Any]], tuple[int, str]]
@@ -152,7 +145,7 @@ def llama_server() -> Iterator[str]:
         + ["--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2", "--n_threads", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 60
