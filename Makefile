@@ -1,11 +1,15 @@
 # The two commands: `make run` (contentgen on http://127.0.0.1:8000/) and `make test` (the whole suite).
+# `make run LLM=local` installs the local model's extra (compiles llama.cpp the first time) and uses it;
+# LLM=<crewAI model string> runs with that model instead of the offline one.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LOCAL_STAMP := $(VENV)/.installed-local-stamp
 PYTEST_ARGS ?=
+LLM ?=
 
-.PHONY: install run test lint bench clean
+.PHONY: install install-local run test lint bench clean
 
 # pip's own progress is shown: the first install downloads crewAI and its tree, a few hundred MB.
 $(STAMP): pyproject.toml
@@ -19,8 +23,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/python -m contentgen.devserver
+$(LOCAL_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
+	touch $(LOCAL_STAMP)
+
+install-local: $(LOCAL_STAMP)
+
+run: install $(if $(filter local,$(LLM)),$(LOCAL_STAMP))
+	$(if $(LLM),CONTENTGEN_LLM='$(LLM)' )$(BIN)/python -m contentgen.devserver
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

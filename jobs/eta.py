@@ -22,7 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.conf import settings
+
 from jobs.models import GenerationJob
+from jobs.pipeline import local_model, pace
 from jobs.pipeline.stages import STAGE_ORDER, stages_for
 from jobs.queue import live_worker_slots
 
@@ -174,10 +177,16 @@ class Estimator:
 
     @classmethod
     def from_samples(
-        cls, mode: str, word_count: int, samples: dict[str, list[Sample]], overheads: Sequence[float] = ()
+        cls,
+        mode: str,
+        word_count: int,
+        samples: dict[str, list[Sample]],
+        overheads: Sequence[float] = (),
+        priors: dict[str, float] | None = None,
     ) -> Estimator:
-        """`overheads`: per finished job, its run time outside the stages (claim, hand-offs, scoring)."""
-        priors = PRIORS.get(mode, PRIORS["topic"])
+        """`overheads`: per finished job, its run time outside the stages (claim, hand-offs, scoring).
+        `priors`: seconds per stage at 1,000 words before any history (the seed's figures by default)."""
+        priors = priors or PRIORS.get(mode, PRIORS["topic"])
         models = {
             stage: fit_stage(samples.get(stage, []), StageModel.prior(stage, priors.get(stage, 30.0)))
             for stage in stages_for(mode)
@@ -193,7 +202,9 @@ class Estimator:
         fitted = _FITTED.get(job.mode)
         if fitted is None or fitted[0] is not samples:
             history = samples if any(samples.values()) else _borrowed(job.mode)
-            template = cls.from_samples(job.mode, 0, history, overheads=overheads)
+            template = cls.from_samples(
+                job.mode, 0, history, overheads=overheads, priors=model_priors(job.mode)
+            )
             fitted = _FITTED[job.mode] = (samples, template.models, template.overhead)
         return cls(mode=job.mode, word_count=job.word_count, models=fitted[1], overhead=fitted[2])
 
@@ -229,6 +240,17 @@ class Estimator:
             self.stage_expected(s) * self.models[s].spread for s in later
         )
         return left, max(0.0, left - spread), left + spread
+
+
+def model_priors(mode: str) -> dict[str, float]:
+    """Seconds per stage at 1,000 words for the model in use: the offline model's configured pace, the
+    local model's measured tokens/s (a figure measured here until this process has run it), and the
+    seed's figures for providers, whose pace nothing here can know."""
+    if settings.CONTENTGEN_LLM == "offline":
+        return pace.offline_stage_seconds(mode, REFERENCE_WORDS)
+    if settings.CONTENTGEN_LLM == "local":
+        return pace.local_stage_seconds(mode, REFERENCE_WORDS, local_model.RUNTIME.tokens_per_second())
+    return PRIORS.get(mode, PRIORS["topic"])
 
 
 def _borrowed(mode: str) -> dict[str, list[Sample]]:

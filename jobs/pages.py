@@ -168,11 +168,28 @@ def _partial(template: str, name: str, context: dict[str, Any]) -> str:
 
 def _job_fragments(event: str, data: dict[str, Any]) -> list[str]:
     j = job_context(data)
-    ctx = {"j": j, "ev": j["event"]}
+    ctx = {"j": j, "ev": j["event"], "chunk": data.get("draft")}
     names = ["job-progress", "job-status", "job-actions", "job-stages", "job-event"]
+    if ctx["chunk"]:
+        names.append("job-draft-chunk")
     if event == "complete" or ctx["j"]["terminal"]:
         names.append("job-result")
+    if j["status"] == GenerationJob.Status.COMPLETED:
+        names.append("job-draft")
     return [_partial(JOB_TEMPLATE, name, ctx) for name in names]
+
+
+def draft_text(stored: list[dict[str, Any]]) -> str:
+    """The writing draft as the progress events carried it: chunks from the last restart (offset 0) on."""
+    text = ""
+    for event in stored:
+        chunk = (event.get("data") or {}).get("draft")
+        if not chunk:
+            continue
+        offset = int(chunk.get("offset") or 0)
+        if offset == 0 or offset == len(text):
+            text = text[:offset] + str(chunk.get("text") or "")
+    return text
 
 
 def _table_part(html: str) -> str:
@@ -315,11 +332,11 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
     return _form_errors(request, "batch-form", limited=limited, batch_form=form)
 
 
-def _event_history(job: GenerationJob) -> list[dict[str, Any]]:
+def _event_history(stored_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The job's timeline; an event in the same status and stage as the one before is `minor`, so the
     page shows the stage changes by default and every event on request."""
     items: list[dict[str, Any]] = []
-    for stored in event_log.last_events(job.pk, EVENT_HISTORY):
+    for stored in stored_events[-EVENT_HISTORY:]:
         data = stored.get("data") or {}
         item = event_item(data)
         if not items or items[-1]["key"] != item["key"]:
@@ -345,10 +362,15 @@ def _owned_with_seq(request: HttpRequest, find: Any, *, missing: str, **object_i
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job, since = _owned_with_seq(request, selectors.job_for_user, job_id=job_id, missing="No such article.")
     data = complete_event(job) if job.is_terminal else progress_event(job)
+    stored = event_log.after(job.pk, 0)
+    # The draft so far, up to `since` only: the live stream replays what comes after it.
+    done = job.status == GenerationJob.Status.COMPLETED
+    draft = "" if done else draft_text([event for event in stored if event["seq"] <= since])
     context = {
         "job": job,
         "j": job_context(data),
-        "events": _event_history(job),
+        "events": _event_history(stored),
+        "draft": draft,
         "live_src": None if job.is_terminal else f"/jobs/{job.pk}/live?last_event_id={since}",
     }
     return render(request, JOB_TEMPLATE, context)

@@ -46,8 +46,15 @@ def job_groups(job: GenerationJob) -> list[str]:
     return groups
 
 
-def job_emit(*, job: GenerationJob, type: str = "progress", after: int | None = None) -> int:
+def job_emit(
+    *,
+    job: GenerationJob,
+    type: str = "progress",
+    after: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
     data = payloads.complete_event(job) if type == "complete" else payloads.progress_event(job)
+    data.update(extra or {})
     return publish(stream_id=job.pk, scope="job", type=type, data=data, groups=job_groups(job), after=after)
 
 

@@ -37,6 +37,9 @@ class ProgressTracker:
         self._dirty_event = False
         self._dirty_snapshot = False
         self._stage_started_mono: float = time.monotonic()
+        # The writing stage's streamed draft: offset of the text not yet published, and that text.
+        self._draft_offset = 0
+        self._draft_pending = ""
         self.estimator = eta.JobEta(job)
 
     # The story's API -------------------------------------------------------------------------
@@ -92,9 +95,12 @@ class ProgressTracker:
         timings = dict(self.job.stage_timings or {})
         timings[stage] = {"started_at": now().isoformat(), "completed_at": None, "seconds": None}
         self.job.stage_timings = timings
+        if stage == Stage.WRITING:
+            self._draft_offset, self._draft_pending = 0, ""
         self.update(stage, stages.overall_percentage(self.job.mode, stage, 0), message, 0)
 
-    def stage_progress(self, stage: str, stage_progress: float, message: str) -> None:
+    def stage_progress(self, stage: str, stage_progress: float, message: str, draft_append: str = "") -> None:
+        self._draft_pending += draft_append
         self.update(
             stage, stages.overall_percentage(self.job.mode, stage, stage_progress), message, stage_progress
         )
@@ -168,7 +174,12 @@ class ProgressTracker:
             raise LeaseLost(f"job {self.job.pk} is no longer held by {self.worker_id}")
 
     def _publish(self, type: str) -> None:
-        self.seq = job_emit(job=self.job, type=type, after=self.seq)
+        extra = None
+        if type == "progress" and self._draft_pending:
+            extra = {"draft": {"offset": self._draft_offset, "text": self._draft_pending}}
+            self._draft_offset += len(self._draft_pending)
+            self._draft_pending = ""
+        self.seq = job_emit(job=self.job, type=type, after=self.seq, extra=extra)
 
     def _terminal(self) -> None:
         job_finish(job=self.job, worker_id=self.worker_id)

@@ -71,7 +71,7 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
             elif event.kind == "stage_completed":
                 tracker.stage_completed(event.stage, event.output, event.message)
             else:
-                tracker.stage_progress(event.stage, event.stage_progress, event.message)
+                tracker.stage_progress(event.stage, event.stage_progress, event.message, event.draft_append)
 
         job_input = JobInput(
             mode=job.mode,

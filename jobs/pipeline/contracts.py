@@ -22,6 +22,8 @@ class PipelineEvent:
     stage_progress: float
     message: str
     output: str | None = None
+    # The writing stage's draft text streamed since the previous event (merged events concatenate it).
+    draft_append: str = ""
 
 
 @dataclass(frozen=True)

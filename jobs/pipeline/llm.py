@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .contracts import JobInput, StageFailed
 from .crewai_env import prepare_crewai_environment
+from .local_model import LocalModelUnavailable, check_local_model
 
 if TYPE_CHECKING:
     from crewai.llms.base_llm import BaseLLM
 
 LLM_ENV = "CONTENTGEN_LLM"
+BASE_URL_ENV = "CONTENTGEN_LLM_BASE_URL"
 DEFAULT_LLM = "offline"
 REQUEST_TIMEOUT_SECONDS = 120.0
 
@@ -66,18 +68,24 @@ def check_llm_config(name: str | None, *, stage: str) -> str:
     if resolved == "offline":
         return resolved
     if resolved == "local":
-        raise StageFailed(
-            stage,
-            f"{LLM_ENV}=local is not available yet: set {LLM_ENV}=offline or a provider model such as "
-            "openai/gpt-4o-mini",
-        )
+        try:
+            check_local_model()
+        except LocalModelUnavailable as exc:
+            raise StageFailed(stage, str(exc)) from exc
+        return resolved
     provider = provider_of(resolved)
+    if base_url() and provider == "openai":
+        return resolved
     key_envs = PROVIDER_KEY_ENVS.get(provider)
     if key_envs and not any(os.environ.get(env) for env in key_envs):
         raise StageFailed(
             stage, f"{key_envs[0]} is not set: export it or set {LLM_ENV}=offline (model {resolved!r})"
         )
     return resolved
+
+
+def base_url() -> str:
+    return os.environ.get(BASE_URL_ENV, "").strip()
 
 
 def make_llm(
@@ -95,10 +103,27 @@ def make_llm(
 
         return OfflineLLM.for_stage(stage, job or _SAMPLE_JOB, cancel_event)
 
+    if resolved == "local":
+        from .local import LocalLLM  # noqa: PLC0415 - crewAI and llama.cpp load only when a job runs
+
+        return LocalLLM.for_stage(stage, job or _SAMPLE_JOB, cancel_event)
+
     from crewai import LLM  # noqa: PLC0415 - crewAI loads only when a job runs
 
+    options: dict[str, Any] = {"stream": True, "timeout": REQUEST_TIMEOUT_SECONDS, "max_retries": 1}
     try:
-        return LLM(model=resolved, stream=True, timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1)
+        if base_url() and provider_of(resolved) == "openai":
+            from .providers import CompatibleOpenAI  # noqa: PLC0415 - crewAI loads only when a job runs
+
+            # crewAI routes only the model names it knows to its OpenAI class; a server serves any name.
+            return CompatibleOpenAI(
+                model=resolved.split("/", 1)[1],
+                provider="openai",
+                base_url=base_url(),
+                api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                **options,
+            )
+        return LLM(model=resolved, **options)
     except ImportError as exc:
         raise StageFailed(
             stage,

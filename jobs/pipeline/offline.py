@@ -8,7 +8,7 @@ import os
 import random
 import re
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from crewai.events.types.llm_events import LLMCallType
 from crewai.hooks.dispatch import HookAborted
@@ -16,7 +16,14 @@ from crewai.llms.base_llm import BaseLLM, llm_call_context
 from pydantic import PrivateAttr
 
 from .contracts import JobInput
-from .offline_text import job_seed, seo_fields, subject_for, write_article, write_brief
+from .offline_text import job_seed, seo_fields, write_article, write_brief
+from .pace import (
+    DEFAULT_TOKENS_PER_SECOND,
+    FAIL_STAGE_ENV,
+    SEO_COPY_SPEEDUP,
+    steps,
+    tokens_per_second,
+)
 
 if TYPE_CHECKING:
     from crewai.agents.agent_builder.base_agent import BaseAgent
@@ -25,11 +32,6 @@ if TYPE_CHECKING:
     from crewai.utilities.types import LLMMessage
     from pydantic import BaseModel
 
-DEFAULT_TOKENS_PER_SECOND = 70.0
-TOKENS_PER_SECOND_ENV = "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND"
-FAIL_STAGE_ENV = "CONTENTGEN_OFFLINE_FAIL_STAGE"
-# The SEO editor re-emits the finished article; copying is much faster than composing.
-SEO_COPY_SPEEDUP = 4.0
 _CHUNK_RE = re.compile(r"\S+\s*|\s+")
 _CONTEXT_END = "\n\nProvide your complete response"
 
@@ -48,48 +50,6 @@ class OfflineModelFailure(HookAborted):
 class OfflineCancelled(HookAborted):
     def __init__(self) -> None:
         super().__init__("Job cancelled", source="contentgen")
-
-
-def tokens_per_second() -> float:
-    raw = os.environ.get(TOKENS_PER_SECOND_ENV, "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_TOKENS_PER_SECOND
-    except ValueError:
-        return DEFAULT_TOKENS_PER_SECOND
-
-
-def _steps(job: JobInput, stage: str) -> tuple[float, list[str]]:
-    """Seconds per step at the default pace, and the step notes streamed as the model's thoughts."""
-    topic = subject_for(job).topic
-    keyword = subject_for(job).keyword
-    if stage == "research":
-        if job.mode == "trends":
-            return 0.7, [
-                f"Researching '{topic}': scanning what is trending this week",
-                f"Researching '{topic}': picking the freshest angle",
-                f"Researching '{topic}': noting facts to check",
-            ]
-        notes = [
-            f"Researching '{topic}': scanning top-ranking articles",
-            f"Researching '{topic}': identifying the audience",
-            f"Researching '{topic}': collecting angles",
-            f"Researching '{topic}': listing common questions",
-            f"Researching '{topic}': noting facts to check",
-            f"Researching '{topic}': outlining the brief",
-        ]
-        if job.mode == "keywords":
-            notes.insert(
-                4, f"Researching '{topic}': analysing search intent for {len(job.keywords) or 1} keywords"
-            )
-        return 0.9, notes
-    if stage == "writing":
-        return 0.6, [f"Outlining ~{job.word_count} words on '{topic}'"]
-    return 0.6, [
-        f"Checking keyword placement for '{keyword}'",
-        "Checking heading structure",
-        "Measuring keyword density and readability",
-        "Drafting the meta title and description",
-    ]
 
 
 def _context_article(messages: str | list[LLMMessage]) -> str | None:
@@ -115,8 +75,9 @@ class OfflineLLM(BaseLLM):
     _cancel: threading.Event = PrivateAttr(default_factory=threading.Event)
 
     @classmethod
-    def for_stage(cls, stage: str, job: JobInput, cancel_event: threading.Event | None = None) -> OfflineLLM:
-        llm = cls(model="offline", stage=stage, provider="offline")
+    def for_stage(cls, stage: str, job: JobInput, cancel_event: threading.Event | None = None) -> Self:
+        kind = cls.model_fields["llm_type"].default
+        llm = cls(model=kind, stage=stage, provider=kind)
         llm._job = job
         llm._cancel = cancel_event or threading.Event()
         return llm
@@ -212,7 +173,7 @@ class OfflineLLM(BaseLLM):
         scale = DEFAULT_TOKENS_PER_SECOND / rate if rate else 0.0
         rng = random.Random(f"{job_seed(job)}:{self.stage}")
         jitter = rng.uniform(0.9, 1.1)
-        step_seconds, notes = _steps(job, self.stage)
+        step_seconds, notes = steps(job, self.stage)
         fail = os.environ.get(FAIL_STAGE_ENV, "").strip().lower() == self.stage
 
         def emit(chunk: str) -> None:

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
@@ -29,6 +29,7 @@ POLL_SECONDS = 0.05
 WORKER_JOIN_SECONDS = 5.0
 _RESEARCH_WORDS = {"topic": 200, "keywords": 230, "trends": 110}
 _FINAL_ANSWER = "Final Answer:"
+_WORD_START_RE = re.compile(r"(?<=\s)\S")
 
 
 @dataclass
@@ -41,6 +42,12 @@ class _StageStream:
     progress: float = 0.0
 
 
+def word_starts(previous: str, chunk: str) -> int:
+    """Words that begin in ``chunk``: token chunks split words ("compost", "ing"), which count once."""
+    text = (previous[-1:] or " ") + chunk.replace("\\n", " ")
+    return len(_WORD_START_RE.findall(text))
+
+
 @dataclass
 class _CrewEvents:
     """Turns crewAI events (on the crew thread, in order) into queue items for the calling thread."""
@@ -49,6 +56,9 @@ class _CrewEvents:
     items: queue.SimpleQueue[tuple[Any, ...]]
     cancel_event: threading.Event
     task_stage: dict[int, str]
+    # The offline and local models answer after "Final Answer:" (crewAI's text format); providers called
+    # natively answer directly, so all of their output is the answer.
+    marked_answers: bool = True
     current: str | None = None
     streams: dict[str, _StageStream] = field(default_factory=dict)
 
@@ -63,7 +73,7 @@ class _CrewEvents:
             stage = self.task_stage.get(id(event.task))
             if stage:
                 self.current = stage
-                self.streams[stage] = _StageStream()
+                self.streams[stage] = _StageStream(answering=not self.marked_answers)
                 self.items.put(("started", stage))
         elif isinstance(event, TaskCompletedEvent):
             stage = self.task_stage.get(id(event.task))
@@ -76,17 +86,22 @@ class _CrewEvents:
         stream = self.streams.setdefault(stage, _StageStream())
         if chunk.startswith("Thought:") and chunk.endswith("\n"):
             stream.note = chunk.removeprefix("Thought:").strip()
-        words = len(chunk.replace("\\n", " ").split())
+        words = word_starts(stream.tail, chunk)
         stream.words += words
+        draft = ""
         if stream.answering:
             stream.answer_words += words
-        stream.tail = (stream.tail + chunk)[-64:]
-        if not stream.answering and _FINAL_ANSWER in stream.tail:
+            draft = chunk
+        seen = stream.tail + chunk
+        stream.tail = seen[-64:]
+        if not stream.answering and _FINAL_ANSWER in seen:
             stream.answering = True
+            draft = seen.split(_FINAL_ANSWER, 1)[1].lstrip()
+        draft = draft if stage == "writing" else ""
         progress = min(99.0, round(100.0 * self._done_words(stage, stream) / self._expected_words(stage), 1))
-        if progress > stream.progress:
-            stream.progress = progress
-            self.items.put(("progress", stage, progress, self.message(stage, stream)))
+        if progress > stream.progress or draft:
+            stream.progress = max(progress, stream.progress)
+            self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft))
 
     def _done_words(self, stage: str, stream: _StageStream) -> int:
         return stream.answer_words if stage == "writing" else stream.words
@@ -133,6 +148,9 @@ def _human_message(exc: BaseException, llm: str) -> str:
         return f"The model {llm!r} did not answer in time: {first_line[:200] or name}"
     if "Connection" in name:
         return f"Could not reach the model {llm!r}: {first_line[:200] or name}"
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status >= 500:
+        return f"The server for {llm!r} answered HTTP {status}: {first_line[:200]}"
     return (f"{name}: {first_line}" if first_line else name)[:300]
 
 
@@ -201,6 +219,7 @@ def run_pipeline(
     tracker = _CrewEvents(job=job, items=items, cancel_event=cancel_event, task_stage={})
     try:
         resolved = check_llm_config(llm_name, stage=remaining[0])
+        tracker.marked_answers = resolved in ("offline", "local")
         llms = {
             stage: make_llm(resolved, stage=stage, job=job, cancel_event=cancel_event) for stage in remaining
         }
@@ -245,13 +264,14 @@ def _pump(
     llm_name: str,
 ) -> Any:
     pending: PipelineEvent | None = None
+    draft = ""
     last_progress_at = 0.0
 
     def flush() -> None:
-        nonlocal pending, last_progress_at
+        nonlocal pending, last_progress_at, draft
         if pending is not None:
-            on_event(pending)
-            pending, last_progress_at = None, time.monotonic()
+            on_event(replace(pending, draft_append=draft) if draft else pending)
+            pending, last_progress_at, draft = None, time.monotonic(), ""
 
     while True:
         if should_cancel():
@@ -268,6 +288,7 @@ def _pump(
             kind = item[0]
             if kind == "progress":
                 pending = _event("stage_progress", item[1], item[2], item[3])
+                draft += item[4]
             elif kind == "started":
                 flush()
                 on_event(_event("stage_started", item[1], 0.0, tracker.message(item[1])))

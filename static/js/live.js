@@ -3,6 +3,7 @@
 //   data-title="..."             sets the tab title
 //   data-live-append="list-id"   a new element joins the end of that list (skipped if its data-key
 //                                repeats the list's last item); data-live-prepend joins the start
+//   data-live-unbounded (on a list) keeps every appended element (the streamed draft)
 //   data-live-keep (on a child)  keep the page's copy of that child (e.g. a title the event lacks)
 //   <template>                   wraps table rows/cells; its children are swapped as above
 (function () {
@@ -42,7 +43,9 @@
       var key = el.getAttribute("data-key");
       if (key && last && last.getAttribute("data-key") === key) return false;
       list.appendChild(el);
-      while (list.children.length > MAX_LIST_ITEMS) list.firstElementChild.remove();
+      if (!list.hasAttribute("data-live-unbounded")) {
+        while (list.children.length > MAX_LIST_ITEMS) list.firstElementChild.remove();
+      }
       list.scrollTop = list.scrollHeight;
     } else {
       list.insertBefore(el, list.firstElementChild);

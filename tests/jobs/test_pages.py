@@ -10,8 +10,10 @@ from django.test import Client
 
 from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
-from jobs.pages import live_fragments
+from jobs.pages import draft_text, live_fragments
 from jobs.payloads import complete_event, job_summary, progress_event
+from jobs.services import job_claim
+from jobs.tracker import ProgressTracker
 from tests.factories import BulkFactory, JobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -369,3 +371,42 @@ def test_dashboard_first_render_shows_the_queue_forecast(logged_in: Client, job:
         html = logged_in.get(path).content.decode()
         assert re.search(r"[Ss]tarts in about 10 min", html), path
         assert 'data-starts-in="20' in html, path
+
+
+def _draft_event(offset: int, text: str) -> dict[str, Any]:
+    return {"type": "progress", "data": {"draft": {"offset": offset, "text": text}}}
+
+
+def test_the_draft_is_rebuilt_from_the_log_and_restarts_with_a_new_attempt() -> None:
+    first = [_draft_event(0, "# Old\n\nGone"), {"type": "progress", "data": {}}, _draft_event(11, " too")]
+    assert draft_text(first) == "# Old\n\nGone too"
+    again = [*first, _draft_event(0, "# New\n\n"), _draft_event(7, "Body"), _draft_event(7, "Body")]
+    assert draft_text(again) == "# New\n\nBody"
+
+
+def test_a_draft_chunk_appends_to_the_draft_and_offset_zero_replaces_it(job: GenerationJob) -> None:
+    data = {**progress_event(running(job)), "draft": {"offset": 40, "text": "<b>bold</b>\nnext"}}
+    html = live_fragments(view="job", event="progress", data=data)
+    assert 'id="draft-40" data-live-append="job-draft"' in html
+    assert "&lt;b&gt;bold&lt;/b&gt;&#10;next" in html
+    restart = live_fragments(view="job", event="progress", data={**data, "draft": {"offset": 0, "text": "# T"}})
+    assert '<div id="job-draft"' in restart and 'id="draft-0"' in restart
+    assert "draft-" not in live_fragments(view="job", event="progress", data=progress_event(running(job)))
+
+
+def test_a_running_job_page_shows_the_draft_so_far_and_a_completed_one_hides_it(
+    logged_in: Client, job: GenerationJob
+) -> None:
+    claimed = job_claim(worker_id="w")
+    assert claimed and claimed[0].pk == job.pk
+    tracker = ProgressTracker(claimed[0], worker_id="w", last_seq=1)
+    tracker.stage_started("writing", "Writing")
+    tracker.stage_progress("writing", 10.0, "Writing", "# Composting\n\nWorms ")
+    tracker._flush(force=True)
+    tracker.stage_progress("writing", 20.0, "Writing", "eat <scraps>.")
+    tracker._flush(force=True)
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert "# Composting&#10;&#10;Worms eat &lt;scraps&gt;." in html
+    completed(job).save()
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert re.search(r'<section id="job-draft-card"[^>]*hidden', html)

@@ -9,7 +9,7 @@ import pytest
 
 from jobs import services, tracker
 from jobs.models import GenerationJob
-from jobs.pipeline.offline import DEFAULT_TOKENS_PER_SECOND, TOKENS_PER_SECOND_ENV
+from jobs.pipeline.pace import DEFAULT_TOKENS_PER_SECOND, TOKENS_PER_SECOND_ENV
 from jobs.pipeline.stages import STAGE_ORDER
 from jobs.worker import RunningJob, execute
 from progress import events
@@ -41,10 +41,12 @@ def test_progress_is_merged_to_5_events_and_2_writes_a_second_keeping_every_stag
     sent: list[tuple[float, str, str, float]] = []
     real_emit = tracker.job_emit
 
-    def timed_emit(*, job: GenerationJob, type: str = "progress", after: int | None = None) -> int:
+    def timed_emit(
+        *, job: GenerationJob, type: str = "progress", after: int | None = None, extra: dict | None = None
+    ) -> int:
         if job.status == GenerationJob.Status.PROCESSING:
             sent.append((time.monotonic(), type, job.progress.stage, job.progress.stage_progress))
-        return real_emit(job=job, type=type, after=after)
+        return real_emit(job=job, type=type, after=after, extra=extra)
 
     monkeypatch.setattr(tracker, "job_emit", timed_emit)
     monkeypatch.setattr(tracker, "job_snapshot_write", counting_write)

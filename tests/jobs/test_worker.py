@@ -11,6 +11,7 @@ import pytest
 from bson import ObjectId
 
 from jobs.models import GenerationJob
+from jobs.pages import draft_text
 from jobs.queue import live_worker_slots
 from progress import events
 from tests.factories import JobFactory
@@ -62,6 +63,9 @@ def test_every_mode_runs_end_to_end_with_ordered_contiguous_events(user):
         assert job.progress.completed_at and job.progress.elapsed_seconds >= 0
         assert set(job.stage_outputs) == set(STAGES[mode])
         assert evs[-1]["data"]["result"]["content"] == result.content
+        # The draft rides on progress events only, and the log rebuilds the writer's output from it.
+        assert {e["type"] for e in evs if "draft" in e["data"]} == {"progress"}
+        assert draft_text(evs).strip() == job.stage_outputs["writing"].strip()
 
 
 @pytest.mark.parametrize("stage", ["research", "writing", "seo"])

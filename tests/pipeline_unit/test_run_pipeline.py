@@ -11,6 +11,7 @@ from jobs.pipeline import (
     PipelineCancelled,
     PipelineEvent,
     StageFailed,
+    local_model,
     run_pipeline,
 )
 
@@ -135,10 +136,38 @@ def test_missing_provider_key_fails_fast(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "OPENAI_API_KEY" in failure.value.message
 
 
-def test_local_model_is_not_available_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_model_without_the_extra_fails_the_first_stage_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_find_spec = local_model.importlib.util.find_spec
+    monkeypatch.setattr(
+        local_model.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a),
+    )
     monkeypatch.setenv("CONTENTGEN_LLM", "local")
-    with pytest.raises(StageFailed, match="CONTENTGEN_LLM=local is not available yet"):
-        run_pipeline(_job("spin"), completed={}, on_event=Recorder())
+    recorder = Recorder()
+    with pytest.raises(StageFailed) as failure:
+        run_pipeline(_job("spin"), completed={}, on_event=recorder)
+    assert failure.value.stage == "writing"
+    assert "pip install -e '.[local]'" in failure.value.message
+    assert recorder.stages("stage_started") == ["writing"]
+
+
+def test_local_model_path_that_is_not_a_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("CONTENTGEN_LOCAL_MODEL_PATH", str(tmp_path / "missing.gguf"))
+    with pytest.raises(StageFailed, match="CONTENTGEN_LOCAL_MODEL_PATH=.*missing.gguf is not a file"):
+        run_pipeline(_job(), completed={}, on_event=Recorder(), llm_name="local")
+
+
+def test_writing_progress_events_carry_the_draft_exactly_once() -> None:
+    recorder = Recorder()
+    result = run_pipeline(_job(), completed={}, on_event=recorder)
+    draft = "".join(e.draft_append for e in recorder.events)
+    assert all(e.stage == "writing" for e in recorder.events if e.draft_append)
+    writing = next(e.output for e in recorder.events if e.kind == "stage_completed" and e.stage == "writing")
+    assert draft.strip() == (writing or "").strip()
+    assert draft.startswith("# ") and result.content.startswith("# ")
 
 
 def test_cancellation_stops_promptly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,110 @@
+"""crewAI's native OpenAI class pointed at any OpenAI-compatible server (``CONTENTGEN_LLM_BASE_URL``).
+
+Many such servers (llama.cpp's, older vLLM and Ollama builds) accept ``response_format`` ``text`` or
+``json_object`` but refuse ``json_schema``, which crewAI sends for a task's ``output_pydantic``. Then
+this class asks for JSON in the prompt (and ``json_object``), validates the answer with the same pydantic
+model, and retries once with the validation error before giving up with a message that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from crewai.llms.providers.openai.completion import OpenAICompletion
+from pydantic import BaseModel, PrivateAttr, ValidationError
+
+if TYPE_CHECKING:
+    from crewai.agents.agent_builder.base_agent import BaseAgent
+    from crewai.task import Task
+    from crewai.tools.base_tool import BaseTool
+    from crewai.utilities.types import LLMMessage
+
+_JSON_OBJECT_RE = re.compile(r"\{.*\}", re.DOTALL)
+
+
+class StructuredOutputError(Exception):
+    pass
+
+
+def refuses_format(exc: BaseException, format_name: str) -> bool:
+    """A server's answer saying it does not take this ``response_format`` (4xx or, for some, 500)."""
+    status = getattr(exc, "status_code", None)
+    text = str(exc)
+    return status in (400, 415, 422, 500, 501) and ("response_format" in text or format_name in text)
+
+
+def json_instruction(model: type[BaseModel], problem: str | None = None) -> str:
+    schema = json.dumps(model.model_json_schema(), separators=(",", ":"))
+    text = f"Answer with one JSON object only, no other text, that matches this JSON schema:\n{schema}"
+    if problem:
+        text += f"\nYour previous answer was not valid ({problem}). Answer again with valid JSON only."
+    return text
+
+
+def parse_json_answer(text: str, model: type[BaseModel]) -> BaseModel:
+    match = _JSON_OBJECT_RE.search(text or "")
+    if match is None:
+        raise ValueError("no JSON object in the answer")
+    return model.model_validate_json(match.group(0))
+
+
+def _with_instruction(messages: str | list[LLMMessage], instruction: str) -> list[LLMMessage]:
+    base: list[LLMMessage] = (
+        [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+    )
+    return [*base, {"role": "user", "content": instruction}]
+
+
+class CompatibleOpenAI(OpenAICompletion):
+    _schema_refused: bool = PrivateAttr(default=False)
+    _json_object_refused: bool = PrivateAttr(default=False)
+
+    def call(
+        self,
+        messages: str | list[LLMMessage],
+        tools: list[dict[str, BaseTool]] | None = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Task | None = None,
+        from_agent: BaseAgent | None = None,
+        response_model: type[BaseModel] | None = None,
+    ) -> str | Any:
+        if response_model is None:
+            return super().call(messages, tools, callbacks, available_functions, from_task, from_agent)
+        if not self._schema_refused:
+            try:
+                return super().call(
+                    messages, tools, callbacks, available_functions, from_task, from_agent, response_model
+                )
+            except Exception as exc:
+                if not refuses_format(exc, "json_schema"):
+                    raise
+                self._schema_refused = True
+        problem: str | None = None
+        rest = (tools, callbacks, available_functions, from_task, from_agent)
+        for _attempt in range(2):
+            prompt = _with_instruction(messages, json_instruction(response_model, problem))
+            text = self._call_json_object(prompt, *rest)
+            try:
+                return parse_json_answer(str(text), response_model)
+            except (ValidationError, ValueError) as exc:
+                problem = str(exc).splitlines()[0][:300]
+        raise StructuredOutputError(
+            f"The model {self.model!r} did not return valid JSON for {response_model.__name__} "
+            f"after a retry ({problem}); the server refuses json_schema output"
+        )
+
+    def _call_json_object(self, messages: list[LLMMessage], *args: Any) -> Any:
+        if not self._json_object_refused:
+            self.response_format = {"type": "json_object"}
+            try:
+                return super().call(messages, *args)
+            except Exception as exc:
+                if not refuses_format(exc, "json_object"):
+                    raise
+                self._json_object_refused = True
+            finally:
+                self.response_format = None
+        return super().call(messages, *args)
