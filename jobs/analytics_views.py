@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import analytics, charts
+from jobs.apis import with_errors
 from jobs.models import GenerationJob
 
 
@@ -71,7 +72,7 @@ class AnalyticsApi(APIView):
             OpenApiParameter("mode", str, enum=GenerationJob.Mode.values),
             OpenApiParameter("days", int, enum=list(analytics.PERIODS)),
         ],
-        responses={200: dict},
+        responses=with_errors({200: dict}, 400),
     )
     def get(self, request: Request) -> Response:
         figures, errors = _figures(request.user, request.query_params)

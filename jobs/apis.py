@@ -119,7 +119,7 @@ _ERRORS = {
 }
 
 
-def _responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
+def with_errors(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
     """The success answer plus the documented error answers `codes` (and 401/403, which every call has)."""
     return {**ok, **{code: _ERRORS[code] for code in sorted({401, 403, *codes})}}
 
@@ -196,7 +196,7 @@ class JobListApi(APIView):
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             PageSerializer,
         ],
-        responses=_responses({200: OutputSerializer}, 400, 404),
+        responses=with_errors({200: OutputSerializer}, 400, 404),
         operation_id="jobs_list",
     )
     def get(self, request: Request) -> Response:
@@ -223,7 +223,7 @@ class JobCreateApi(APIView):
     InputSerializer = extend_schema_serializer(component_name="JobInput")(JobInputSerializer)
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(request=InputSerializer, responses=_responses({201: OutputSerializer}, 400, 413, 429))
+    @extend_schema(request=InputSerializer, responses=with_errors({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
         spec, errors = parse_job(request.data)
         if spec is None:
@@ -244,7 +244,7 @@ class JobListCreateApi(APIView):
 class JobDetailApi(APIView):
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(responses=_responses({200: OutputSerializer}, 404))
+    @extend_schema(responses=with_errors({200: OutputSerializer}, 404))
     def get(self, request: Request, job_id: str) -> Response:
         return Response(self.OutputSerializer(_job_or_404(request, job_id)).data)
 
@@ -252,7 +252,7 @@ class JobDetailApi(APIView):
 class JobCancelApi(APIView):
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(request=None, responses=_responses({202: OutputSerializer}, 404, 409))
+    @extend_schema(request=None, responses=with_errors({202: OutputSerializer}, 404, 409))
     def post(self, request: Request, job_id: str) -> Response:
         job = services.job_cancel(job=_job_or_404(request, job_id))
         return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
@@ -261,7 +261,7 @@ class JobCancelApi(APIView):
 class JobRetryApi(APIView):
     OutputSerializer = JobOutputSerializer
 
-    @extend_schema(request=None, responses=_responses({202: OutputSerializer}, 404, 409, 429))
+    @extend_schema(request=None, responses=with_errors({202: OutputSerializer}, 404, 409, 429))
     def post(self, request: Request, job_id: str) -> Response:
         job = _job_or_404(request, job_id)
         if job.status in services.RETRYABLE:  # a refused retry (409) costs nothing
@@ -274,7 +274,7 @@ class BulkCreateApi(APIView):
     InputSerializer = extend_schema_serializer(component_name="BulkInput")(BulkInputSerializer)
     OutputSerializer = BulkOutputSerializer
 
-    @extend_schema(request=InputSerializer, responses=_responses({201: OutputSerializer}, 400, 413, 429))
+    @extend_schema(request=InputSerializer, responses=with_errors({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
         specs, errors = parse_batch(request.data)
         if errors:
@@ -287,7 +287,7 @@ class BulkCreateApi(APIView):
 class BulkDetailApi(APIView):
     OutputSerializer = BulkOutputSerializer
 
-    @extend_schema(responses=_responses({200: OutputSerializer}, 404))
+    @extend_schema(responses=with_errors({200: OutputSerializer}, 404))
     def get(self, request: Request, bulk_id: str) -> Response:
         return Response(_bulk_output(_bulk_or_404(request, bulk_id)))
 
