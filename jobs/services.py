@@ -106,6 +106,7 @@ def _lease_until() -> Any:
 
 
 def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> None:
+    """Move a member between its batch's counters; called inside the transaction that moves the job."""
     if not job.bulk_job_id:
         return
     changes: dict[str, Any] = {"updated_at": timezone.now()}
@@ -115,10 +116,25 @@ def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> No
         changes[f"count_{target}"] = F(f"count_{target}") + 1
     BulkJob.objects.filter(pk=job.bulk_job_id).update(**changes)
     bulk = BulkJob.objects.get(pk=job.bulk_job_id)
-    finishing = bulk.finished >= bulk.total and (
-        BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
-    )
-    bulk_emit(bulk=bulk, complete=finishing, trigger=job)
+    bulk_emit(bulk=bulk, complete=bulk_settle(bulk=bulk), trigger=job)
+
+
+def bulk_settle(*, bulk: BulkJob) -> bool:
+    """Make `completed_at` agree with the counts. True when this call finished the batch (send `complete`).
+
+    A retry inside a finished batch reopens it: `completed_at` is cleared, and the batch sends a
+    new `complete` when it ends again.
+    """
+    if bulk.finished >= bulk.total:
+        stamp = timezone.now()
+        won = BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=stamp) == 1
+        if won:
+            bulk.completed_at = stamp
+        return won
+    if bulk.completed_at is not None:
+        BulkJob.objects.filter(pk=bulk.pk).exclude(completed_at=None).update(completed_at=None)
+        bulk.completed_at = None
+    return False
 
 
 def bulk_member_changed(*, job: GenerationJob) -> None:
@@ -151,21 +167,29 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     queued = list(
         GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
         .order_by("queued_at")
-        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+        .values_list("pk", "bulk_job_id")[:CLAIM_CANDIDATES]
     )
     # A random pick among the oldest few spreads concurrent claimers over different documents.
     random.shuffle(queued)
-    for pk in queued:
-        won = GenerationJob.objects.filter(pk=pk, status=GenerationJob.Status.QUEUED).update(
-            status=GenerationJob.Status.PROCESSING,
-            lease_owner=worker_id,
-            lease_expires_at=_lease_until(),
-            attempts=F("attempts") + 1,
-            updated_at=stamp,
-        )
-        if won == 1:
+    for pk, bulk_job_id in queued:
+
+        def claim(pk: Any = pk) -> GenerationJob | None:
+            won = GenerationJob.objects.filter(pk=pk, status=GenerationJob.Status.QUEUED).update(
+                status=GenerationJob.Status.PROCESSING,
+                lease_owner=worker_id,
+                lease_expires_at=_lease_until(),
+                attempts=F("attempts") + 1,
+                updated_at=stamp,
+            )
+            if won != 1:
+                return None
             job = GenerationJob.objects.select_related("user").get(pk=pk)
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
+            return job
+
+        # A batch member's claim also moves its batch's counters: one transaction, or neither.
+        job = mongo.atomic(claim) if bulk_job_id else claim()
+        if job is not None:
             return job, False
     return None
 
@@ -200,43 +224,66 @@ def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -
     return result.matched_count == 1
 
 
-def job_finish(*, job: GenerationJob, worker_id: str) -> None:
-    """Store the terminal state the tracker put on `job` (completed, failed or cancelled)."""
-    won = GenerationJob.objects.filter(
-        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(
-        status=job.status,
-        progress=job.progress,
-        result=job.result,
-        error=job.error,
-        stage_outputs=job.stage_outputs,
-        stage_timings=job.stage_timings,
-        lease_owner=None,
-        lease_expires_at=None,
-        updated_at=timezone.now(),
-    )
-    if won != 1:
-        raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
-    _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+def job_finish(*, job: GenerationJob, worker_id: str) -> int:
+    """Store the terminal state the tracker put on `job` (completed, failed or cancelled).
+
+    One transaction: the job's state, its batch's counters (and the batch's own `complete`), the
+    job's last `progress` and its `complete` event. A fault at any step leaves none of them, so a
+    finished job always has exactly one `complete`. Returns the `complete` event's seq.
+    """
+
+    def finish() -> int:
+        won = GenerationJob.objects.filter(
+            pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+        ).update(
+            status=job.status,
+            progress=job.progress,
+            result=job.result,
+            error=job.error,
+            stage_outputs=job.stage_outputs,
+            stage_timings=job.stage_timings,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=timezone.now(),
+        )
+        if won != 1:
+            raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
+        _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+        seq = job_emit(job=job)
+        return job_emit(job=job, type="complete", after=seq)
+
+    return mongo.atomic(finish)
 
 
-def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
-    """Hand a running job back to the queue (worker shutdown): progress and stage outputs are kept."""
+def job_release(*, job: GenerationJob, worker_id: str, message: str, refund: bool = False) -> bool:
+    """Hand a running job back to the queue, with an event saying why; progress and stage outputs are kept.
+
+    `refund`: the attempt is not charged (the store was unreachable, which is not the job's fault).
+    A worker shutdown is charged: a job whose workers keep stopping must end some time.
+    """
     job.progress.message = message
-    won = GenerationJob.objects.filter(
-        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(
-        status=GenerationJob.Status.QUEUED,
-        lease_owner=None,
-        lease_expires_at=None,
-        progress=job.progress,
-        queued_at=job.queued_at,
-        updated_at=timezone.now(),
-    )
-    if won != 1:
+
+    def release() -> bool:
+        won = GenerationJob.objects.filter(
+            pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+        ).update(
+            status=GenerationJob.Status.QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            progress=job.progress,
+            queued_at=job.queued_at,
+            updated_at=timezone.now(),
+            **({"attempts": F("attempts") - 1} if refund else {}),
+        )
+        if won != 1:
+            return False
+        job.status = GenerationJob.Status.QUEUED
+        _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
+        job_emit(job=job)
+        return True
+
+    if not mongo.atomic(release):
         return False
-    job.status = GenerationJob.Status.QUEUED
-    _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
     notify_queued()
     return True
 
@@ -252,14 +299,20 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
         job.progress.completed_at = stamp
         job.progress.estimated_completion = None
         job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
-        won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
-            status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
-        )
-        if won == 1:
+
+        def cancel() -> bool:
+            won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
+                status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
+            )
+            if won != 1:
+                return False
             job.status = GenerationJob.Status.CANCELLED
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.CANCELLED)
             seq = job_emit(job=job)
             job_emit(job=job, type="complete", after=seq)
+            return True
+
+        if mongo.atomic(cancel):
             return job
         job.refresh_from_db()
     if job.status == GenerationJob.Status.PROCESSING:
@@ -287,22 +340,26 @@ def job_retry(*, job: GenerationJob) -> GenerationJob:
         message="Queued again (retry)",
         started_at=None,
     )
-    won = GenerationJob.objects.filter(pk=job.pk, status=previous).update(
-        status=GenerationJob.Status.QUEUED,
-        progress=keep,
-        result=None,
-        error=None,
-        attempts=0,
-        cancel_requested=False,
-        lease_owner=None,
-        lease_expires_at=None,
-        queued_at=stamp,
-        updated_at=stamp,
-    )
-    if won != 1:
-        raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
-    job.refresh_from_db()
-    _bulk_move(job, previous, GenerationJob.Status.QUEUED)
-    job_emit(job=job)
+
+    def retry() -> None:
+        won = GenerationJob.objects.filter(pk=job.pk, status=previous).update(
+            status=GenerationJob.Status.QUEUED,
+            progress=keep,
+            result=None,
+            error=None,
+            attempts=0,
+            cancel_requested=False,
+            lease_owner=None,
+            lease_expires_at=None,
+            queued_at=stamp,
+            updated_at=stamp,
+        )
+        if won != 1:
+            raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
+        job.refresh_from_db()
+        _bulk_move(job, previous, GenerationJob.Status.QUEUED)
+        job_emit(job=job)
+
+    mongo.atomic(retry)
     notify_queued()
     return job

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 DEFAULT_TOKENS_PER_SECOND = 70.0
 TOKENS_PER_SECOND_ENV = "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND"
 FAIL_STAGE_ENV = "CONTENTGEN_OFFLINE_FAIL_STAGE"
+STALL_STAGE_ENV = "CONTENTGEN_OFFLINE_STALL_STAGE"
 # The SEO editor re-emits the finished article; copying is much faster than composing.
 SEO_COPY_SPEEDUP = 4.0
 _CHUNK_RE = re.compile(r"\S+\s*|\s+")
@@ -214,6 +215,7 @@ class OfflineLLM(BaseLLM):
         jitter = rng.uniform(0.9, 1.1)
         step_seconds, notes = _steps(job, self.stage)
         fail = os.environ.get(FAIL_STAGE_ENV, "").strip().lower() == self.stage
+        stall = os.environ.get(STALL_STAGE_ENV, "").strip().lower() == self.stage
 
         def emit(chunk: str) -> None:
             self._emit_stream_chunk_event(
@@ -225,6 +227,10 @@ class OfflineLLM(BaseLLM):
             self._pause(step_seconds * scale * rng.uniform(0.9, 1.1))
             if fail and index == len(notes) // 2:
                 raise OfflineModelFailure(self.stage)
+            if stall and index == len(notes) // 2:
+                # A provider whose stream went quiet: nothing more until the job is stopped.
+                self._cancel.wait()
+                raise OfflineCancelled()
         answer = self.answer(messages)
         emit("Final Answer: ")
         token_seconds = jitter * scale / DEFAULT_TOKENS_PER_SECOND
