@@ -108,5 +108,7 @@ def retry(
 
 
 def _short(exc: BaseException) -> str:
+    while not str(exc) and exc.__cause__ is not None:
+        exc = exc.__cause__
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:160]}"

@@ -22,6 +22,7 @@ from jobs.groups import bulk_group, job_group, user_group
 from jobs.models import BulkJob, GenerationJob, Progress, Stage
 from jobs.queue import client, notify_queued
 from jobs.validation import JobSpec
+from progress import events
 from progress.publish import publish
 
 QUEUED_MESSAGE = "Queued for generation"
@@ -247,12 +248,21 @@ def job_finish(*, job: GenerationJob, worker_id: str) -> int:
             updated_at=timezone.now(),
         )
         if won != 1:
-            raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
+            return _finished_already(job, worker_id)
         _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
         seq = job_emit(job=job)
         return job_emit(job=job, type="complete", after=seq)
 
     return mongo.atomic(finish)
+
+
+def _finished_already(job: GenerationJob, worker_id: str) -> int:
+    """A retried finish whose first commit went through but whose reply was lost: done, not lost."""
+    stored = GenerationJob.objects.filter(pk=job.pk).values_list("status", "updated_at").first()
+    last = events.latest(job.pk)
+    if stored and stored[0] == job.status and last is not None and last["type"] == "complete":
+        return int(last["seq"])
+    raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
 
 
 def job_release(*, job: GenerationJob, worker_id: str, message: str, refund: bool = False) -> bool:

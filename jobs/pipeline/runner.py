@@ -181,6 +181,7 @@ def _run_crew(crew: Any, tracker: _CrewEvents, items: queue.SimpleQueue[tuple[An
 
     # A fresh thread starts with an empty context, so this sink sees only this job's events.
     token = add_stream_sink(tracker.sink)
+    tracker.last_output = time.monotonic()
     try:
         items.put(("done", crew.kickoff()))
     except BaseException as exc:
