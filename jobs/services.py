@@ -20,7 +20,7 @@ from jobs.bulk import bulk_emit
 from jobs.eta import queue_forecast
 from jobs.groups import bulk_group, job_group, user_group
 from jobs.models import BulkJob, GenerationJob, Progress, Stage
-from jobs.queue import client, notify_queued
+from jobs.queue import client, live_workers, notify_queued
 from jobs.validation import JobSpec
 from progress import events
 from progress.publish import publish
@@ -151,10 +151,20 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     stamp = timezone.now()
     expired = list(
         GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp)
+        .exclude(lease_owner=worker_id)
         .order_by("lease_expires_at")
-        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
+        .values_list("pk", "lease_owner", "lease_expires_at")[:CLAIM_CANDIDATES]
     )
-    for pk in expired:
+    # An expired lease whose worker still beats in Redis is a worker that could not reach MongoDB to
+    # renew it: it hands the job back itself (uncharged) once MongoDB answers, so it gets that long first.
+    alive = live_workers() if expired else {}
+    grace = timedelta(
+        seconds=float(settings.CONTENTGEN_WRITE_RETRY_SECONDS)
+        + float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
+    )
+    for pk, owner, expires_at in expired:
+        if owner in alive and expires_at > stamp - grace:
+            continue
         won = GenerationJob.objects.filter(
             pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
         ).update(

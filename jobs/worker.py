@@ -184,7 +184,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
         return
     except Exception as exc:
         if is_transient(exc):
-            logger.warning("job %s: store fault outside the write retry (%s); handing back", job.pk, exc)
+            logger.warning(
+                "job %s: store fault outside the write retry (%s); handing back", job.pk, exc, exc_info=True
+            )
             hand_back_unreachable(job, worker_id=worker_id, running=running)
             return
         logger.exception("job %s failed unexpectedly", job.pk)
