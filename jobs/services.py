@@ -163,7 +163,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
         + float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
     )
     for pk, owner, expires_at in expired:
-        if owner in alive and expires_at > stamp - grace:
+        if owner in alive and expires_at is not None and expires_at > stamp - grace:
             continue
         won = GenerationJob.objects.filter(
             pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp

@@ -74,40 +74,36 @@ def assert_completed_once(db: Any, pk: ObjectId) -> list[str]:
     return [e["data"]["progress"]["message"] for e in log]
 
 
-def test_the_worker_outlives_a_mongodb_outage_and_hands_its_job_back_uncharged(servers):
+def run_through_outage(servers: embedded.Services, server: str, seconds: float, started: Any) -> ObjectId:
+    """A job running on a worker while `server` is down for `seconds`: the worker lives, the job completes."""
     db, job = reader(servers)
     worker = outage_worker(servers)
     try:
         pk = create_job(servers)
-        wait_until(lambda: job(pk).get("progress", {}).get("stage") == "writing", timeout=60, what="writing")
-        # Longer than server selection (5 s) and the write budget (3 s): the job is handed back.
-        servers.halt("mongodb")
-        time.sleep(8)
-        assert worker.proc.poll() is None, "the worker died while MongoDB was down"
-        servers.resume("mongodb")
+        wait_until(lambda: started(job(pk)), timeout=60, interval=0.02, what="the job to run")
+        servers.halt(server)
+        time.sleep(seconds)
+        assert worker.proc.poll() is None, f"the worker died while {server} was down"
+        servers.resume(server)
         wait_until(lambda: job(pk).get("status") == "completed", timeout=60, interval=0.2, what="completion")
     finally:
         code = worker.terminate(timeout=60)
     assert code == 0
+    return pk
+
+
+def test_the_worker_outlives_a_mongodb_outage_and_hands_its_job_back_uncharged(servers):
+    # Longer than server selection (5 s) and the write budget (3 s): the job is handed back.
+    pk = run_through_outage(servers, "mongodb", 8, lambda job: job.get("progress", {}).get("stage") == "writing")
+    db, job = reader(servers)
     messages = assert_completed_once(db, pk)
     assert "The database was unreachable; back in the queue" in messages
     assert job(pk)["attempts"] == 1, "the hand-back for the outage was charged"
 
 
 def test_a_redis_outage_neither_stops_the_worker_nor_disturbs_its_job(servers):
+    pk = run_through_outage(servers, "redis", 4, lambda job: job.get("status") == "processing")
     db, job = reader(servers)
-    worker = outage_worker(servers)
-    try:
-        pk = create_job(servers)
-        wait_until(lambda: job(pk).get("status") == "processing", timeout=60, interval=0.02, what="the claim")
-        servers.halt("redis")
-        time.sleep(4)
-        assert worker.proc.poll() is None, "the worker died while Redis was down"
-        servers.resume("redis")
-        wait_until(lambda: job(pk).get("status") == "completed", timeout=60, interval=0.2, what="completion")
-    finally:
-        code = worker.terminate(timeout=60)
-    assert code == 0
     messages = assert_completed_once(db, pk)
     assert not any("unreachable" in m for m in messages)
     assert job(pk)["attempts"] == 1
