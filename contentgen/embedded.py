@@ -95,11 +95,14 @@ class Services:
     def _index(self, name: str) -> int:
         return list(self.servers).index(name)
 
-    def halt(self, name: str) -> None:
-        """Stop one server abruptly (SIGKILL: an outage, not a shutdown); `resume` brings it back."""
+    def halt(self, name: str, *, graceful: bool = False) -> None:
+        """Stop one server (SIGKILL, or SIGTERM when `graceful`); `resume` brings it back."""
         proc = self.processes[self._index(name)]
-        proc.kill()
-        proc.wait(timeout=10)
+        if graceful:
+            stop_process(proc)
+        else:
+            proc.kill()
+            proc.wait(timeout=10)
 
     def resume(self, name: str) -> None:
         """Start a halted server again on the same port and, for MongoDB, the same data."""

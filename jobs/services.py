@@ -205,6 +205,18 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     return None
 
 
+def next_lease_expiry(*, worker_id: str) -> Any:
+    """When the next lease held by another worker runs out (None if none): an idle worker wakes then,
+    so a dead worker's job is taken over within about a lease, not a lease plus an idle backoff."""
+    return (
+        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__isnull=False)
+        .exclude(lease_owner=worker_id)
+        .order_by("lease_expires_at")
+        .values_list("lease_expires_at", flat=True)
+        .first()
+    )
+
+
 def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
     """Extend our leases; returns the ids we still hold (a missing one was taken over or ended)."""
     if not job_ids:

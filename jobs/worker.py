@@ -23,6 +23,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
 from contentgen.resilience import Backoff, Unavailable, is_transient, retry
 from jobs import reconcile, services
@@ -230,6 +231,7 @@ class Worker:
         self.futures: set[Future[None]] = set()
         self.lease_seconds = float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
         self._pubsub: Any = None
+        self._next_expiry: Any = None
 
     # Signals -------------------------------------------------------------------------------
 
@@ -268,6 +270,8 @@ class Worker:
                         reconcile.run()
                         next_reconcile = time.monotonic() + float(settings.CONTENTGEN_RECONCILE_SECONDS)
                     claimed = self._free_slots() and self._claim_one()
+                    if not claimed and self._free_slots():
+                        self._next_expiry = services.next_lease_expiry(worker_id=self.worker_id)
                 except Exception as exc:
                     # The loop outlives any outage: log once, back off with jitter, resume when it returns.
                     if outage_since is None:
@@ -293,7 +297,7 @@ class Worker:
                     continue
                 if self.burst and not self._busy():
                     break
-                self._wait_for_work(idle if not self._free_slots() else idle * random.uniform(0.8, 1.2))
+                self._wait_for_work(self._idle_timeout(idle))
                 idle = min(IDLE_MAX, idle * 2)
         finally:
             self.stopping.set()
@@ -310,6 +314,16 @@ class Worker:
             close_old_connections()
         logger.info("worker %s stopped", self.worker_id)
         return 0
+
+    def _idle_timeout(self, idle: float) -> float:
+        if not self._free_slots():
+            return idle
+        timeout = idle * random.uniform(0.8, 1.2)
+        if self._next_expiry is not None:
+            until = (self._next_expiry - timezone.now()).total_seconds()
+            if until > 0:
+                timeout = min(timeout, until + random.uniform(0.05, 0.3))
+        return timeout
 
     def _free_slots(self) -> bool:
         with self.lock:
