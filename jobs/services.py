@@ -144,27 +144,68 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
 
 
 CLAIM_CANDIDATES = 8
+ABANDONED_MESSAGE = "Worker lost; back in the queue"
 
 
-def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
-    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
-    stamp = timezone.now()
+def abandoned_jobs(*, worker_id: str, now: Any) -> list[tuple[Any, Any]]:
+    """(pk, bulk_job_id) of running jobs whose worker stopped renewing their lease, oldest expiry first.
+
+    An expired lease whose worker still beats in Redis is a worker that could not reach MongoDB to
+    renew it: it hands the job back itself (uncharged) once MongoDB answers, so it gets that long first.
+    """
     expired = list(
-        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp)
+        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=now)
         .exclude(lease_owner=worker_id)
         .order_by("lease_expires_at")
-        .values_list("pk", "lease_owner", "lease_expires_at")[:CLAIM_CANDIDATES]
+        .values_list("pk", "lease_owner", "lease_expires_at", "bulk_job_id")[:CLAIM_CANDIDATES]
     )
-    # An expired lease whose worker still beats in Redis is a worker that could not reach MongoDB to
-    # renew it: it hands the job back itself (uncharged) once MongoDB answers, so it gets that long first.
     alive = live_workers() if expired else {}
     grace = timedelta(
         seconds=float(settings.CONTENTGEN_WRITE_RETRY_SECONDS)
         + float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
     )
-    for pk, owner, expires_at in expired:
-        if owner in alive and expires_at is not None and expires_at > stamp - grace:
-            continue
+    return [
+        (pk, bulk_job_id)
+        for pk, owner, expires_at, bulk_job_id in expired
+        if not (owner in alive and expires_at is not None and expires_at > now - grace)
+    ]
+
+
+def job_requeue_abandoned(*, worker_id: str) -> int:
+    """Put jobs of dead workers back in the queue, where their age puts them first.
+
+    Every worker's heartbeat does this, busy or not, so a dead worker is noticed within about a
+    lease even when no worker has a free slot to take its jobs over at once.
+    """
+    stamp = timezone.now()
+    requeued = 0
+    for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
+
+        def requeue(pk: Any = pk) -> bool:
+            won = GenerationJob.objects.filter(
+                pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
+            ).update(
+                status=GenerationJob.Status.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=stamp
+            )
+            if won != 1:
+                return False
+            job = GenerationJob.objects.select_related("user").get(pk=pk)
+            job.progress.message = ABANDONED_MESSAGE
+            GenerationJob.objects.filter(pk=pk).update(progress=job.progress)
+            _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
+            job_emit(job=job)
+            return True
+
+        requeued += mongo.atomic(requeue)
+    if requeued:
+        notify_queued()
+    return requeued
+
+
+def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
+    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
+    stamp = timezone.now()
+    for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
         won = GenerationJob.objects.filter(
             pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
         ).update(

@@ -401,6 +401,10 @@ class Worker:
                 worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
             else:
                 worker_gone(worker_id=self.worker_id)
+            try:
+                services.job_requeue_abandoned(worker_id=self.worker_id)
+            except Exception as exc:
+                logger.warning("worker %s: requeueing dead workers' jobs failed: %s", self.worker_id, exc)
             with self.lock:
                 ids = list(self.running)
             if not ids:

@@ -14,6 +14,7 @@ from pymongo.errors import AutoReconnect
 
 from jobs import reconcile, services
 from jobs.models import BulkJob, GenerationJob
+from jobs.queue import worker_gone, worker_heartbeat
 from jobs.tracker import ProgressTracker
 from jobs.validation import parse_job
 from jobs.worker import RunningJob, execute
@@ -209,3 +210,19 @@ def test_a_job_past_its_deadline_fails_with_a_timeout_message(user, settings, mo
     assert stored.error.message.startswith("Timed out") and "CONTENTGEN_JOB_TIMEOUT_SECONDS" in stored.error.message
     assert stored.progress.elapsed_seconds < 15
     assert events.latest(job.pk)["type"] == "complete"
+
+
+def test_a_dead_workers_job_goes_back_to_the_queue_unless_its_worker_still_beats(user):
+    bulk, job, _ = claimed_batch_member(user, "dead:1:x")
+    GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)
+    worker_heartbeat(worker_id="dead:1:x", slots=1, ttl=30)
+    try:
+        assert services.job_requeue_abandoned(worker_id="alive:2:y") == 0, "a beating worker gets its grace"
+    finally:
+        worker_gone(worker_id="dead:1:x")
+    assert services.job_requeue_abandoned(worker_id="alive:2:y") == 1
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.lease_owner) == ("queued", None)
+    assert events.latest(job.pk)["data"]["progress"]["message"] == services.ABANDONED_MESSAGE
+    assert BulkJob.objects.get(pk=bulk.pk).counts["queued"] == 1
+    assert services.job_claim(worker_id="alive:2:y")[0].pk == job.pk
