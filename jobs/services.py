@@ -100,6 +100,12 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
 
 
 # The worker's moves. Each is one conditional update, so two workers can never both win.
+#
+# Every ORM update of jobs and batches runs inside contentgen.mongo.atomic, even a single one: the
+# ORM's update() is an update_many, and on SecantusDB 0.7.0b3 a plain multi-update that meets a write
+# conflict retries while holding its collection lock, which deadlocked the server against open
+# transactions in the chaos run (bench/chaos.py). Inside a transaction a conflict fails at once and
+# atomic() retries it.
 
 
 def _lease_until() -> Any:
@@ -206,24 +212,28 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
     stamp = timezone.now()
     for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
-        won = GenerationJob.objects.filter(
-            pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
-        ).update(
-            lease_owner=worker_id,
-            lease_expires_at=_lease_until(),
-            attempts=F("attempts") + 1,
-            updated_at=stamp,
-        )
+
+        def take_over(pk: Any = pk) -> int:
+            return GenerationJob.objects.filter(
+                pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
+            ).update(
+                lease_owner=worker_id,
+                lease_expires_at=_lease_until(),
+                attempts=F("attempts") + 1,
+                updated_at=stamp,
+            )
+
+        won = mongo.atomic(take_over)
         if won == 1:
             return GenerationJob.objects.select_related("user").get(pk=pk), True
     queued = list(
         GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
         .order_by("queued_at")
-        .values_list("pk", "bulk_job_id")[:CLAIM_CANDIDATES]
+        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
     )
     # A random pick among the oldest few spreads concurrent claimers over different documents.
     random.shuffle(queued)
-    for pk, bulk_job_id in queued:
+    for pk in queued:
 
         def claim(pk: Any = pk) -> GenerationJob | None:
             won = GenerationJob.objects.filter(pk=pk, status=GenerationJob.Status.QUEUED).update(
@@ -240,7 +250,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
             return job
 
         # A batch member's claim also moves its batch's counters: one transaction, or neither.
-        job = mongo.atomic(claim) if bulk_job_id else claim()
+        job = mongo.atomic(claim)
         if job is not None:
             return job, False
     return None
@@ -262,9 +272,11 @@ def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
     """Extend our leases; returns the ids we still hold (a missing one was taken over or ended)."""
     if not job_ids:
         return set()
-    GenerationJob.objects.filter(
-        pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(lease_expires_at=_lease_until())
+    mongo.atomic(
+        lambda: GenerationJob.objects.filter(
+            pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+        ).update(lease_expires_at=_lease_until())
+    )
     return set(
         GenerationJob.objects.filter(
             pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
@@ -389,8 +401,10 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
             return job
         job.refresh_from_db()
     if job.status == GenerationJob.Status.PROCESSING:
-        GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).update(
-            cancel_requested=True, updated_at=stamp
+        mongo.atomic(
+            lambda: GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).update(
+                cancel_requested=True, updated_at=stamp
+            )
         )
         with contextlib.suppress(redis.RedisError):
             client().publish(CANCEL_CHANNEL, str(job.pk).encode())
