@@ -50,6 +50,7 @@ from contentgen import embedded  # noqa: E402
 from contentgen.embedded import _die_with_parent, daphne_command, stop_process  # noqa: E402
 
 LOG_DIR = ROOT / "var" / "log"
+STALL_SECONDS = 120.0
 STAGE_ORDER = ("research", "writing", "seo")
 
 
@@ -67,19 +68,20 @@ class Plan:
     mongo_at: tuple[float, ...]
     redis_at: tuple[float, ...]
     lease: float
+    kill_spacing: float
     tokens_per_second: str
     word_counts: tuple[int, int]
 
 
 FULL = Plan(
-    jobs=50, batches=(25, 25), clients=50, kills=20, daphne_restarts=3, sigterms=1,
+    jobs=50, batches=(10, 10), clients=50, kills=20, daphne_restarts=3, sigterms=1,
     redis_stops=(10, 10), redis_at=(0.2, 0.55), mongo_stops=(10, 75), mongo_at=(0.3, 0.7),
-    span=300, lease=10, tokens_per_second="60", word_counts=(250, 400),
+    span=300, lease=10, kill_spacing=6, tokens_per_second="60", word_counts=(250, 400),
 )  # fmt: skip
 SHORT = Plan(
     jobs=8, batches=(2,), clients=10, kills=5, daphne_restarts=1, sigterms=0,
     redis_stops=(5,), redis_at=(0.3,), mongo_stops=(8,), mongo_at=(0.75,),
-    span=40, lease=6, tokens_per_second="50", word_counts=(150, 220),
+    span=40, lease=6, kill_spacing=3, tokens_per_second="50", word_counts=(150, 220),
 )  # fmt: skip
 
 
@@ -94,7 +96,7 @@ class Fault:
 def schedule(plan: Plan, rng: random.Random) -> list[Fault]:
     """Outages at fixed fractions of the span; kills and restarts drawn around them. No kill lands in
     a MongoDB outage or the minute after it (no takeover can happen while it is down, so its detection
-    time would measure the outage), and kills are 2.5 s apart so that some worker is always up."""
+    time would measure the outage), and kills are `kill_spacing` apart so that some worker is up."""
     faults = [
         Fault(at=round(plan.span * fraction, 1), kind=f"stop {name}", seconds=seconds)
         for name, stops, fractions in (
@@ -104,19 +106,18 @@ def schedule(plan: Plan, rng: random.Random) -> list[Fault]:
         for seconds, fraction in zip(stops, fractions, strict=True)
     ]
     busy = [(f.at - 3, f.at + f.seconds + 10 + plan.lease + 5) for f in faults if f.kind == "stop mongodb"]
-    taken: list[float] = []
+    kills: list[float] = []
 
-    def free_time() -> float:
+    def free_time(*, kill: bool = False) -> float:
         for _ in range(10_000):
             at = round(rng.uniform(8, plan.span), 1)
-            if all(not (start <= at <= end) for start, end in busy) and all(
-                abs(at - t) >= 2.5 for t in taken
-            ):
-                taken.append(at)
+            spaced = not kill or all(abs(at - t) >= plan.kill_spacing for t in kills)
+            if spaced and all(not (start <= at <= end) for start, end in busy):
+                kills.extend([at] if kill else [])
                 return at
         raise ValueError("the span is too short for this many faults")
 
-    faults += [Fault(at=free_time(), kind="kill -9 worker") for _ in range(plan.kills)]
+    faults += [Fault(at=free_time(kill=True), kind="kill -9 worker") for _ in range(plan.kills)]
     faults += [Fault(at=free_time(), kind="restart daphne") for _ in range(plan.daphne_restarts)]
     faults += [Fault(at=free_time(), kind="SIGTERM worker") for _ in range(plan.sigterms)]
     return sorted(faults, key=lambda f: f.at)
@@ -465,11 +466,8 @@ def results(
         stored = {s: bulk[f"count_{s}"] for s in counts}
         events = [e["type"] for e in db.progress_events.find({"job_id": bulk["_id"]})]
         finished = all(j["status"] in terminal for j in members)
-        if (
-            stored != counts
-            or finished != (bulk.get("completed_at") is not None)
-            or events.count("complete") != 1
-        ):
+        completed = bulk.get("completed_at") is not None
+        if stored != counts or finished != completed or events.count("complete") != int(finished):
             mismatched += 1
     out["batches whose counters disagree"] = mismatched
     out["detection goal (s)"] = lease + 5
@@ -509,14 +507,19 @@ def main() -> int:
         )
         clients.start()
         kills, outages = run_schedule(cluster, faults, db)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+        # Drain: until everything ended, or nothing has moved for STALL_SECONDS (what is open then is
+        # stuck, and counted as lost). A slow machine only makes the drain longer, not the losses larger.
+        last_change, last_seen = time.monotonic(), None
+        while time.monotonic() - last_change < STALL_SECONDS:
             try:
+                seen = db.progress_events.estimated_document_count()
                 open_jobs = db.generation_jobs.count_documents({"status": {"$in": ["queued", "processing"]}})
             except Exception:
-                open_jobs = -1
+                seen, open_jobs = None, -1
             if open_jobs == 0 and all(f.done for f in followers):
                 break
+            if seen != last_seen:
+                last_change, last_seen = time.monotonic(), seen
             time.sleep(1)
         stop.set()
         clients.join(timeout=60)
