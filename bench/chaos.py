@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from contentgen import embedded  # noqa: E402
-from contentgen.embedded import _die_with_parent, daphne_command, stop_process  # noqa: E402
+from contentgen.embedded import daphne_command, die_with_parent, stop_process  # noqa: E402
 
 LOG_DIR = ROOT / "var" / "log"
 STALL_SECONDS = 120.0
@@ -140,7 +140,7 @@ class Cluster:
             "CONTENTGEN_RECONCILE_SECONDS": "30",
         }
         self.env.pop("CONTENTGEN_OFFLINE_FAIL_STAGE", None)
-        self.ports = [embedded._free_port(), embedded._free_port()]
+        self.ports = [embedded.free_port(), embedded.free_port()]
         self.daphnes: dict[int, subprocess.Popen[bytes]] = {}
         self.workers: list[subprocess.Popen[bytes]] = []
         self.rng = random.Random(seed)
@@ -155,7 +155,7 @@ class Cluster:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def manage(self, *args: str) -> str:

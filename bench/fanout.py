@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import datetime as dt
 import os
 import re
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from contentgen.embedded import stop_process  # noqa: E402
+from contentgen.embedded import die_with_parent, free_port, stop_process  # noqa: E402
 
 LOG_DIR = ROOT / "var" / "log"
 START_TIMEOUT = 60.0
@@ -53,16 +51,6 @@ DESIGNS = {
     "baseline": ("subscription per connection", "bench.fanout_baseline:application"),
     "contentgen": ("contentgen (one per process)", "contentgen.asgi:application"),
 }
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def raise_open_files() -> int:
@@ -80,7 +68,7 @@ class Server:
     name: str
     app: str
     env: dict[str, str]
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -97,7 +85,7 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

@@ -33,12 +33,12 @@ DB_NAME = "contentgen"
 START_TIMEOUT = 60.0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -50,7 +50,7 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     """A console script of this virtualenv, found even when its bin/ is not on PATH."""
     candidates = [Path(sys.executable).parent / name, Path(sysconfig.get_path("scripts")) / name]
     for candidate in candidates:
@@ -71,16 +71,22 @@ def daphne_command(port: int | str) -> list[str]:
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "contentgen.asgi:application"]
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:
+    """SIGTERM to all, then SIGKILL to those that have not exited `timeout` seconds later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop_processes([proc], timeout)
 
 
 @dataclass
@@ -112,16 +118,7 @@ class Services:
         _wait_for(port, proc, name, log)
 
     def stop(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.processes:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_processes(self.processes)
         self.processes.clear()
         for path in self.scratch:
             shutil.rmtree(path, ignore_errors=True)
@@ -145,7 +142,7 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
         )
 
 
@@ -162,10 +159,10 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     redis_dir = Path(tempfile.mkdtemp(prefix="contentgen-redis-"))
     scratch.append(str(redis_dir))
 
-    mongo_port, redis_port = _free_port(), _free_port()
+    mongo_port, redis_port = free_port(), free_port()
     mongo = _spawn(
         [
-            _binary("secantusd-py"),
+            binary("secantusd-py"),
             "--host",
             "127.0.0.1",
             "--port",
@@ -179,7 +176,7 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     )
     redis = _spawn(
         [
-            _binary("redis-server"),
+            binary("redis-server"),
             "--bind",
             "127.0.0.1",
             "--port",

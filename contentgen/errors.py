@@ -1,6 +1,14 @@
+"""`ApplicationError`, the one exception services raise for a move a person can correct, and the DRF
+exception handler that answers it (and a malformed body) with a 4xx and a message."""
+
 from __future__ import annotations
 
 from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ApplicationError(Exception):
@@ -14,3 +22,14 @@ class ApplicationError(Exception):
         self.message = message
         self.status = status
         self.extra = extra or {}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        body: dict[str, Any] = {"detail": exc.message, **exc.extra}
+        return Response(body, status=exc.status)
+    if isinstance(exc, ParseError):
+        return Response(
+            {"detail": f"Malformed request body: {exc.detail}"}, status=status.HTTP_400_BAD_REQUEST
+        )
+    return drf_exception_handler(exc, context)

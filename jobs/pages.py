@@ -307,15 +307,20 @@ def _event_history(job: GenerationJob) -> list[dict[str, Any]]:
     return items
 
 
+def _owned_with_seq(request: HttpRequest, find: Any, *, missing: str, **object_id: str) -> tuple[Any, int]:
+    """The user's job or batch (else 404), and the last seq of its stream stored before it was read:
+    the page's stream resumes there, so nothing between the render and the stream's connection is missed."""
+    oid = selectors.parse_id(next(iter(object_id.values())))
+    since = event_log.last_seq(oid) if oid else 0
+    found = find(user=request.user, **object_id)
+    if found is None:
+        raise Http404(missing)
+    return found, since
+
+
 @login_required
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    oid = selectors.parse_id(job_id)
-    # The stream resumes after the last event stored before this render reads the job, so nothing that
-    # happens between the render and the stream's connection is missed.
-    since = event_log.last_seq(oid) if oid else 0
-    job = selectors.job_for_user(user=request.user, job_id=job_id)
-    if job is None:
-        raise Http404("No such article.")
+    job, since = _owned_with_seq(request, selectors.job_for_user, job_id=job_id, missing="No such article.")
     data = complete_event(job) if job.is_terminal else progress_event(job)
     context = {
         "job": job,
@@ -328,11 +333,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def bulk_detail(request: HttpRequest, bulk_id: str) -> HttpResponse:
-    oid = selectors.parse_id(bulk_id)
-    since = event_log.last_seq(oid) if oid else 0
-    bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
-    if bulk is None:
-        raise Http404("No such batch.")
+    bulk, since = _owned_with_seq(request, selectors.bulk_for_user, bulk_id=bulk_id, missing="No such batch.")
     b = bulk_context(bulk_snapshot(bulk))
     rows = [summary_context(job_summary(job)) for job in selectors.bulk_jobs(bulk=bulk)]
     context = {

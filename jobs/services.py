@@ -6,6 +6,7 @@ import contextlib
 import random
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import redis
@@ -19,7 +20,8 @@ from jobs import payloads
 from jobs.bulk import bulk_emit
 from jobs.eta import queue_forecast
 from jobs.groups import bulk_group, job_group, user_group
-from jobs.models import BulkJob, GenerationJob, Progress, Stage
+from jobs.models import BulkJob, GenerationJob, JobError, Progress, Stage
+from jobs.pipeline.stages import STAGE_ORDER, stage_label
 from jobs.queue import client, live_workers, notify_queued
 from jobs.validation import JobSpec
 from progress import events
@@ -186,6 +188,8 @@ def job_requeue_abandoned(*, worker_id: str) -> int:
     stamp = timezone.now()
     requeued = 0
     for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
+        if mongo.atomic(partial(_give_up, pk=pk, stamp=stamp)):
+            continue
 
         def requeue(pk: Any = pk) -> bool:
             won = GenerationJob.objects.filter(
@@ -208,10 +212,59 @@ def job_requeue_abandoned(*, worker_id: str) -> int:
     return requeued
 
 
+def _give_up(*, pk: Any, stamp: Any) -> bool:
+    (
+        """Fail an abandoned job whose workers died CONTENTGEN_MAX_ATTEMPTS times. True if this call did it.
+
+    Called inside contentgen.mongo.atomic: the failure, the batch counters and both events together.
+    """
+        ""
+    )
+    max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
+    job = GenerationJob.objects.filter(
+        pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp, attempts__gte=max_attempts
+    ).first()
+    if job is None:
+        return False
+    stage = job.progress.stage if job.progress.stage in STAGE_ORDER else STAGE_ORDER[0]
+    job.status = GenerationJob.Status.FAILED
+    job.error = JobError(
+        message=f"The worker running this job stopped responding {max_attempts} times; giving up. "
+        "Check the workers' logs and memory, then retry the job.",
+        stage=stage,
+        timestamp=stamp,
+    )
+    p = job.progress
+    p.message = f"Failed in the {stage_label(stage)} stage"
+    p.completed_at = stamp
+    p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
+    won = GenerationJob.objects.filter(
+        pk=pk, status=GenerationJob.Status.PROCESSING, lease_owner=job.lease_owner, lease_expires_at__lt=stamp
+    ).update(
+        status=job.status,
+        error=job.error,
+        progress=p,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=stamp,
+    )
+    if won != 1:
+        return False
+    _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+    seq = job_emit(job=job)
+    job_emit(job=job, type="complete", after=seq)
+    return True
+
+
 def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
-    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
+    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over).
+
+    An expired job that has used up its attempts is failed instead of taken over.
+    """
     stamp = timezone.now()
     for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
+        if mongo.atomic(partial(_give_up, pk=pk, stamp=stamp)):
+            continue
 
         def take_over(pk: Any = pk) -> int:
             return GenerationJob.objects.filter(

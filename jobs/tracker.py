@@ -83,19 +83,17 @@ class ProgressTracker:
         self._terminal()
 
     def fail(self, error_message: str, stage: str) -> None:
-        p = self.job.progress
-        self.job.status = GenerationJob.Status.FAILED
         self.job.error = JobError(message=error_message, stage=stage, timestamp=now())
-        p.message = f"Failed in the {stages.stage_label(stage)} stage"
-        p.completed_at = now()
-        p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
-        self._refresh_times(finished=True)
-        self._terminal()
+        self._stopped(GenerationJob.Status.FAILED, f"Failed in the {stages.stage_label(stage)} stage")
 
     def cancelled(self) -> None:
+        self._stopped(GenerationJob.Status.CANCELLED, "Cancelled")
+
+    def _stopped(self, status: str, message: str) -> None:
+        """Ended without an article: no completion estimate is left standing."""
         p = self.job.progress
-        self.job.status = GenerationJob.Status.CANCELLED
-        p.message = "Cancelled"
+        self.job.status = status
+        p.message = message
         p.completed_at = now()
         p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
         self._refresh_times(finished=True)
