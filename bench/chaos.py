@@ -509,17 +509,22 @@ def main() -> int:
         kills, outages = run_schedule(cluster, faults, db)
         # Drain: until everything ended, or nothing has moved for STALL_SECONDS (what is open then is
         # stuck, and counted as lost). A slow machine only makes the drain longer, not the losses larger.
-        last_change, last_seen = time.monotonic(), None
-        while time.monotonic() - last_change < STALL_SECONDS:
+        last_change, last_seen, drain_end = time.monotonic(), None, time.monotonic() + 900
+        while time.monotonic() - last_change < STALL_SECONDS and time.monotonic() < drain_end:
             try:
-                seen = db.progress_events.estimated_document_count()
-                open_jobs = db.generation_jobs.count_documents({"status": {"$in": ["queued", "processing"]}})
+                seen = (
+                    db.progress_events.count_documents({}),
+                    db.generation_jobs.count_documents({"status": {"$in": ["queued", "processing"]}}),
+                )
             except Exception:
-                seen, open_jobs = None, -1
-            if open_jobs == 0 and all(f.done for f in followers):
+                time.sleep(1)
+                continue
+            waiting = sum(not f.done for f in followers)
+            if seen[1] == 0 and waiting == 0:
                 break
             if seen != last_seen:
                 last_change, last_seen = time.monotonic(), seen
+                print(f"drain: {seen[1]} jobs open, {waiting} clients waiting for their complete", flush=True)
             time.sleep(1)
         stop.set()
         clients.join(timeout=60)
