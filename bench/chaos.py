@@ -497,9 +497,12 @@ def main() -> int:
     stop = threading.Event()
     try:
         token = cluster.start()
-        db = MongoClient(cluster.services.mongodb_uri, serverSelectionTimeoutMS=2000).get_database(
-            "contentgen"
-        )
+        db = MongoClient(
+            cluster.services.mongodb_uri,
+            serverSelectionTimeoutMS=2000,
+            connectTimeoutMS=2000,
+            socketTimeoutMS=10000,
+        ).get_database("contentgen")
         faults = schedule(plan, cluster.rng)
         followers = [Follower(kind, pk) for kind, pk in create_load(cluster, token)]
         clients = threading.Thread(
