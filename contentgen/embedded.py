@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONTENTGEN_VAR_DIR", BASE_DIR / "var"))
@@ -94,6 +95,27 @@ class Services:
     redis_url: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)
+    # name ("mongodb", "redis") -> (command, port, log): what `halt`/`resume` need to restart a server.
+    servers: dict[str, tuple[list[str], int, Path]] = field(default_factory=dict)
+
+    def _index(self, name: str) -> int:
+        return list(self.servers).index(name)
+
+    def halt(self, name: str, *, graceful: bool = False) -> None:
+        """Stop one server (SIGKILL, or SIGTERM when `graceful`); `resume` brings it back."""
+        proc = self.processes[self._index(name)]
+        if graceful:
+            stop_process(proc)
+        else:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def resume(self, name: str) -> None:
+        """Start a halted server again on the same port and, for MongoDB, the same data."""
+        command, port, log = self.servers[name]
+        proc = _spawn(command, log)
+        self.processes[self._index(name)] = proc
+        _wait_for(port, proc, name, log)
 
     def stop(self) -> None:
         stop_processes(self.processes)
@@ -184,6 +206,10 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         processes=[mongo, redis],
         scratch=scratch,
+        servers={
+            "mongodb": (cast(list[str], mongo.args), mongo_port, logs / "mongodb.log"),
+            "redis": (cast(list[str], redis.args), redis_port, logs / "redis.log"),
+        },
     )
     try:
         _wait_for(mongo_port, mongo, "SecantusDB", logs / "mongodb.log")

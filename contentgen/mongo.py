@@ -1,10 +1,22 @@
+"""Raw pymongo access on Django's connection, and multi-document transactions where the server has them."""
+
 from __future__ import annotations
 
-from typing import Any, cast
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
 
-from django.db import connection
+from django.db import DatabaseError, connection
+from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+
+T = TypeVar("T")
+_supported: bool | None = None
+TRANSACTION_ATTEMPTS = 20
 
 
 def collection(name: str) -> Collection[dict[str, Any]]:
@@ -15,3 +27,86 @@ def collection(name: str) -> Collection[dict[str, Any]]:
 def database() -> Database[dict[str, Any]]:
     """The project's database on Django's connection."""
     return cast(Database[dict[str, Any]], cast(Any, connection).database)
+
+
+def session() -> ClientSession | None:
+    """The session of the transaction this thread is in, if any: raw writes pass it to join in."""
+    return cast(Any, connection).session
+
+
+def in_transaction() -> bool:
+    return session() is not None
+
+
+def transactions_supported() -> bool:
+    """Replica sets, sharded clusters and the embedded SecantusDB have them; a standalone mongod does not."""
+    global _supported
+    if _supported is None:
+        _supported = bool(cast(Any, connection).features._supports_transactions)
+    return _supported
+
+
+@contextlib.contextmanager
+def _transaction() -> Iterator[None]:
+    conn = cast(Any, connection)
+    if conn.in_atomic_block_mongo:
+        yield  # nested: part of the outer transaction
+        return
+    conn.start_transaction_mongo()
+    conn.in_atomic_block_mongo = True
+    try:
+        yield
+        conn.in_atomic_block_mongo = False
+        conn.session.commit_transaction()
+    except BaseException:
+        conn.in_atomic_block_mongo = False
+        _discard(conn)
+        raise
+    conn._end_session()
+    conn.run_and_clear_commit_hooks()
+
+
+def _discard(conn: Any) -> None:
+    conn.run_on_commit = []
+    if conn.session is not None:
+        with contextlib.suppress(PyMongoError):
+            if conn.session.in_transaction:
+                conn.session.abort_transaction()
+        with contextlib.suppress(PyMongoError):
+            conn.session.end_session()
+        conn.session = None
+
+
+def atomic(body: Callable[[], T]) -> T:
+    """Run `body` as one transaction when the server supports them, else as plain sequential writes.
+
+    Retried from the start on a write conflict or a duplicate key (a concurrent writer took the
+    event seq `body` computed), so `body` must read what it needs inside. Work to do after the
+    commit (pushing events) is registered with `django.db.transaction.on_commit`; it runs at once
+    when there is no transaction. Other transient faults propagate to the caller's retry.
+    """
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            if not transactions_supported():
+                return body()
+            with _transaction():
+                return body()
+        except (PyMongoError, DatabaseError) as exc:
+            if attempt == TRANSACTION_ATTEMPTS - 1 or not _retry_here(exc):
+                raise
+        time.sleep(random.uniform(0.0, 0.01 * (attempt + 1)))
+    raise AssertionError("unreachable")
+
+
+def _retry_here(exc: BaseException) -> bool:
+    """A conflict is retried here at once; an outage is left to the caller's bounded retry."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, PyMongoError):
+        cause = cause.__cause__
+    if isinstance(cause, DuplicateKeyError):
+        return True
+    return (
+        isinstance(cause, PyMongoError)
+        and not isinstance(cause, ConnectionFailure)
+        and cause.has_error_label("TransientTransactionError")
+    )

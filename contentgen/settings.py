@@ -74,6 +74,12 @@ TEMPLATES = [
     },
 ]
 
+# pymongo's defaults are 30 s of server selection and no socket timeout at all: one stuck socket
+# could hang a job thread, and SIGTERM with it. Failing within seconds hands the decision to the
+# callers' retry (jobs.resilience: write retry, worker backoff). 20 s is far above the slowest
+# legitimate operation (a 500-job batch aggregation on the embedded server). Options in the URI win.
+MONGODB_TIMEOUTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "socketTimeoutMS": 20000}
+
 DATABASES = {
     "default": {
         "ENGINE": "django_mongodb_backend",
@@ -81,6 +87,11 @@ DATABASES = {
         "NAME": parse_uri(env.MONGODB_URI)["database"] or "contentgen",
         # Persistent: a MongoClient is a pool with monitor threads, far too costly to open per request.
         "CONN_MAX_AGE": None,
+        "OPTIONS": {
+            name: value
+            for name, value in MONGODB_TIMEOUTS.items()
+            if name not in parse_uri(env.MONGODB_URI)["options"]
+        },
     },
 }
 DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
@@ -217,6 +228,10 @@ X_FRAME_OPTIONS = "DENY"
 CONTENTGEN_EVENT_RETENTION_DAYS = env.EVENT_RETENTION_DAYS
 CONTENTGEN_WEBHOOK_BACKOFF_SECONDS = env.WEBHOOK_BACKOFF_SECONDS
 CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE = env.WEBHOOKS_ALLOW_PRIVATE
+CONTENTGEN_JOB_TIMEOUT_SECONDS = env.JOB_TIMEOUT_SECONDS
+CONTENTGEN_LLM_STALL_SECONDS = env.LLM_STALL_SECONDS
+CONTENTGEN_WRITE_RETRY_SECONDS = env.WRITE_RETRY_SECONDS
+CONTENTGEN_RECONCILE_SECONDS = env.RECONCILE_SECONDS
 
 if env.SECURE:
     SECURE_SSL_REDIRECT = True

@@ -48,20 +48,26 @@ def worker_gone(*, worker_id: str) -> None:
         client().hdel(WORKERS_KEY, worker_id)
 
 
-def live_worker_slots() -> int:
+def live_workers() -> dict[str, int]:
+    """Workers whose heartbeat has not expired, with their slots. Empty when Redis is unreachable."""
     try:
         entries = client().hgetall(WORKERS_KEY)
     except redis.RedisError:
-        return 0
-    now, slots, stale = time.time(), 0, []
+        return {}
+    now, live, stale = time.time(), {}, []
     for worker_id, value in entries.items():
+        name = worker_id.decode() if isinstance(worker_id, bytes) else str(worker_id)
         text = value.decode() if isinstance(value, bytes) else str(value)
         count, _, expires = text.partition(":")
         if float(expires or 0) < now:
             stale.append(worker_id)
         else:
-            slots += int(count or 0)
+            live[name] = int(count or 0)
     if stale:
         with contextlib.suppress(redis.RedisError):
             client().hdel(WORKERS_KEY, *stale)
-    return slots
+    return live
+
+
+def live_worker_slots() -> int:
+    return sum(live_workers().values())

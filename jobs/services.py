@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import redis
@@ -26,8 +27,9 @@ from jobs.groups import bulk_group, job_group, user_group
 from jobs.logs import job_log_context
 from jobs.models import BulkJob, GenerationJob, JobError, Progress, Stage
 from jobs.pipeline.stages import STAGE_ORDER, stage_label
-from jobs.queue import client, notify_queued
+from jobs.queue import client, live_workers, notify_queued
 from jobs.validation import JobSpec
+from progress import events
 from progress.publish import publish
 
 logger = logging.getLogger(__name__)
@@ -116,6 +118,12 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
 
 
 # The worker's moves. Each is one conditional update, so two workers can never both win.
+#
+# Every ORM update of jobs and batches runs inside contentgen.mongo.atomic, even a single one: the
+# ORM's update() is an update_many, and on SecantusDB 0.7.0b3 a plain multi-update that meets a write
+# conflict retries while holding its collection lock, which deadlocked the server against open
+# transactions in the chaos run (bench/chaos.py). Inside a transaction a conflict fails at once and
+# atomic() retries it.
 
 
 def _lease_until() -> Any:
@@ -123,6 +131,7 @@ def _lease_until() -> Any:
 
 
 def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> None:
+    """Move a member between its batch's counters; called inside the transaction that moves the job."""
     if not job.bulk_job_id:
         return
     deltas: dict[str, int] = {}
@@ -136,33 +145,42 @@ def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> No
 def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob | None = None) -> BulkJob:
     """Move a batch's counters by `deltas` (status -> +/-n) in one F() update, then publish its event.
 
-    Completion is decided after publishing: `ended_published` rises only once this move's event is out,
-    and the mover that brings it to `total` wins completed_at and sends `complete`, so no member's event can
-    follow it (two members ending at once once let the slower one's event land after `complete`).
-    A move out of a final status (a retry) reopens the batch: completed_at is cleared and the count lowered
-    in the same update, so that the next time every member has ended, exactly one new `complete` is sent.
+    Called inside the transaction that moves the members, so two members ending at once are serialised
+    by the server and exactly one of them sends the batch's `complete` (see bulk_settle).
     """
-    ended = sum(d for status, d in deltas.items() if status in GenerationJob.TERMINAL and d > 0)
-    reopened = sum(-d for status, d in deltas.items() if status in GenerationJob.TERMINAL and d < 0)
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     for status, delta in deltas.items():
         if delta:
             changes[f"count_{status}"] = F(f"count_{status}") + delta
-    if reopened:
-        changes["completed_at"] = None
-        changes["ended_published"] = F("ended_published") - reopened
-    BulkJob.objects.filter(pk=bulk_id).update(**changes)
+    mongo.atomic(lambda: BulkJob.objects.filter(pk=bulk_id).update(**changes))
     bulk = BulkJob.objects.get(pk=bulk_id)
-    seq = bulk_emit(bulk=bulk, trigger=trigger)
-    if ended:
-        BulkJob.objects.filter(pk=bulk_id).update(ended_published=F("ended_published") + ended)
-        bulk = BulkJob.objects.get(pk=bulk_id)
-        if bulk.ended_published >= bulk.total and (
-            BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
-        ):
-            bulk_emit(bulk=bulk, complete=True, trigger=trigger, progress=False, after=seq)
-            signals.emit(signals.bulk_finished, bulk=bulk)
+    finishing = bulk_settle(bulk=bulk)
+    bulk_emit(bulk=bulk, complete=finishing, trigger=trigger)
+    if finishing:
+        signals.emit(signals.bulk_finished, bulk=bulk)
     return bulk
+
+
+def bulk_settle(*, bulk: BulkJob) -> bool:
+    """Make `completed_at` agree with the counts. True when this call finished the batch (send `complete`).
+
+    A retry inside a finished batch reopens it: `completed_at` is cleared, and the batch sends a
+    new `complete` when it ends again.
+    """
+    if bulk.finished >= bulk.total:
+        stamp = timezone.now()
+        won = mongo.atomic(
+            lambda: BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=stamp)
+        )
+        if won == 1:
+            bulk.completed_at = stamp
+        return won == 1
+    if bulk.completed_at is not None:
+        mongo.atomic(
+            lambda: BulkJob.objects.filter(pk=bulk.pk).exclude(completed_at=None).update(completed_at=None)
+        )
+        bulk.completed_at = None
+    return False
 
 
 def bulk_member_changed(*, job: GenerationJob) -> None:
@@ -180,10 +198,74 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
 
 
 CLAIM_CANDIDATES = 8
+ABANDONED_MESSAGE = "Worker lost; back in the queue"
+
+
+def abandoned_jobs(*, worker_id: str, now: Any) -> list[tuple[Any, Any]]:
+    """(pk, bulk_job_id) of running jobs whose worker stopped renewing their lease, oldest expiry first.
+
+    An expired lease whose worker still beats in Redis is a worker that could not reach MongoDB to
+    renew it: it hands the job back itself (uncharged) once MongoDB answers, so it gets that long first.
+    """
+    expired = list(
+        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=now)
+        .exclude(lease_owner=worker_id)
+        .order_by("lease_expires_at")
+        .values_list("pk", "lease_owner", "lease_expires_at", "bulk_job_id")[:CLAIM_CANDIDATES]
+    )
+    alive = live_workers() if expired else {}
+    grace = timedelta(
+        seconds=float(settings.CONTENTGEN_WRITE_RETRY_SECONDS)
+        + float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
+    )
+    return [
+        (pk, bulk_job_id)
+        for pk, owner, expires_at, bulk_job_id in expired
+        if not (owner in alive and expires_at is not None and expires_at > now - grace)
+    ]
+
+
+def job_requeue_abandoned(*, worker_id: str) -> int:
+    """Put jobs of dead workers back in the queue, where their age puts them first.
+
+    Every worker's heartbeat does this, busy or not, so a dead worker is noticed within about a
+    lease even when no worker has a free slot to take its jobs over at once.
+    """
+    stamp = timezone.now()
+    requeued = 0
+    for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
+        if mongo.atomic(partial(_give_up, pk=pk, stamp=stamp)):
+            continue
+
+        def requeue(pk: Any = pk) -> bool:
+            won = GenerationJob.objects.filter(
+                pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
+            ).update(
+                status=GenerationJob.Status.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=stamp
+            )
+            if won != 1:
+                return False
+            job = GenerationJob.objects.select_related("user").get(pk=pk)
+            job.progress.message = ABANDONED_MESSAGE
+            GenerationJob.objects.filter(pk=pk).update(progress=job.progress)
+            _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
+            job_emit(job=job)
+            return True
+
+        requeued += mongo.atomic(requeue)
+    if requeued:
+        notify_queued()
+    return requeued
 
 
 def _give_up(*, pk: Any, stamp: Any) -> bool:
-    """Fail an abandoned job whose workers died CONTENTGEN_MAX_ATTEMPTS times. True if this call did it."""
+    (
+        """Fail an abandoned job whose workers died CONTENTGEN_MAX_ATTEMPTS times. True if this call did it.
+
+    Called inside contentgen.mongo.atomic: the failure, the batch counters and both events together.
+    """
+        ""
+    )
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
     job = GenerationJob.objects.filter(
         pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp, attempts__gte=max_attempts
@@ -221,40 +303,31 @@ def _give_up(*, pk: Any, stamp: Any) -> bool:
     return True
 
 
-def _take_first(pks: list[Any], *, worker_id: str, stamp: Any, **condition: Any) -> GenerationJob | None:
-    """Lease the first of `pks` still matching `condition` to `worker_id`: one conditional update each."""
-    for pk in pks:
-        won = GenerationJob.objects.filter(pk=pk, **condition).update(
-            status=GenerationJob.Status.PROCESSING,
-            lease_owner=worker_id,
-            lease_expires_at=_lease_until(),
-            attempts=F("attempts") + 1,
-            updated_at=stamp,
-        )
-        if won == 1:
-            return GenerationJob.objects.select_related("user").get(pk=pk)
-    return None
-
-
 def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over).
 
     An expired job that has used up its attempts is failed instead of taken over.
     """
     stamp = timezone.now()
-    processing = GenerationJob.Status.PROCESSING
-    expired = list(
-        GenerationJob.objects.filter(status=processing, lease_expires_at__lt=stamp)
-        .order_by("lease_expires_at")
-        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
-    )
-    expired = [pk for pk in expired if not _give_up(pk=pk, stamp=stamp)]
-    job = _take_first(
-        expired, worker_id=worker_id, stamp=stamp, status=processing, lease_expires_at__lt=stamp
-    )
-    if job is not None:
-        signals.emit(signals.job_claimed, job=job, taken_over=True)
-        return job, True
+    for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
+        if mongo.atomic(partial(_give_up, pk=pk, stamp=stamp)):
+            continue
+
+        def take_over(pk: Any = pk) -> int:
+            return GenerationJob.objects.filter(
+                pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
+            ).update(
+                lease_owner=worker_id,
+                lease_expires_at=_lease_until(),
+                attempts=F("attempts") + 1,
+                updated_at=stamp,
+            )
+
+        won = mongo.atomic(take_over)
+        if won == 1:
+            job = GenerationJob.objects.select_related("user").get(pk=pk)
+            signals.emit(signals.job_claimed, job=job, taken_over=True)
+            return job, True
     queued = list(
         GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
         .order_by("queued_at")
@@ -262,22 +335,52 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     )
     # A random pick among the oldest few spreads concurrent claimers over different documents.
     random.shuffle(queued)
-    job = _take_first(queued, worker_id=worker_id, stamp=stamp, status=GenerationJob.Status.QUEUED)
-    if job is None:
-        return None
-    _bulk_move(job, GenerationJob.Status.QUEUED, processing)
-    signals.emit(signals.job_claimed, job=job, taken_over=False)
-    queue_refresh_estimates()
-    return job, False
+    for pk in queued:
+
+        def claim(pk: Any = pk) -> GenerationJob | None:
+            won = GenerationJob.objects.filter(pk=pk, status=GenerationJob.Status.QUEUED).update(
+                status=GenerationJob.Status.PROCESSING,
+                lease_owner=worker_id,
+                lease_expires_at=_lease_until(),
+                attempts=F("attempts") + 1,
+                updated_at=stamp,
+            )
+            if won != 1:
+                return None
+            job = GenerationJob.objects.select_related("user").get(pk=pk)
+            _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
+            return job
+
+        # A batch member's claim also moves its batch's counters: one transaction, or neither.
+        claimed = mongo.atomic(claim)
+        if claimed is not None:
+            signals.emit(signals.job_claimed, job=claimed, taken_over=False)
+            queue_refresh_estimates()
+            return claimed, False
+    return None
+
+
+def next_lease_expiry(*, worker_id: str) -> Any:
+    """When the next lease held by another worker runs out (None if none): an idle worker wakes then,
+    so a dead worker's job is taken over within about a lease, not a lease plus an idle backoff."""
+    return (
+        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__isnull=False)
+        .exclude(lease_owner=worker_id)
+        .order_by("lease_expires_at")
+        .values_list("lease_expires_at", flat=True)
+        .first()
+    )
 
 
 def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
     """Extend our leases; returns the ids we still hold (a missing one was taken over or ended)."""
     if not job_ids:
         return set()
-    GenerationJob.objects.filter(
-        pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(lease_expires_at=_lease_until())
+    mongo.atomic(
+        lambda: GenerationJob.objects.filter(
+            pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+        ).update(lease_expires_at=_lease_until())
+    )
     return set(
         GenerationJob.objects.filter(
             pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
@@ -301,26 +404,38 @@ def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -
     return result.matched_count == 1
 
 
-def job_finish(*, job: GenerationJob, worker_id: str) -> None:
-    """Store the terminal state the tracker put on `job` (completed, failed or cancelled)."""
-    won = GenerationJob.objects.filter(
-        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(
-        status=job.status,
-        progress=job.progress,
-        result=job.result,
-        error=job.error,
-        stage_outputs=job.stage_outputs,
-        stage_timings=job.stage_timings,
-        lease_owner=None,
-        lease_expires_at=None,
-        updated_at=timezone.now(),
-    )
-    if won != 1:
-        raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
-    _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+def job_finish(*, job: GenerationJob, worker_id: str) -> int:
+    """Store the terminal state the tracker put on `job` (completed, failed or cancelled).
+
+    One transaction: the job's state, its batch's counters (and the batch's own `complete`), the
+    job's last `progress` and its `complete` event. A fault at any step leaves none of them, so a
+    finished job always has exactly one `complete`. Returns the `complete` event's seq.
+    """
+
+    def finish() -> int:
+        won = GenerationJob.objects.filter(
+            pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+        ).update(
+            status=job.status,
+            progress=job.progress,
+            result=job.result,
+            error=job.error,
+            stage_outputs=job.stage_outputs,
+            stage_timings=job.stage_timings,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=timezone.now(),
+        )
+        if won != 1:
+            return _finished_already(job, worker_id)
+        _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+        seq = job_emit(job=job)
+        return job_emit(job=job, type="complete", after=seq)
+
+    seq = mongo.atomic(finish)
     signals.emit(signals.job_finished, job=job)
     queue_refresh_estimates()
+    return seq
 
 
 # The queue moves whenever a job is claimed or finishes: every queued job's estimated start (and finish)
@@ -356,23 +471,44 @@ def queue_refresh_estimates(*, force: bool = False) -> int:
     return changed
 
 
-def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
-    """Hand a running job back to the queue (worker shutdown): progress and stage outputs are kept."""
+def _finished_already(job: GenerationJob, worker_id: str) -> int:
+    """A retried finish whose first commit went through but whose reply was lost: done, not lost."""
+    stored = GenerationJob.objects.filter(pk=job.pk).values_list("status", "updated_at").first()
+    last = events.latest(job.pk)
+    if stored and stored[0] == job.status and last is not None and last["type"] == "complete":
+        return int(last["seq"])
+    raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
+
+
+def job_release(*, job: GenerationJob, worker_id: str, message: str, refund: bool = False) -> bool:
+    """Hand a running job back to the queue, with an event saying why; progress and stage outputs are kept.
+
+    `refund`: the attempt is not charged (the store was unreachable, which is not the job's fault).
+    A worker shutdown is charged: a job whose workers keep stopping must end some time.
+    """
     job.progress.message = message
-    won = GenerationJob.objects.filter(
-        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(
-        status=GenerationJob.Status.QUEUED,
-        lease_owner=None,
-        lease_expires_at=None,
-        progress=job.progress,
-        queued_at=job.queued_at,
-        updated_at=timezone.now(),
-    )
-    if won != 1:
+
+    def release() -> bool:
+        won = GenerationJob.objects.filter(
+            pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
+        ).update(
+            status=GenerationJob.Status.QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            progress=job.progress,
+            queued_at=job.queued_at,
+            updated_at=timezone.now(),
+            **({"attempts": F("attempts") - 1} if refund else {}),
+        )
+        if won != 1:
+            return False
+        job.status = GenerationJob.Status.QUEUED
+        _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
+        job_emit(job=job)
+        return True
+
+    if not mongo.atomic(release):
         return False
-    job.status = GenerationJob.Status.QUEUED
-    _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
     notify_queued()
     return True
 
@@ -388,8 +524,10 @@ def _cancel_queued(job: GenerationJob) -> bool:
     job.progress.completed_at = stamp
     job.progress.estimated_completion = None
     job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
-    won = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
-        status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
+    won = mongo.atomic(
+        lambda: GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
+            status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
+        )
     )
     if won != 1:
         return False
@@ -405,8 +543,10 @@ def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
     (the flag alone is seen at the next lease renewal, up to a third of the lease later)."""
     if not job_ids:
         return set()
-    GenerationJob.objects.filter(pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING).update(
-        cancel_requested=True, updated_at=timezone.now()
+    mongo.atomic(
+        lambda: GenerationJob.objects.filter(
+            pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING
+        ).update(cancel_requested=True, updated_at=timezone.now())
     )
     flagged = set(
         GenerationJob.objects.filter(
@@ -424,8 +564,13 @@ def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
 def job_cancel(*, job: GenerationJob) -> GenerationJob:
     """Queued: cancelled at once. Processing: the worker holding it stops at its next step."""
     if job.status == GenerationJob.Status.QUEUED:
-        if _cancel_queued(job):
+        def cancel() -> bool:
+            if not _cancel_queued(job):
+                return False
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.CANCELLED)
+            return True
+
+        if mongo.atomic(cancel):
             return job
         job.refresh_from_db()
     if job.status == GenerationJob.Status.PROCESSING:
@@ -441,17 +586,19 @@ def _requeue(job: GenerationJob) -> bool:
     so that it resumes after the last one. Sends its event; the caller moves the batch counters."""
     stamp = timezone.now()
     keep = Progress(percentage=0, stage=Stage.QUEUED, message="Queued again (retry)", started_at=None)
-    won = GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
-        status=GenerationJob.Status.QUEUED,
-        progress=keep,
-        result=None,
-        error=None,
-        attempts=0,
-        cancel_requested=False,
-        lease_owner=None,
-        lease_expires_at=None,
-        queued_at=stamp,
-        updated_at=stamp,
+    won = mongo.atomic(
+        lambda: GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
+            status=GenerationJob.Status.QUEUED,
+            progress=keep,
+            result=None,
+            error=None,
+            attempts=0,
+            cancel_requested=False,
+            lease_owner=None,
+            lease_expires_at=None,
+            queued_at=stamp,
+            updated_at=stamp,
+        )
     )
     if won != 1:
         return False
@@ -470,9 +617,13 @@ def job_retry(*, job: GenerationJob) -> GenerationJob:
             f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
         )
     previous = job.status
-    if not _requeue(job):
-        raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
-    _bulk_move(job, previous, GenerationJob.Status.QUEUED)
+
+    def retry() -> None:
+        if not _requeue(job):
+            raise ApplicationError("This job changed meanwhile; reload and try again.", status=409)
+        _bulk_move(job, previous, GenerationJob.Status.QUEUED)
+
+    mongo.atomic(retry)
     notify_queued()
     return job
 

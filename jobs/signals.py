@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,12 @@ bulk_finished = Signal()
 
 
 def emit(signal: Signal, **kwargs: Any) -> None:
-    """A receiver's failure is logged and never undoes the state change that was already stored."""
+    """Sent once the state change is committed (at once outside a transaction), so a transaction that is
+    retried never sends it twice. A receiver's failure is logged and never undoes the stored change."""
+    transaction.on_commit(lambda: _send(signal, **kwargs))
+
+
+def _send(signal: Signal, **kwargs: Any) -> None:
     for receiver, result in signal.send_robust(sender=None, **kwargs):
         if isinstance(result, Exception):
             logger.error("signal receiver %r failed", receiver, exc_info=result)

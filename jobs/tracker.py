@@ -10,14 +10,21 @@ thousands of chunks; stage changes and the final state are never merged away.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.conf import settings
+
+from contentgen.resilience import retry
 from jobs import eta, payloads
 from jobs.models import GenerationJob, JobError, Result, Stage
 from jobs.pipeline import stages
 from jobs.services import LeaseLost, bulk_member_changed, job_emit, job_finish, job_snapshot_write
 from progress.events import now
+
+T = TypeVar("T")
 
 EVENT_INTERVAL = 0.2
 SNAPSHOT_INTERVAL = 0.5
@@ -27,10 +34,16 @@ MAX_RUNNING_PERCENTAGE = 99.9
 
 
 class ProgressTracker:
-    def __init__(self, job: GenerationJob, *, worker_id: str, last_seq: int) -> None:
+    """Every write is retried through a store outage for CONTENTGEN_WRITE_RETRY_SECONDS; past that,
+    `contentgen.resilience.Unavailable` goes up and the worker hands the job back."""
+
+    def __init__(
+        self, job: GenerationJob, *, worker_id: str, last_seq: int, stop: threading.Event | None = None
+    ) -> None:
         self.job = job
         self.worker_id = worker_id
         self.seq = last_seq
+        self._stop = stop
         self.current_stage: str = job.progress.stage
         self._last_event = 0.0
         self._last_snapshot = 0.0
@@ -58,7 +71,7 @@ class ProgressTracker:
         self._dirty_event = self._dirty_snapshot = True
         self._flush(force=stage_changed or p.stage_progress >= 100)
         if stage_changed and self.job.bulk_job_id:
-            bulk_member_changed(job=self.job)
+            self._store("batch event", lambda: bulk_member_changed(job=self.job))
 
     def complete(self, result: dict[str, Any]) -> None:
         p = self.job.progress
@@ -169,8 +182,16 @@ class ProgressTracker:
         fields["updated_at"] = self.job.updated_at
         return fields
 
+    def _store(self, what: str, call: Callable[[], T]) -> T:
+        budget = float(settings.CONTENTGEN_WRITE_RETRY_SECONDS)
+        return retry(call, budget=budget, what=f"job {self.job.pk}: {what}", stop=self._stop)
+
     def _persist(self, fields: dict[str, Any]) -> None:
-        if not job_snapshot_write(job_id=self.job.pk, worker_id=self.worker_id, fields=fields):
+        written = self._store(
+            "snapshot",
+            lambda: job_snapshot_write(job_id=self.job.pk, worker_id=self.worker_id, fields=fields),
+        )
+        if not written:
             raise LeaseLost(f"job {self.job.pk} is no longer held by {self.worker_id}")
 
     def _publish(self, type: str) -> None:
@@ -179,10 +200,10 @@ class ProgressTracker:
             extra = {"draft": {"offset": self._draft_offset, "text": self._draft_pending}}
             self._draft_offset += len(self._draft_pending)
             self._draft_pending = ""
-        self.seq = job_emit(job=self.job, type=type, after=self.seq, extra=extra)
+        self.seq = self._store(
+            "event", lambda: job_emit(job=self.job, type=type, after=self.seq, extra=extra)
+        )
 
     def _terminal(self) -> None:
-        job_finish(job=self.job, worker_id=self.worker_id)
-        self._publish("progress")
-        self._publish("complete")
+        self.seq = self._store("final state", lambda: job_finish(job=self.job, worker_id=self.worker_id))
         self._dirty_event = self._dirty_snapshot = False

@@ -14,6 +14,7 @@ import random
 import signal
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import FrameType
@@ -22,8 +23,10 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
-from jobs import retention, services
+from contentgen.resilience import Backoff, Unavailable, is_transient, retry
+from jobs import reconcile, retention, services
 from jobs.logs import job_log_context
 from jobs.models import GenerationJob
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
@@ -45,17 +48,88 @@ class RunningJob:
         self.handback = threading.Event()
         self.cancel = threading.Event()
         self.lost = threading.Event()
+        self.timed_out = threading.Event()
+        self.deadline = time.monotonic() + remaining_seconds(job)
 
     def should_stop(self) -> bool:
-        return self.handback.is_set() or self.cancel.is_set() or self.lost.is_set()
+        if time.monotonic() >= self.deadline:
+            self.timed_out.set()
+        return self.handback.is_set() or self.cancel.is_set() or self.lost.is_set() or self.timed_out.is_set()
+
+
+def remaining_seconds(job: GenerationJob) -> float:
+    """CONTENTGEN_JOB_TIMEOUT_SECONDS counts from the job's first start, across attempts."""
+    limit = float(settings.CONTENTGEN_JOB_TIMEOUT_SECONDS)
+    started = job.progress.started_at
+    if started is None:
+        return limit
+    return limit - (events.now() - started).total_seconds()
+
+
+def attempts_exhausted_message(attempts: int, max_attempts: int) -> str:
+    return (
+        f"Attempts exhausted: this job was started {attempts} times and every attempt before was cut short "
+        f"(a worker died, was stopped, or lost its lease); CONTENTGEN_MAX_ATTEMPTS is {max_attempts}. "
+        "Check the workers' logs and memory, then retry the job."
+    )
+
+
+def timeout_message(stage: str) -> str:
+    limit = float(settings.CONTENTGEN_JOB_TIMEOUT_SECONDS)
+    return (
+        f"Timed out: the job ran longer than {limit:.0f} s (CONTENTGEN_JOB_TIMEOUT_SECONDS) and was stopped "
+        f"in the {stages.stage_label(stage)} stage. Retry it, or raise the limit for long articles."
+    )
+
+
+def hand_back_unreachable(job: GenerationJob, *, worker_id: str, running: RunningJob) -> None:
+    """The store stayed away past the write budget: hand the job back without charging the attempt.
+
+    Retried until the store answers (the slot has nothing better to do meanwhile) or the worker stops;
+    if another worker took the job over in between, the release finds nothing to do.
+    """
+    try:
+        released = retry(
+            lambda: services.job_release(
+                job=job,
+                worker_id=worker_id,
+                message="The database was unreachable; back in the queue",
+                refund=True,
+            ),
+            budget=24 * 3600.0,
+            what=f"job {job.pk}: hand-back",
+            stop=running.handback,
+        )
+    except Unavailable:
+        logger.warning(
+            "job %s: could not hand back; its lease will expire and another worker takes it", job.pk
+        )
+        return
+    logger.warning("job %s: %s", job.pk, "handed back, attempt not charged" if released else "no longer ours")
 
 
 def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: RunningJob) -> None:
     """One attempt at one job, in the calling thread (the only thread that touches the ORM for it)."""
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
-    tracker = ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
     stage = job.progress.stage if job.progress.stage in stages.STAGE_ORDER else stages.RESEARCH
     try:
+        last_seq = retry(
+            lambda: events.last_seq(job.pk),
+            budget=float(settings.CONTENTGEN_WRITE_RETRY_SECONDS),
+            what=f"job {job.pk}: start",
+            stop=running.handback,
+        )
+    except Unavailable:
+        hand_back_unreachable(job, worker_id=worker_id, running=running)
+        return
+    tracker = ProgressTracker(job, worker_id=worker_id, last_seq=last_seq, stop=running.handback)
+    try:
+        if job.attempts > max_attempts:
+            tracker.fail(attempts_exhausted_message(job.attempts, max_attempts), stage)
+            return
+        if running.should_stop() and running.timed_out.is_set():
+            tracker.fail(timeout_message(stage), stage)
+            return
         if taken_over:
             tracker.announce(f"Worker lost, retrying (attempt {job.attempts} of {max_attempts})")
         elif job.attempts > 1:
@@ -87,6 +161,7 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
             on_event=on_event,
             should_cancel=running.should_stop,
             llm_name=settings.CONTENTGEN_LLM,
+            stall_seconds=float(settings.CONTENTGEN_LLM_STALL_SECONDS),
         )
         tracker.complete(
             {
@@ -98,26 +173,51 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
                 "readability_score": result.readability_score,
             }
         )
+        return
     except PipelineCancelled:
-        if running.lost.is_set():
-            logger.warning("job %s: lease lost, another worker has it now", job.pk)
-        elif running.cancel.is_set():
-            tracker.cancelled()
-        else:
-            if services.job_release(
-                job=job, worker_id=worker_id, message="Worker stopped; back in the queue"
-            ):
-                tracker.seq = services.job_emit(job=job, after=tracker.seq)
+        pass
     except StageFailed as exc:
-        tracker.fail(exc.message, exc.stage)
+        _settle(tracker.fail, exc.message, exc.stage, job=job, worker_id=worker_id, running=running)
+        return
     except LeaseLost:
         logger.warning("job %s: lease lost, another worker has it now", job.pk)
+        return
+    except Unavailable:
+        hand_back_unreachable(job, worker_id=worker_id, running=running)
+        return
     except Exception as exc:
-        logger.exception("job %s failed unexpectedly", job.pk)
-        with contextlib.suppress(LeaseLost):
-            tracker.fail(
-                f"Unexpected error in the {stages.stage_label(stage)} stage: {exc}. Retry the job.", stage
+        if is_transient(exc):
+            logger.warning(
+                "job %s: store fault outside the write retry (%s); handing back", job.pk, exc, exc_info=True
             )
+            hand_back_unreachable(job, worker_id=worker_id, running=running)
+            return
+        logger.exception("job %s failed unexpectedly", job.pk)
+        message = f"Unexpected error in the {stages.stage_label(stage)} stage: {exc}. Retry the job."
+        _settle(tracker.fail, message, stage, job=job, worker_id=worker_id, running=running)
+        return
+    # The pipeline stopped on request: say why, in this order of precedence.
+    if running.lost.is_set():
+        logger.warning("job %s: lease lost, another worker has it now", job.pk)
+    elif running.cancel.is_set():
+        _settle(tracker.cancelled, job=job, worker_id=worker_id, running=running)
+    elif running.timed_out.is_set():
+        _settle(tracker.fail, timeout_message(stage), stage, job=job, worker_id=worker_id, running=running)
+    else:
+        try:
+            services.job_release(job=job, worker_id=worker_id, message="Worker stopped; back in the queue")
+        except Exception as exc:  # the lease expires and another worker takes the job over
+            logger.warning("job %s: hand-back on shutdown failed: %s", job.pk, exc)
+
+
+def _settle(end: Any, *args: str, job: GenerationJob, worker_id: str, running: RunningJob) -> None:
+    """Store a terminal state; a store outage hands the job back instead, a lost lease drops it."""
+    try:
+        end(*args)
+    except LeaseLost:
+        logger.warning("job %s: lease lost, another worker has it now", job.pk)
+    except Unavailable:
+        hand_back_unreachable(job, worker_id=worker_id, running=running)
 
 
 class Worker:
@@ -142,6 +242,7 @@ class Worker:
         self.futures: set[Future[None]] = set()
         self.lease_seconds = float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
         self._pubsub: Any = None
+        self._next_expiry: Any = None
 
     # Signals -------------------------------------------------------------------------------
 
@@ -172,15 +273,45 @@ class Worker:
         ).start()
         self._subscribe()
         idle = IDLE_MIN
+        outage = Backoff(base=0.5, cap=IDLE_MAX * 2)
+        outage_since: float | None = None
+        next_reconcile = time.monotonic()
         try:
             while not self.stopping.is_set():
                 close_old_connections()
-                if self._free_slots() and self._claim_one():
+                try:
+                    if time.monotonic() >= next_reconcile:
+                        reconcile.run()
+                        next_reconcile = time.monotonic() + float(settings.CONTENTGEN_RECONCILE_SECONDS)
+                    claimed = self._free_slots() and self._claim_one()
+                    if not claimed and self._free_slots():
+                        self._next_expiry = services.next_lease_expiry(worker_id=self.worker_id)
+                except Exception as exc:
+                    # The loop outlives any outage: log once, back off with jitter, resume when it returns.
+                    if outage_since is None:
+                        outage_since = time.monotonic()
+                        if is_transient(exc):
+                            logger.warning(
+                                "worker %s: store unreachable (%s); backing off", self.worker_id, exc
+                            )
+                        else:
+                            logger.exception("worker %s: claim loop error; backing off", self.worker_id)
+                    self.stopping.wait(outage.next_delay())
+                    continue
+                if outage_since is not None:
+                    logger.info(
+                        "worker %s: store reachable again after %.1f s",
+                        self.worker_id,
+                        time.monotonic() - outage_since,
+                    )
+                    outage_since = None
+                    outage.reset()
+                if claimed:
                     idle = IDLE_MIN
                     continue
                 if self.burst and not self._busy():
                     break
-                self._wait_for_work(idle if not self._free_slots() else idle * random.uniform(0.8, 1.2))
+                self._wait_for_work(self._idle_timeout(idle))
                 idle = min(IDLE_MAX, idle * 2)
         finally:
             self.stopping.set()
@@ -198,6 +329,16 @@ class Worker:
             close_old_connections()
         logger.info("worker %s stopped", self.worker_id)
         return 0
+
+    def _idle_timeout(self, idle: float) -> float:
+        if not self._free_slots():
+            return idle
+        timeout = idle * random.uniform(0.8, 1.2)
+        if self._next_expiry is not None:
+            until = (self._next_expiry - timezone.now()).total_seconds()
+            if until > 0:
+                timeout = min(timeout, until + random.uniform(0.05, 0.3))
+        return timeout
 
     def _free_slots(self) -> bool:
         with self.lock:
@@ -269,12 +410,17 @@ class Worker:
 
     def _heartbeat(self) -> None:
         ttl = self.lease_seconds
+        renewal_failing = False
         worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
         while not self.finished.wait(self.lease_seconds / 3.0):
             if not self.stopping.is_set():
                 worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
             else:
                 worker_gone(worker_id=self.worker_id)
+            try:
+                services.job_requeue_abandoned(worker_id=self.worker_id)
+            except Exception as exc:
+                logger.warning("worker %s: requeueing dead workers' jobs failed: %s", self.worker_id, exc)
             try:
                 retention.maybe_prune()
             except Exception:
@@ -286,11 +432,16 @@ class Worker:
             try:
                 held = services.job_renew_leases(worker_id=self.worker_id, job_ids=ids)
                 cancelled = services.job_cancel_requested(job_ids=ids)
-            except Exception:
-                logger.exception("lease renewal failed")
+            except Exception as exc:
+                if not renewal_failing:
+                    logger.warning("worker %s: lease renewal failed (%s); retrying", self.worker_id, exc)
+                renewal_failing = True
                 continue
             finally:
                 close_old_connections()
+            if renewal_failing:
+                logger.info("worker %s: lease renewal works again", self.worker_id)
+                renewal_failing = False
             with self.lock:
                 for pk in ids:
                     running = self.running.get(pk)

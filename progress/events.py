@@ -42,7 +42,11 @@ def isoformat(value: dt.datetime | None) -> str | None:
 
 def last_seq(stream_id: ObjectId) -> int:
     docs = list(
-        collection().find({"job_id": stream_id}, {"seq": 1}).sort("seq", DESCENDING).limit(1).hint(INDEX)
+        collection()
+        .find({"job_id": stream_id}, {"seq": 1}, session=mongo.session())
+        .sort("seq", DESCENDING)
+        .limit(1)
+        .hint(INDEX)
     )
     return int(docs[0]["seq"]) if docs else 0
 
@@ -50,7 +54,11 @@ def last_seq(stream_id: ObjectId) -> int:
 def append(
     *, stream_id: ObjectId, scope: str, type: str, data: dict[str, Any], after: int | None = None
 ) -> int:
-    """Store one event and return its seq. `after` is the writer's idea of the last seq, if it has one."""
+    """Store one event and return its seq. `after` is the writer's idea of the last seq, if it has one.
+
+    Inside a transaction (contentgen.mongo.atomic) a taken seq aborts the transaction, so the
+    DuplicateKeyError goes up and the whole transaction is tried again with fresh reads.
+    """
     seq = (last_seq(stream_id) if after is None else after) + 1
     for _ in range(_INSERT_ATTEMPTS):
         try:
@@ -62,10 +70,13 @@ def append(
                     "type": type,
                     "data": data,
                     "timestamp": now(),
-                }
+                },
+                session=mongo.session(),
             )
             return seq
         except DuplicateKeyError:
+            if mongo.in_transaction():
+                raise
             seq = last_seq(stream_id) + 1
     raise RuntimeError(f"could not append an event to {stream_id} after {_INSERT_ATTEMPTS} attempts")
 
@@ -77,7 +88,13 @@ def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, An
 
 
 def latest(stream_id: ObjectId) -> dict[str, Any] | None:
-    docs = list(collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(1).hint(INDEX))
+    docs = list(
+        collection()
+        .find({"job_id": stream_id}, session=mongo.session())
+        .sort("seq", DESCENDING)
+        .limit(1)
+        .hint(INDEX)
+    )
     return docs[0] if docs else None
 
 

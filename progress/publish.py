@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
+from django.db import transaction
 
 from contentgen.metrics import EVENTS_PUBLISHED
 from progress import events
@@ -22,7 +23,11 @@ def publish(
     groups: list[str],
     after: int | None = None,
 ) -> int:
-    """Log the event, then group_send it. Returns the event's seq. `data` must be JSON-ready."""
+    """Log the event, then group_send it. Returns the event's seq. `data` must be JSON-ready.
+
+    Inside a transaction (contentgen.mongo.atomic) the push waits for the commit, so nobody is told
+    of an event that a rollback takes back.
+    """
     seq = events.append(stream_id=stream_id, scope=scope, type=type, data=data, after=after)
     EVENTS_PUBLISHED.labels(scope, type).inc()
     message = {
@@ -33,7 +38,11 @@ def publish(
         "event": type,
         "data": data,
     }
-    out = sender()
-    for group in groups:
-        out.send(group, message)
+
+    def push() -> None:
+        out = sender()
+        for group in groups:
+            out.send(group, message)
+
+    transaction.on_commit(push)
     return seq

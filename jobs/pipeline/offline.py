@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from crewai.utilities.types import LLMMessage
     from pydantic import BaseModel
 
+STALL_STAGE_ENV = "CONTENTGEN_OFFLINE_STALL_STAGE"
 _CHUNK_RE = re.compile(r"\S+\s*|\s+")
 _CONTEXT_END = "\n\nProvide your complete response"
 
@@ -175,6 +176,7 @@ class OfflineLLM(BaseLLM):
         jitter = rng.uniform(0.9, 1.1)
         step_seconds, notes = steps(job, self.stage)
         fail = os.environ.get(FAIL_STAGE_ENV, "").strip().lower() == self.stage
+        stall = os.environ.get(STALL_STAGE_ENV, "").strip().lower() == self.stage
 
         def emit(chunk: str) -> None:
             self._emit_stream_chunk_event(
@@ -186,6 +188,10 @@ class OfflineLLM(BaseLLM):
             self._pause(step_seconds * scale * rng.uniform(0.9, 1.1))
             if fail and index == len(notes) // 2:
                 raise OfflineModelFailure(self.stage)
+            if stall and index == len(notes) // 2:
+                # A provider whose stream went quiet: nothing more until the job is stopped.
+                self._cancel.wait()
+                raise OfflineCancelled()
         answer = self.answer(messages)
         emit("Final Answer: ")
         token_seconds = jitter * scale / DEFAULT_TOKENS_PER_SECOND

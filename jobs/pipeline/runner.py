@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import re
 import threading
@@ -23,6 +24,8 @@ from .scoring import (
     word_count,
 )
 from .stages import STAGES_BY_MODE
+
+logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_SECONDS = 0.05
 POLL_SECONDS = 0.05
@@ -61,15 +64,22 @@ class _CrewEvents:
     marked_answers: bool = True
     current: str | None = None
     streams: dict[str, _StageStream] = field(default_factory=dict)
+    # When the model last produced anything (monotonic), for the stall deadline.
+    last_output: float = field(default_factory=time.monotonic)
 
     def sink(self, source: Any, event: Any) -> None:
         from crewai.events.types.llm_events import LLMCallStartedEvent, LLMStreamChunkEvent  # noqa: PLC0415 - crewAI loads only when a job runs
         from crewai.events.types.task_events import TaskCompletedEvent, TaskStartedEvent  # noqa: PLC0415 - crewAI loads only when a job runs
         from crewai.hooks.dispatch import HookAborted  # noqa: PLC0415 - crewAI loads only when a job runs
 
-        if isinstance(event, LLMStreamChunkEvent | LLMCallStartedEvent) and self.cancel_event.is_set():
-            raise HookAborted("Job cancelled", source="contentgen")
+        if isinstance(event, LLMStreamChunkEvent | LLMCallStartedEvent):
+            # A cancelled, timed-out or stalled job makes no further model calls, and a stream that
+            # is still running stops at its next chunk.
+            if self.cancel_event.is_set():
+                raise HookAborted("Job cancelled", source="contentgen")
+            self.last_output = time.monotonic()
         if isinstance(event, TaskStartedEvent):
+            self.last_output = time.monotonic()
             stage = self.task_stage.get(id(event.task))
             if stage:
                 self.current = stage
@@ -189,6 +199,7 @@ def _run_crew(crew: Any, tracker: _CrewEvents, items: queue.SimpleQueue[tuple[An
 
     # A fresh thread starts with an empty context, so this sink sees only this job's events.
     token = add_stream_sink(tracker.sink)
+    tracker.last_output = time.monotonic()
     try:
         items.put(("done", crew.kickoff()))
     except BaseException as exc:
@@ -204,6 +215,7 @@ def run_pipeline(
     on_event: Callable[[PipelineEvent], None],
     should_cancel: Callable[[], bool] = lambda: False,
     llm_name: str | None = None,
+    stall_seconds: float = 0.0,
 ) -> ArticleResult:
     """Run the stages of ``job.mode`` missing from ``completed``; ``on_event`` runs here, in order."""
     if job.mode not in STAGES_BY_MODE:
@@ -236,12 +248,23 @@ def run_pipeline(
     worker.start()
     try:
         crew_output = _pump(
-            items, tracker, on_event, should_cancel, cancel_event, remaining, llm_name=resolved
+            items,
+            tracker,
+            on_event,
+            should_cancel,
+            cancel_event,
+            remaining,
+            llm_name=resolved,
+            stall_seconds=stall_seconds,
         )
     finally:
         if worker.is_alive():
             cancel_event.set()
             worker.join(WORKER_JOIN_SECONDS)
+            if worker.is_alive():
+                # Blocked inside a provider call: the stream sink aborts it at its next chunk, and no
+                # new call can start, so it spends no more tokens than the one in flight.
+                logger.warning("crew thread still in a model call %.0f s after the stop", WORKER_JOIN_SECONDS)
 
     outputs = dict(completed)
     seo_pydantic = None
@@ -262,6 +285,7 @@ def _pump(
     remaining: list[str],
     *,
     llm_name: str,
+    stall_seconds: float = 0.0,
 ) -> Any:
     pending: PipelineEvent | None = None
     draft = ""
@@ -309,3 +333,16 @@ def _pump(
                 raise StageFailed(stage, _human_message(exc, llm_name)) from exc
         if pending is not None and time.monotonic() - last_progress_at >= PROGRESS_INTERVAL_SECONDS:
             flush()
+        if stall_seconds and time.monotonic() - tracker.last_output > stall_seconds:
+            flush()
+            cancel_event.set()
+            stage = tracker.current or remaining[0]
+            raise StageFailed(stage, stall_message(llm_name, stage, stall_seconds))
+
+
+def stall_message(llm_name: str, stage: str, seconds: float) -> str:
+    return (
+        f"Stalled: the model {llm_name!r} sent no output for {seconds:.0f} s in the {stage} stage "
+        "(CONTENTGEN_LLM_STALL_SECONDS), so the stage was stopped. The provider may be overloaded; "
+        "retry the job."
+    )

@@ -7,5 +7,5 @@ import pytest
 def _pipeline_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.setenv("CONTENTGEN_VAR_DIR", str(tmp_path_factory.getbasetemp() / "var"))
     monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "0")
-    for name in ("CONTENTGEN_LLM", "CONTENTGEN_OFFLINE_FAIL_STAGE"):
+    for name in ("CONTENTGEN_LLM", "CONTENTGEN_OFFLINE_FAIL_STAGE", "CONTENTGEN_OFFLINE_STALL_STAGE"):
         monkeypatch.delenv(name, raising=False)

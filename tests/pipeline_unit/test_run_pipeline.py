@@ -186,3 +186,30 @@ def test_cancellation_stops_promptly(monkeypatch: pytest.MonkeyPatch) -> None:
     assert time.monotonic() - cancelled_at[0] < 1
     assert "writing" not in recorder.stages("stage_completed")
     assert not [t for t in threading.enumerate() if t.name == "contentgen-crew"]
+
+
+def _crew_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "contentgen-crew"]
+
+
+def test_a_stage_with_no_model_output_for_the_stall_limit_fails_and_its_crew_stops(monkeypatch):
+    monkeypatch.setenv("CONTENTGEN_OFFLINE_STALL_STAGE", "writing")
+    recorder = Recorder()
+    started = time.monotonic()
+    with pytest.raises(StageFailed) as failure:
+        run_pipeline(_job(), completed={}, on_event=recorder, stall_seconds=3.0)
+    assert time.monotonic() - started < 30
+    assert failure.value.stage == "writing"
+    assert "Stalled" in failure.value.message and "no output for 3 s" in failure.value.message
+    assert "CONTENTGEN_LLM_STALL_SECONDS" in failure.value.message
+    assert recorder.stages("stage_completed") == ["research"]
+    deadline = time.monotonic() + 10
+    while _crew_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _crew_threads(), "the stalled crew thread kept running"
+
+
+def test_a_slow_but_steady_model_is_not_a_stall(monkeypatch):
+    monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "400")
+    result = run_pipeline(_job("spin", 200), completed={}, on_event=Recorder(), stall_seconds=3.0)
+    assert result.word_count > 100

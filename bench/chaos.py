@@ -1,0 +1,569 @@
+"""Chaos run: a loaded contentgen under a seeded schedule of faults, then a table of what broke.
+
+Starts the embedded MongoDB (SecantusDB) and Redis, 2 daphne processes and 3 workers, all through the
+project's own commands (`manage.py migrate`, `daphne contentgen.asgi:application`,
+`manage.py run_worker --concurrency 2`). Creates a mixed load (jobs of every mode and 2 batches)
+through the REST API, follows them with SSE clients that reconnect with Last-Event-ID to either
+daphne, and meanwhile injects, on a schedule drawn from --seed:
+- `kill -9` of random workers (each restarted a second later, as a supervisor would);
+- daphne restarts; Redis stopped and started; MongoDB stopped and started on the same data;
+- one SIGTERM of a worker.
+
+Then it waits for every job to end and reports: faults injected; jobs lost (never finished), completed
+twice, and stages re-run after their checkpoint; events missing or duplicated at the clients against
+the log; the longest time from a kill to the takeover of a job the dead worker held; batches whose
+counters, completion or `complete` events disagree with their members. Exit status 0 when every goal
+is met (all zero, detection within lease + 5 s).
+
+Workers run with CONTENTGEN_MAX_ATTEMPTS=10, so that twenty kills cannot exhaust a job's attempts by
+chance; jobs failed for that reason would be counted as failed, not lost. Logs: var/log/chaos-*.log.
+
+Usage: python bench/chaos.py [--short] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bson import ObjectId
+from pymongo import MongoClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from contentgen import embedded  # noqa: E402
+from contentgen.embedded import daphne_command, die_with_parent, stop_process  # noqa: E402
+
+LOG_DIR = ROOT / "var" / "log"
+STALL_SECONDS = 120.0
+STAGE_ORDER = ("research", "writing", "seo")
+
+
+@dataclass
+class Plan:
+    jobs: int
+    batches: tuple[int, ...]
+    clients: int
+    kills: int
+    daphne_restarts: int
+    redis_stops: tuple[float, ...]
+    mongo_stops: tuple[float, ...]
+    sigterms: int
+    span: float
+    mongo_at: tuple[float, ...]
+    redis_at: tuple[float, ...]
+    lease: float
+    kill_spacing: float
+    tokens_per_second: str
+    word_counts: tuple[int, int]
+
+
+FULL = Plan(
+    jobs=50, batches=(10, 10), clients=50, kills=20, daphne_restarts=3, sigterms=1,
+    redis_stops=(10, 10), redis_at=(0.2, 0.55), mongo_stops=(10, 75), mongo_at=(0.3, 0.7),
+    span=300, lease=10, kill_spacing=6, tokens_per_second="60", word_counts=(250, 400),
+)  # fmt: skip
+SHORT = Plan(
+    jobs=8, batches=(2,), clients=10, kills=5, daphne_restarts=1, sigterms=0,
+    redis_stops=(5,), redis_at=(0.3,), mongo_stops=(8,), mongo_at=(0.75,),
+    span=40, lease=6, kill_spacing=3, tokens_per_second="50", word_counts=(150, 220),
+)  # fmt: skip
+
+
+@dataclass
+class Fault:
+    at: float
+    kind: str
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def schedule(plan: Plan, rng: random.Random) -> list[Fault]:
+    """Outages at fixed fractions of the span; kills and restarts drawn around them. No kill lands in
+    a MongoDB outage or the minute after it (no takeover can happen while it is down, so its detection
+    time would measure the outage), and kills are `kill_spacing` apart so that some worker is up."""
+    faults = [
+        Fault(at=round(plan.span * fraction, 1), kind=f"stop {name}", seconds=seconds)
+        for name, stops, fractions in (
+            ("mongodb", plan.mongo_stops, plan.mongo_at),
+            ("redis", plan.redis_stops, plan.redis_at),
+        )
+        for seconds, fraction in zip(stops, fractions, strict=True)
+    ]
+    busy = [(f.at - 3, f.at + f.seconds + 10 + plan.lease + 5) for f in faults if f.kind == "stop mongodb"]
+    kills: list[float] = []
+
+    def free_time(*, kill: bool = False) -> float:
+        for _ in range(10_000):
+            at = round(rng.uniform(8, plan.span), 1)
+            spaced = not kill or all(abs(at - t) >= plan.kill_spacing for t in kills)
+            if spaced and all(not (start <= at <= end) for start, end in busy):
+                kills.extend([at] if kill else [])
+                return at
+        raise ValueError("the span is too short for this many faults")
+
+    faults += [Fault(at=free_time(kill=True), kind="kill -9 worker") for _ in range(plan.kills)]
+    faults += [Fault(at=free_time(), kind="restart daphne") for _ in range(plan.daphne_restarts)]
+    faults += [Fault(at=free_time(), kind="SIGTERM worker") for _ in range(plan.sigterms)]
+    return sorted(faults, key=lambda f: f.at)
+
+
+class Cluster:
+    def __init__(self, plan: Plan, seed: int) -> None:
+        self.plan = plan
+        self.services = embedded.start(ephemeral=True)
+        self.env = {
+            **os.environ,
+            "MONGODB_URI": self.services.mongodb_uri,
+            "REDIS_URL": self.services.redis_url,
+            "DJANGO_DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "contentgen.settings",
+            "PYTHONUNBUFFERED": "1",
+            "CONTENTGEN_WORKER_LEASE_SECONDS": str(plan.lease),
+            "CONTENTGEN_MAX_ATTEMPTS": "10",
+            "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": plan.tokens_per_second,
+            "CONTENTGEN_RECONCILE_SECONDS": "30",
+        }
+        self.env.pop("CONTENTGEN_OFFLINE_FAIL_STAGE", None)
+        self.ports = [embedded.free_port(), embedded.free_port()]
+        self.daphnes: dict[int, subprocess.Popen[bytes]] = {}
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+
+    def _spawn(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        with (LOG_DIR / f"chaos-{log}.log").open("ab") as out:
+            return subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+            timeout=120, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    def start_daphne(self, port: int, *, wait: bool = True) -> None:
+        # From the main thread: the children die with the thread that started them (PR_SET_PDEATHSIG).
+        self.daphnes[port] = self._spawn(daphne_command(port), f"daphne-{port}")
+        if wait:
+            self.wait_daphne(port)
+
+    def wait_daphne(self, port: int) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"daphne on {port} did not start; see var/log/chaos-daphne-{port}.log")
+
+    def start_worker(self, index: int) -> None:
+        proc = self._spawn(
+            [sys.executable, "manage.py", "run_worker", "--concurrency", "2"], f"worker-{index}"
+        )
+        with self.lock:
+            if index < len(self.workers):
+                self.workers[index] = proc
+            else:
+                self.workers.append(proc)
+
+    def start(self) -> str:
+        self.manage("migrate", "-v0")
+        self.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
+                    "get_user_model().objects.create_user('chaos', password='chaos-pass-123')")  # fmt: skip
+        token = re.search(r"Generated token (\w+)", self.manage("drf_create_token", "chaos"))
+        assert token, "drf_create_token printed no token"
+        for port in self.ports:
+            self.start_daphne(port, wait=False)
+        for port in self.ports:
+            self.wait_daphne(port)
+        for index in range(3):
+            self.start_worker(index)
+        return token.group(1)
+
+    def stop(self) -> None:
+        for proc in [*self.workers, *self.daphnes.values()]:
+            stop_process(proc, timeout=20)
+        self.services.stop()
+
+
+# Load and clients ------------------------------------------------------------------------------------
+
+MODES = ("topic", "keywords", "trends", "spin")
+SPIN_SOURCE = "Rain barrels save water. They need a screen against mosquitoes. Empty them before frost."
+
+
+def job_input(rng: random.Random, plan: Plan, n: int) -> dict[str, Any]:
+    mode = MODES[n % len(MODES)]
+    item: dict[str, Any] = {"mode": mode, "word_count": rng.randint(*plan.word_counts)}
+    if mode == "keywords":
+        item["keywords"] = [f"chaos keyword {n}", "resilience"]
+    elif mode == "spin":
+        item["source_text"] = SPIN_SOURCE
+    else:
+        item["topic"] = f"Chaos topic {n}"
+    return item
+
+
+def create_load(cluster: Cluster, token: str) -> list[tuple[str, str]]:
+    """Returns the streams to follow: ("jobs" | "bulk-jobs", id)."""
+    headers = {"Authorization": f"Token {token}"}
+    streams: list[tuple[str, str]] = []
+    with httpx.Client(timeout=30, headers=headers) as http:
+        for n in range(cluster.plan.jobs):
+            base = f"http://127.0.0.1:{cluster.ports[n % 2]}"
+            response = http.post(f"{base}/api/jobs/", json=job_input(cluster.rng, cluster.plan, n))
+            response.raise_for_status()
+            streams.append(("jobs", response.json()["id"]))
+        for b, size in enumerate(cluster.plan.batches):
+            items = [job_input(cluster.rng, cluster.plan, 1000 + b * 100 + i) for i in range(size)]
+            response = http.post(
+                f"http://127.0.0.1:{cluster.ports[b % 2]}/api/bulk-jobs/", json={"items": items}
+            )
+            response.raise_for_status()
+            streams.append(("bulk-jobs", response.json()["id"]))
+    jobs = [s for s in streams if s[0] == "jobs"][: cluster.plan.clients - len(cluster.plan.batches)]
+    return jobs + [s for s in streams if s[0] == "bulk-jobs"]
+
+
+@dataclass
+class Follower:
+    kind: str
+    id: str
+    seqs: list[int] = field(default_factory=list)
+    done: bool = False
+    reconnects: int = 0
+
+
+async def follow(follower: Follower, ports: list[int], token: str, stop: threading.Event) -> None:
+    headers = {"Authorization": f"Token {token}"}
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=40)) as http:
+        while not follower.done and not stop.is_set():
+            port = random.choice(ports)
+            last = follower.seqs[-1] if follower.seqs else 0
+            url = f"http://127.0.0.1:{port}/api/{follower.kind}/{follower.id}/progress"
+            try:
+                async with http.stream(
+                    "GET", url, headers={**headers, "Last-Event-ID": str(last)}
+                ) as response:
+                    if response.status_code == 200:
+                        await _read(response, follower)
+            except (httpx.HTTPError, OSError):
+                pass
+            if not follower.done:
+                follower.reconnects += 1
+                await asyncio.sleep(random.uniform(0.2, 1.0))
+
+
+async def _read(response: httpx.Response, follower: Follower) -> None:
+    event_id, event = None, ""
+    async for line in response.aiter_lines():
+        if line.startswith("id:"):
+            event_id = int(line[3:].strip())
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line == "" and event_id is not None:
+            follower.seqs.append(event_id)
+            if event == "complete":
+                follower.done = True
+                return
+            event_id, event = None, ""
+
+
+def run_clients(followers: list[Follower], ports: list[int], token: str, stop: threading.Event) -> None:
+    async def main() -> None:
+        await asyncio.gather(*(follow(f, ports, token, stop) for f in followers))
+
+    asyncio.run(main())
+
+
+# Faults ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Kill:
+    at: float  # unix time
+    jobs: list[ObjectId]
+
+
+def held_jobs(db: Any, pid: int) -> list[ObjectId]:
+    try:
+        docs = db.generation_jobs.find(
+            {"status": "processing", "lease_owner": {"$regex": f":{pid}:"}}, {"_id": 1}, max_time_ms=2000
+        )
+        return [d["_id"] for d in docs]
+    except Exception:
+        return []
+
+
+@dataclass
+class Outage:
+    name: str
+    start: float  # unix time
+    end: float = 0.0
+
+
+def inject(cluster: Cluster, fault: Fault, db: Any, kills: list[Kill], outages: list[Outage]) -> list[Fault]:
+    """Start one fault without blocking the schedule; returns follow-up steps (a restart, a resume)."""
+    rng = cluster.rng
+    if fault.kind == "kill -9 worker":
+        index = rng.randrange(len(cluster.workers))
+        proc = cluster.workers[index]
+        jobs = held_jobs(db, proc.pid)
+        proc.kill()
+        proc.wait(timeout=10)
+        kills.append(Kill(at=time.time(), jobs=jobs))
+        fault.detail = f"worker {index} (pid {proc.pid}, {len(jobs)} jobs held), restarted"
+        cluster.start_worker(index)
+    elif fault.kind == "SIGTERM worker":
+        index = rng.randrange(len(cluster.workers))
+        cluster.workers[index].send_signal(signal.SIGTERM)
+        fault.detail = f"worker {index}"
+        return [Fault(at=fault.at + 0.5, kind="reap worker", detail=str(index), seconds=time.monotonic())]
+    elif fault.kind == "reap worker":
+        index = int(fault.detail)
+        code = cluster.workers[index].poll()
+        if code is None:
+            return [Fault(at=fault.at + 0.5, kind="reap worker", detail=fault.detail, seconds=fault.seconds)]
+        fault.detail = f"worker {index} exited {code} {time.monotonic() - fault.seconds:.1f} s after SIGTERM"
+        cluster.start_worker(index)
+    elif fault.kind == "restart daphne":
+        port = rng.choice(cluster.ports)
+        stop_process(cluster.daphnes[port])
+        cluster.start_daphne(port, wait=False)
+        fault.detail = f"port {port}"
+    elif fault.kind.startswith("stop "):
+        # SIGKILL: the server is gone at once, as in a crash. WiredTiger's log is written before each
+        # acknowledgement, and a killed process loses nothing the OS already has.
+        name = fault.kind.split()[-1]
+        cluster.services.halt(name)
+        outages.append(Outage(name, time.time()))
+        fault.detail = f"for {fault.seconds:.0f} s"
+        return [Fault(at=fault.at + fault.seconds, kind=f"start {name}", seconds=time.monotonic())]
+    elif fault.kind.startswith("start "):
+        name = fault.kind.split()[-1]
+        cluster.services.resume(name)
+        outage = next(o for o in reversed(outages) if o.name == name)
+        outage.end = time.time()
+        fault.detail = f"down {outage.end - outage.start:.1f} s" + (
+            ", same data and port" if name == "mongodb" else ""
+        )
+    return []
+
+
+def run_schedule(cluster: Cluster, faults: list[Fault], db: Any) -> tuple[list[Kill], list[Outage]]:
+    kills: list[Kill] = []
+    outages: list[Outage] = []
+    pending = sorted(faults, key=lambda f: f.at)
+    t0 = time.monotonic()
+    while pending:
+        fault = pending.pop(0)
+        time.sleep(max(0.0, fault.at - (time.monotonic() - t0)))
+        at = time.monotonic() - t0
+        pending = sorted(pending + inject(cluster, fault, db, kills, outages), key=lambda f: f.at)
+        if fault.kind != "reap worker" or not fault.detail.isdigit():
+            print(f"{at:6.1f} s  {fault.kind}: {fault.detail}", flush=True)
+    return kills, outages
+
+
+# Results ---------------------------------------------------------------------------------------------
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def rerun_stages(log: list[dict[str, Any]]) -> int:
+    """Stages that started again after the log showed them finished (their checkpoint was stored)."""
+    finished: set[str] = set()
+    reruns = 0
+    for event in log:
+        progress = event["data"].get("progress") or {}
+        stage = progress.get("stage")
+        if stage not in STAGE_ORDER:
+            continue
+        if stage in finished and progress.get("stage_progress", 0) < 100:
+            reruns += 1
+            finished.discard(stage)
+        if progress.get("stage_progress", 0) >= 100:
+            finished.add(stage)
+    return reruns
+
+
+def results(
+    db: Any, followers: list[Follower], kills: list[Kill], outages: list[Outage], lease: float
+) -> dict[str, Any]:
+    jobs = list(db.generation_jobs.find({}, {"status": 1, "bulk_job_id": 1, "error": 1}))
+    logs = {j["_id"]: list(db.progress_events.find({"job_id": j["_id"]}).sort("seq", 1)) for j in jobs}
+    terminal = {"completed", "failed", "cancelled"}
+    out: dict[str, Any] = {
+        "jobs": len(jobs),
+        "completed": sum(j["status"] == "completed" for j in jobs),
+        "failed": sum(j["status"] == "failed" for j in jobs),
+        "lost": sum(j["status"] not in terminal for j in jobs),
+        "completed twice": sum([e["type"] for e in logs[j["_id"]]].count("complete") > 1 for j in jobs),
+        "stages re-run after their checkpoint": sum(rerun_stages(logs[j["_id"]]) for j in jobs),
+        "failure messages": sorted({(j.get("error") or {}).get("message", "")[:80] for j in jobs if j["status"] == "failed"}),  # noqa: E501
+    }  # fmt: skip
+    missing = duplicated = unfinished = 0
+    for follower in followers:
+        stored = [e["seq"] for e in db.progress_events.find({"job_id": ObjectId(follower.id)}, {"seq": 1})]
+        missing += len(set(stored) - set(follower.seqs))
+        duplicated += len(follower.seqs) - len(set(follower.seqs))
+        unfinished += not follower.done
+    out.update(
+        {
+            "events missing at clients": missing,
+            "events duplicated at clients": duplicated,
+            "clients without their complete": unfinished,
+            "client reconnects": sum(f.reconnects for f in followers),
+        }
+    )
+    detections = []
+    # While MongoDB is down nobody can take a job over: such kills measure the outage, not detection.
+    mongo = [(o.start, o.end or time.time()) for o in outages if o.name == "mongodb"]
+    measurable = [k for k in kills if all(k.at + lease + 5 < start or k.at > end for start, end in mongo)]
+    out["kills during a MongoDB outage (not measured)"] = len(kills) - len(measurable)
+    for kill in measurable:
+        for pk in kill.jobs:
+            for event in logs.get(pk, []):
+                at = aware(event["timestamp"]).timestamp()
+                message = (event["data"].get("progress") or {}).get("message", "")
+                if at > kill.at and message.startswith("Worker lost"):
+                    detections.append(at - kill.at)
+                    break
+    out["dead-worker detections measured"] = len(detections)
+    out["longest time to detect a dead worker (s)"] = round(max(detections), 1) if detections else None
+    mismatched = 0
+    for bulk in db.bulk_jobs.find({}):
+        members = [j for j in jobs if j.get("bulk_job_id") == bulk["_id"]]
+        counts = {s: sum(j["status"] == s for j in members) for s in ("queued", "processing", *terminal)}
+        stored = {s: bulk[f"count_{s}"] for s in counts}
+        events = [e["type"] for e in db.progress_events.find({"job_id": bulk["_id"]})]
+        finished = all(j["status"] in terminal for j in members)
+        completed = bulk.get("completed_at") is not None
+        if stored != counts or finished != completed or events.count("complete") != int(finished):
+            mismatched += 1
+    out["batches whose counters disagree"] = mismatched
+    out["detection goal (s)"] = lease + 5
+    return out
+
+
+def goals_met(out: dict[str, Any]) -> bool:
+    zero = (
+        "lost", "completed twice", "stages re-run after their checkpoint", "events missing at clients",
+        "events duplicated at clients", "clients without their complete", "batches whose counters disagree",
+    )  # fmt: skip
+    detection = out["longest time to detect a dead worker (s)"]
+    return all(out[k] == 0 for k in zero) and (detection is None or detection <= out["detection goal (s)"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--short", action="store_true", help="5 kills, 1 Redis stop, 1 MongoDB restart, 10 jobs"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args()
+    plan = SHORT if args.short else FULL
+    started = time.monotonic()
+    cluster = Cluster(plan, args.seed)
+    stop = threading.Event()
+    try:
+        token = cluster.start()
+        db = MongoClient(
+            cluster.services.mongodb_uri,
+            serverSelectionTimeoutMS=2000,
+            connectTimeoutMS=2000,
+            socketTimeoutMS=10000,
+        ).get_database("contentgen")
+        faults = schedule(plan, cluster.rng)
+        followers = [Follower(kind, pk) for kind, pk in create_load(cluster, token)]
+        clients = threading.Thread(
+            target=run_clients, args=(followers, cluster.ports, token, stop), daemon=True
+        )
+        clients.start()
+        kills, outages = run_schedule(cluster, faults, db)
+        # Drain: until everything ended, or nothing has moved for STALL_SECONDS (what is open then is
+        # stuck, and counted as lost). A slow machine only makes the drain longer, not the losses larger.
+        last_change, last_seen, drain_end = time.monotonic(), None, time.monotonic() + 900
+        while time.monotonic() - last_change < STALL_SECONDS and time.monotonic() < drain_end:
+            try:
+                seen = (
+                    db.progress_events.count_documents({}),
+                    db.generation_jobs.count_documents({"status": {"$in": ["queued", "processing"]}}),
+                )
+            except Exception:
+                time.sleep(1)
+                continue
+            waiting = sum(not f.done for f in followers)
+            if seen[1] == 0 and waiting == 0:
+                break
+            if seen != last_seen:
+                last_change, last_seen = time.monotonic(), seen
+                print(f"drain: {seen[1]} jobs open, {waiting} clients waiting for their complete", flush=True)
+            time.sleep(1)
+        stop.set()
+        clients.join(timeout=60)
+        out = results(db, followers, kills, outages, plan.lease)
+    finally:
+        stop.set()
+        cluster.stop()
+    injected: dict[str, int] = {}
+    for fault in faults:  # the schedule as drawn: follow-up steps (restarts, resumes) are not faults
+        label = fault.kind + (f" ({fault.seconds:.0f} s)" if fault.seconds else "")
+        injected[label] = injected.get(label, 0) + 1
+    print(f"\nchaos run, seed {args.seed}, {'--short' if args.short else 'full'}, "
+          f"{time.monotonic() - started:.0f} s, lease {plan.lease:.0f} s, "
+          f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n")  # fmt: skip
+    print("| fault injected | count |\n|---|---|")
+    for label, count in injected.items():
+        print(f"| {label} | {count} |")
+    print("\n| measure | value | goal |\n|---|---|---|")
+    for key, value in out.items():
+        if key in ("failure messages", "detection goal (s)"):
+            continue
+        informative = (
+            "jobs", "completed", "failed", "client reconnects", "dead-worker detections measured",
+            "kills during a MongoDB outage (not measured)",
+        )  # fmt: skip
+        target = "" if key in informative else "0"
+        target = f"<= {out['detection goal (s)']}" if key.startswith("longest") else target
+        print(f"| {key} | {value} | {target} |")
+    if out["failure messages"]:
+        print("\nfailed jobs said:", *out["failure messages"], sep="\n- ")
+    if args.json:
+        print(json.dumps(out, default=str))
+    met = goals_met(out)
+    print("\nall goals met" if met else "\nGOALS NOT MET")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""Store faults inside a job's terminal move, the reconciler, reopened batches, the attempts cap and the
+job deadline: in this process, against the real embedded MongoDB, with write errors injected in pymongo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.errors import AutoReconnect
+
+from jobs import reconcile, services
+from jobs.models import BulkJob, GenerationJob
+from jobs.queue import worker_gone, worker_heartbeat
+from jobs.tracker import ProgressTracker
+from jobs.validation import parse_job
+from jobs.worker import RunningJob, execute
+from progress import events
+
+pytestmark = pytest.mark.django_db
+
+RESULT = {
+    "content": "# Title\n\nBody text.\n",
+    "meta_title": "Title",
+    "meta_description": "Body text.",
+    "word_count": 3,
+    "seo_score": 50,
+    "readability_score": 60.0,
+}
+WRITES = ("insert_one", "update_one", "update_many")
+
+
+def spec(**fields: Any) -> Any:
+    parsed, errors = parse_job({"mode": "topic", "topic": "Rain gardens", "word_count": 300, **fields})
+    assert not errors, errors
+    return parsed
+
+
+class Injector:
+    """Raises AutoReconnect on the n-th write (or commit) from now: a connection dropped at that step."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.fail_at: int | None = None
+        self.after_commit = False
+        self.fired: list[str] = []
+        for name in WRITES:
+            self._wrap(monkeypatch, Collection, name)
+        self._wrap(monkeypatch, ClientSession, "commit_transaction")
+
+    def _wrap(self, monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> None:
+        original = getattr(owner, name)
+        injector = self
+
+        def wrapper(this: Any, *args: Any, **kwargs: Any) -> Any:
+            injector.calls += 1
+            trip = injector.calls == injector.fail_at
+            if trip and not (injector.after_commit and name == "commit_transaction"):
+                injector.fired.append(name)
+                raise AutoReconnect(f"injected before {name}")
+            result = original(this, *args, **kwargs)
+            if trip:
+                injector.fired.append(f"{name} (applied)")
+                raise AutoReconnect(f"injected after {name}")
+            return result
+
+        monkeypatch.setattr(owner, name, wrapper)
+
+    @contextmanager
+    def armed(self, at: int | None, *, after_commit: bool = False) -> Iterator[None]:
+        self.calls, self.fail_at, self.after_commit, self.fired = 0, at, after_commit, []
+        try:
+            yield
+        finally:
+            self.fail_at = None
+
+
+def claimed_batch_member(user: Any, worker_id: str) -> tuple[BulkJob, GenerationJob, ProgressTracker]:
+    bulk = services.bulk_create(user=user, specs=[spec()])
+    claimed = services.job_claim(worker_id=worker_id)
+    assert claimed is not None
+    job, _ = claimed
+    assert job.bulk_job_id == bulk.pk
+    return bulk, job, ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
+
+
+def assert_finished_once(job: GenerationJob, bulk: BulkJob, status: str) -> None:
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert stored.status == status and stored.lease_owner is None
+    log = events.after(job.pk, 0)
+    assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+    assert [e["type"] for e in log].count("complete") == 1 and log[-1]["type"] == "complete"
+    assert log[-1]["data"]["status"] == status
+    bulk = BulkJob.objects.get(pk=bulk.pk)
+    assert bulk.counts == {**dict.fromkeys(GenerationJob.Status.values, 0), status: 1}
+    assert bulk.completed_at is not None
+    bulk_log = events.after(bulk.pk, 0)
+    assert [e["type"] for e in bulk_log].count("complete") == 1 and bulk_log[-1]["type"] == "complete"
+
+
+def test_a_write_error_at_any_step_of_the_terminal_move_still_ends_with_exactly_one_complete(user, monkeypatch):
+    injector = Injector(monkeypatch)
+    bulk, job, tracker = claimed_batch_member(user, "w-count")
+    with injector.armed(None):
+        tracker.complete(RESULT)
+    steps = injector.calls
+    assert steps >= 5, f"job, batch counters, batch completion, events and commit: {steps} writes seen"
+    assert_finished_once(job, bulk, "completed")
+    # Each step failing before it is applied, and the commit also failing after it was applied (reply lost).
+    for step, after_commit in [*((n, False) for n in range(1, steps + 1)), (steps, True)]:
+        GenerationJob.objects.all().delete()
+        bulk, job, tracker = claimed_batch_member(user, f"w-{step}")
+        with injector.armed(step, after_commit=after_commit):
+            tracker.complete(RESULT)
+        assert injector.fired, f"step {step}: nothing injected"
+        assert_finished_once(job, bulk, "completed")
+
+
+def test_the_reconciler_repairs_counters_completion_and_missing_complete_events(user):
+    bulk = services.bulk_create(user=user, specs=[spec(), spec(topic="Green roofs")])
+    first, second = GenerationJob.objects.filter(bulk_job=bulk).order_by("created_at")
+    # A crash between writes, made on purpose: both jobs stored as finished, no counters moved,
+    # no complete events, and a counter off by itself.
+    GenerationJob.objects.filter(pk=first.pk).update(status="completed")
+    GenerationJob.objects.filter(pk=second.pk).update(status="failed")
+    BulkJob.objects.filter(pk=bulk.pk).update(count_queued=7)
+
+    repaired = reconcile.run()
+
+    assert repaired == {
+        "complete_events": 2,
+        "batch_counters": 1,
+        "batch_completed_at": 1,
+        "batch_complete_events": 0,
+    }
+    bulk = BulkJob.objects.get(pk=bulk.pk)
+    assert bulk.counts == {"queued": 0, "processing": 0, "completed": 1, "failed": 1, "cancelled": 0}
+    assert bulk.completed_at is not None
+    assert [e["type"] for e in events.after(bulk.pk, 0)][-1] == "complete"
+    for job, status in ((first, "completed"), (second, "failed")):
+        log = events.after(job.pk, 0)
+        assert log[-1]["type"] == "complete" and log[-1]["data"]["status"] == status
+    assert set(reconcile.run().values()) == {0}
+
+
+def test_the_reconciler_reopens_a_batch_marked_complete_too_early(user):
+    bulk = services.bulk_create(user=user, specs=[spec()])
+    BulkJob.objects.filter(pk=bulk.pk).update(completed_at=bulk.created_at)
+    assert reconcile.run()["batch_completed_at"] == 1
+    assert BulkJob.objects.get(pk=bulk.pk).completed_at is None
+
+
+def test_a_retry_inside_a_finished_batch_reopens_it_and_it_completes_again(user):
+    bulk, job, tracker = claimed_batch_member(user, "w1")
+    tracker.fail("The model refused", "writing")
+    assert BulkJob.objects.get(pk=bulk.pk).completed_at is not None
+
+    services.job_retry(job=GenerationJob.objects.get(pk=job.pk))
+    reopened = BulkJob.objects.get(pk=bulk.pk)
+    assert reopened.completed_at is None
+    assert reopened.counts["queued"] == 1 and reopened.counts["failed"] == 0
+    assert events.latest(bulk.pk)["type"] == "progress"
+
+    job, _ = services.job_claim(worker_id="w2")
+    ProgressTracker(job, worker_id="w2", last_seq=events.last_seq(job.pk)).complete(RESULT)
+    done = BulkJob.objects.get(pk=bulk.pk)
+    assert done.completed_at is not None and done.counts["completed"] == 1
+    bulk_log = events.after(bulk.pk, 0)
+    assert [e["type"] for e in bulk_log].count("complete") == 2 and bulk_log[-1]["type"] == "complete"
+    assert bulk_log[-1]["data"]["counts"]["completed"] == 1
+
+
+def test_hand_backs_count_as_attempts_and_past_the_cap_the_job_fails_saying_why(user, settings):
+    settings.CONTENTGEN_MAX_ATTEMPTS = 3
+    job = services.job_create(user=user, spec=spec())
+    for attempt in (1, 2, 3):
+        claimed, _ = services.job_claim(worker_id="w")
+        assert claimed.attempts == attempt
+        assert services.job_release(job=claimed, worker_id="w", message="Worker stopped; back in the queue")
+    claimed, _ = services.job_claim(worker_id="w")
+    execute(claimed, worker_id="w", taken_over=False, running=RunningJob(claimed))
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert stored.status == "failed"
+    assert stored.error.message.startswith("Attempts exhausted")
+    assert "started 4 times" in stored.error.message and "CONTENTGEN_MAX_ATTEMPTS is 3" in stored.error.message
+    messages = [e["data"]["progress"]["message"] for e in events.after(job.pk, 0) if "progress" in e["data"]]
+    assert not any("of 3)" in m and "attempt 4" in m for m in messages)
+
+
+def test_a_hand_back_for_an_unreachable_store_is_not_charged(user):
+    job = services.job_create(user=user, spec=spec())
+    claimed, _ = services.job_claim(worker_id="w")
+    assert claimed.attempts == 1
+    assert services.job_release(job=claimed, worker_id="w", message="The database was unreachable", refund=True)
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.attempts) == ("queued", 0)
+
+
+def test_a_job_past_its_deadline_fails_with_a_timeout_message(user, settings, monkeypatch):
+    settings.CONTENTGEN_JOB_TIMEOUT_SECONDS = 2
+    monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "50")
+    job = services.job_create(user=user, spec=spec())
+    claimed, _ = services.job_claim(worker_id="w")
+    execute(claimed, worker_id="w", taken_over=False, running=RunningJob(claimed))
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert stored.status == "failed"
+    assert stored.error.message.startswith("Timed out") and "CONTENTGEN_JOB_TIMEOUT_SECONDS" in stored.error.message
+    assert stored.progress.elapsed_seconds < 15
+    assert events.latest(job.pk)["type"] == "complete"
+
+
+def test_a_dead_workers_job_goes_back_to_the_queue_unless_its_worker_still_beats(user):
+    bulk, job, _ = claimed_batch_member(user, "dead:1:x")
+    GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)
+    worker_heartbeat(worker_id="dead:1:x", slots=1, ttl=30)
+    try:
+        assert services.job_requeue_abandoned(worker_id="alive:2:y") == 0, "a beating worker gets its grace"
+    finally:
+        worker_gone(worker_id="dead:1:x")
+    assert services.job_requeue_abandoned(worker_id="alive:2:y") == 1
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.lease_owner) == ("queued", None)
+    assert events.latest(job.pk)["data"]["progress"]["message"] == services.ABANDONED_MESSAGE
+    assert BulkJob.objects.get(pk=bulk.pk).counts["queued"] == 1
+    assert services.job_claim(worker_id="alive:2:y")[0].pk == job.pk

@@ -1,0 +1,109 @@
+"""A worker process rides out MongoDB and Redis outages: its own embedded servers, stopped and started
+again on the same data and port while it runs a job."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo import MongoClient
+
+from contentgen import embedded
+from tests.stack import ROOT, child_env, start_worker, wait_until
+
+pytestmark = pytest.mark.slow
+
+CREATE = """
+from django.contrib.auth import get_user_model
+from jobs import services
+from jobs.validation import parse_job
+user, _ = get_user_model().objects.get_or_create(username="outage")
+spec, _ = parse_job({"mode": "topic", "topic": "Storm drains", "word_count": 500})
+print(services.job_create(user=user, spec=spec).pk)
+"""
+
+
+@pytest.fixture
+def servers() -> Iterator[embedded.Services]:
+    services = embedded.start(ephemeral=True)
+    try:
+        env = child_env(MONGODB_URI=services.mongodb_uri, REDIS_URL=services.redis_url)
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=90)
+        yield services
+    finally:
+        services.stop()
+
+
+def create_job(services: embedded.Services) -> ObjectId:
+    env = child_env(MONGODB_URI=services.mongodb_uri, REDIS_URL=services.redis_url)
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", CREATE],
+        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
+    )  # fmt: skip
+    return ObjectId(out.stdout.strip().splitlines()[-1])
+
+
+def outage_worker(servers: embedded.Services) -> Any:
+    return start_worker(
+        MONGODB_URI=servers.mongodb_uri,
+        REDIS_URL=servers.redis_url,
+        CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="200",
+        CONTENTGEN_WRITE_RETRY_SECONDS="3",
+        CONTENTGEN_WORKER_LEASE_SECONDS="6",
+    )
+
+
+def reader(servers: embedded.Services) -> tuple[Any, Any]:
+    db = MongoClient(servers.mongodb_uri, serverSelectionTimeoutMS=20000).get_database("contentgen")
+
+    def job(pk: ObjectId) -> dict[str, Any]:
+        return db.generation_jobs.find_one({"_id": pk}) or {}
+
+    return db, job
+
+
+def assert_completed_once(db: Any, pk: ObjectId) -> list[str]:
+    log = list(db.progress_events.find({"job_id": pk}).sort("seq", 1))
+    assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+    assert [e["type"] for e in log].count("complete") == 1 and log[-1]["data"]["status"] == "completed"
+    return [e["data"]["progress"]["message"] for e in log]
+
+
+def run_through_outage(servers: embedded.Services, server: str, seconds: float, started: Any) -> ObjectId:
+    """A job running on a worker while `server` is down for `seconds`: the worker lives, the job completes."""
+    db, job = reader(servers)
+    worker = outage_worker(servers)
+    try:
+        pk = create_job(servers)
+        wait_until(lambda: started(job(pk)), timeout=60, interval=0.02, what="the job to run")
+        servers.halt(server)
+        time.sleep(seconds)
+        assert worker.proc.poll() is None, f"the worker died while {server} was down"
+        servers.resume(server)
+        wait_until(lambda: job(pk).get("status") == "completed", timeout=60, interval=0.2, what="completion")
+    finally:
+        code = worker.terminate(timeout=60)
+    assert code == 0
+    return pk
+
+
+def test_the_worker_outlives_a_mongodb_outage_and_hands_its_job_back_uncharged(servers):
+    # Longer than server selection (5 s) and the write budget (3 s): the job is handed back.
+    pk = run_through_outage(servers, "mongodb", 8, lambda job: job.get("progress", {}).get("stage") == "writing")
+    db, job = reader(servers)
+    messages = assert_completed_once(db, pk)
+    assert "The database was unreachable; back in the queue" in messages
+    assert job(pk)["attempts"] == 1, "the hand-back for the outage was charged"
+
+
+def test_a_redis_outage_neither_stops_the_worker_nor_disturbs_its_job(servers):
+    pk = run_through_outage(servers, "redis", 4, lambda job: job.get("status") == "processing")
+    db, job = reader(servers)
+    messages = assert_completed_once(db, pk)
+    assert not any("unreachable" in m for m in messages)
+    assert job(pk)["attempts"] == 1
