@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import analytics, charts
-from jobs.apis import with_errors
 from jobs.models import GenerationJob
+from jobs.openapi_responses import with_errors
 
 
 class AnalyticsFilterSerializer(serializers.Serializer):

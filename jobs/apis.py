@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -19,8 +18,10 @@ from rest_framework.views import APIView
 
 from jobs import limits, selectors, services
 from jobs.bulk import bulk_snapshot
-from jobs.history import ORDERINGS, HistoryFilterSerializer, filter_jobs
+from jobs.history import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, filter_jobs
 from jobs.models import BulkJob, GenerationJob
+from jobs.openapi_responses import with_errors
+from jobs.schema import NO_NUL
 from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
 
 
@@ -103,25 +104,14 @@ class BulkOutputSerializer(serializers.Serializer):
     jobs = JobSummaryOutputSerializer(many=True)
 
 
-@extend_schema_serializer(component_name="Detail")
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-_ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: messages per field."),
-    401: OpenApiResponse(DetailSerializer, description="No or an unknown token."),
-    403: OpenApiResponse(DetailSerializer, description="A session request without its CSRF token."),
-    404: OpenApiResponse(DetailSerializer, description="No such object among yours (another user's too)."),
-    409: OpenApiResponse(DetailSerializer, description="Not possible in the object's current state."),
-    413: OpenApiResponse(DetailSerializer, description="The request body is too large."),
-    429: OpenApiResponse(DetailSerializer, description="Over a rate limit: see `Retry-After`."),
+# A date or a date-time, or blank (only spaces too): not given.
+MOMENT = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": r"^\s*$"},
+    ]
 }
-
-
-def with_errors(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
-    """The success answer plus the documented error answers `codes` (and 401/403, which every call has)."""
-    return {**ok, **{code: _ERRORS[code] for code in sorted({401, 403, *codes})}}
 
 
 def _bulk_output(bulk: BulkJob) -> dict[str, Any]:
@@ -155,11 +145,13 @@ class JobListApi(APIView):
 
     class FilterSerializer(HistoryFilterSerializer, PageSerializer):
         """The history page's filters (status, mode, tone, created_after, created_before, q, ordering),
-        a batch and the page. The API refuses a blank filter (leave it out instead), as its schema says."""
+        a batch and the page. A blank free-text filter means "not given" (the schema allows any string
+        there); a blank choice, batch or page is refused, as the schema's enums and patterns say."""
 
         bulk_job = serializers.CharField(required=False)
 
         def to_internal_value(self, data: Any) -> Any:
+            data = {k: v for k, v in data.items() if not (k in FREE_TEXT_FILTERS and not v.strip())}
             blank = {
                 name: [f"{name} may not be blank; leave it out to match everything."]
                 for name, value in data.items()
@@ -168,6 +160,11 @@ class JobListApi(APIView):
             if blank:
                 raise serializers.ValidationError(blank)
             return super().to_internal_value(data)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            # An empty date range matches nothing: no schema can say "created_before after created_after",
+            # so the API answers an empty page where the history page explains the mistake.
+            return attrs
 
         def validate_bulk_job(self, value: str) -> Any:
             bulk_id = selectors.parse_id(value)
@@ -188,11 +185,15 @@ class JobListApi(APIView):
             OpenApiParameter("bulk_job", str, description="A batch id", pattern="^[0-9a-fA-F]{24}$"),
             OpenApiParameter("mode", str, enum=GenerationJob.Mode.values),
             OpenApiParameter("tone", str, enum=GenerationJob.Tone.values),
-            OpenApiParameter("created_after", str, description="ISO date or date-time (inclusive)"),
+            OpenApiParameter("created_after", MOMENT, description="ISO date or date-time (inclusive)"),
             OpenApiParameter(
-                "created_before", str, description="ISO date (inclusive) or date-time (exclusive)"
+                "created_before", MOMENT, description="ISO date (inclusive) or date-time (exclusive)"
             ),
-            OpenApiParameter("q", str, description="Search in topic and keywords"),
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+                description="Search in topic and keywords",
+            ),
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             PageSerializer,
         ],
@@ -297,14 +298,14 @@ def _bulk_or_404(request: Request, bulk_id: str) -> BulkJob:
 
 
 class BulkCancelApi(APIView):
-    @extend_schema(request=None, responses={202: BulkOutputSerializer})
+    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_cancel(bulk=_bulk_or_404(request, bulk_id))
         return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)
 
 
 class BulkRetryFailedApi(APIView):
-    @extend_schema(request=None, responses={202: BulkOutputSerializer})
+    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
         return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)

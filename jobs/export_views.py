@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from contentgen.streaming import iterate_in_threads
 from jobs import exports, selectors
 from jobs.models import GenerationJob
+from jobs.openapi_responses import with_errors
 
 # The exported HTML is sanitised; served as an attachment under a CSP that runs nothing, all the same.
 EXPORT_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; sandbox"
@@ -69,18 +70,18 @@ FILE = OpenApiResponse(description="The file, as an attachment")
 
 
 class ArticleMarkdownApi(APIView):
-    @extend_schema(responses={200: FILE, 409: OpenApiResponse(description="Not completed")})
+    @extend_schema(responses=with_errors({200: FILE}, 404, 409))
     def get(self, request: Request, job_id: str) -> HttpResponseBase:
         return _article(request.user, job_id, "md")
 
 
 class ArticleHtmlApi(APIView):
-    @extend_schema(responses={200: FILE, 409: OpenApiResponse(description="Not completed")})
+    @extend_schema(responses=with_errors({200: FILE}, 404, 409))
     def get(self, request: Request, job_id: str) -> HttpResponseBase:
         return _article(request.user, job_id, "html")
 
 
 class BatchZipApi(APIView):
-    @extend_schema(responses={200: FILE})
+    @extend_schema(responses=with_errors({200: FILE}, 404))
     def get(self, request: Request, bulk_id: str) -> HttpResponseBase:
         return _batch(request.user, bulk_id)

@@ -19,6 +19,8 @@ ORDERINGS = {
     "duration": ("progress__elapsed_seconds", "-created_at"),
 }
 FILTER_FIELDS = ("status", "mode", "tone", "created_after", "created_before", "q", "ordering")
+# Any string is one of these to a client (no enum): blank, or only spaces, means "not given".
+FREE_TEXT_FILTERS = ("created_after", "created_before", "q")
 
 
 def _choice(value: str, choices: list[str], name: str) -> str | None:
@@ -27,25 +29,38 @@ def _choice(value: str, choices: list[str], name: str) -> str | None:
     return value or None
 
 
-def _moment(value: str, name: str, *, end_of_day: bool) -> dt.datetime | None:
-    """An ISO date (a whole day: from its start, or up to its end) or an ISO date-time; naive means UTC."""
-    if not value:
+def _parse_moment(raw: str, *, end_of_day: bool) -> dt.datetime | None:
+    try:
+        day = parse_date(raw) if len(raw) == 10 else None
+        if day is not None:
+            start = dt.datetime.combine(day, dt.time(), dt.UTC)
+            # The end of 9999-12-31 is past the last moment a datetime holds: clamped below.
+            return start + dt.timedelta(days=1) if end_of_day else start
+        return parse_datetime(raw.replace(" ", "+", 1) if raw.count(" ") == 1 and "T" in raw else raw)
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+    except ValueError:  # well formed but no such day or time (2026-02-30)
         return None
+
+
+def _moment(value: str, name: str, *, end_of_day: bool) -> dt.datetime | None:
+    """An ISO date (a whole day: from its start, or up to its end) or an ISO date-time; naive means UTC.
+    Answered in UTC, clamped to the range a datetime holds (0001-01-01T00:00+05:00 is before it)."""
     raw = value.strip()
-    day = parse_date(raw) if len(raw) == 10 else None
-    moment = None
-    if day is not None:
-        moment = dt.datetime.combine(day + dt.timedelta(days=1) if end_of_day else day, dt.time())
-    else:
-        try:
-            moment = parse_datetime(raw.replace(" ", "+", 1) if raw.count(" ") == 1 and "T" in raw else raw)
-        except ValueError:
-            moment = None
+    if not raw:
+        return None
+    moment = _parse_moment(raw, end_of_day=end_of_day)
     if moment is None:
         raise serializers.ValidationError(
             f"{name} must be a date (2026-11-29) or a date and time (2026-11-29T10:00:00Z)."
         )
-    return timezone.make_aware(moment, dt.UTC) if timezone.is_naive(moment) else moment
+    if timezone.is_naive(moment):
+        return timezone.make_aware(moment, dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        edge = dt.datetime.min if moment.year == 1 else dt.datetime.max
+        return edge.replace(tzinfo=dt.UTC)
 
 
 class HistoryFilterSerializer(serializers.Serializer):

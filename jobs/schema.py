@@ -21,7 +21,9 @@ from jobs.validation import (
     MIN_WORDS,
 )
 
-NON_BLANK = r"\S"
+# DRF refuses a NUL character in any string ("Null characters are not allowed."), so the schema says so.
+NO_NUL = r"^[^\u0000]*$"
+NON_BLANK = r"^[^\u0000]*[^\u0000\s][^\u0000]*$"
 MODES_NEEDING: dict[str, list[str]] = {
     "topic": [GenerationJob.Mode.TOPIC.value, GenerationJob.Mode.TRENDS.value],
     "keywords": [GenerationJob.Mode.KEYWORDS.value],
@@ -31,13 +33,13 @@ MODES_NEEDING: dict[str, list[str]] = {
 
 def _fields() -> dict[str, Any]:
     return {
-        "topic": {"type": "string", "maxLength": MAX_TOPIC},
+        "topic": {"type": "string", "maxLength": MAX_TOPIC, "pattern": NO_NUL},
         "keywords": {
             "type": "array",
             "maxItems": MAX_KEYWORDS,
             "items": {"type": "string", "minLength": 1, "maxLength": MAX_KEYWORD, "pattern": NON_BLANK},
         },
-        "source_text": {"type": "string", "maxLength": MAX_SOURCE_TEXT},
+        "source_text": {"type": "string", "maxLength": MAX_SOURCE_TEXT, "pattern": NO_NUL},
         "word_count": {"type": "integer", "minimum": MIN_WORDS, "maximum": MAX_WORDS, "default": 1000},
         "tone": {"type": "string", "enum": list(GenerationJob.Tone.values), "default": "professional"},
     }

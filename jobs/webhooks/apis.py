@@ -6,8 +6,9 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.validators import RegexValidator
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -16,6 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contentgen.errors import ApplicationError
+from jobs.openapi_responses import with_errors
+from jobs.schema import NO_NUL
 from jobs.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import selectors, services
 
@@ -23,9 +26,18 @@ from jobs.webhooks import selectors, services
 class EndpointInput(serializers.Serializer):
     url = serializers.URLField(max_length=2000)
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, max_length=10
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        allow_empty=False,
+        min_length=1,
+        max_length=10,
     )
-    secret = serializers.CharField(min_length=16, max_length=200, required=False, allow_blank=False)
+    secret = serializers.CharField(
+        min_length=16,
+        max_length=200,
+        required=False,
+        allow_blank=False,
+        validators=[RegexValidator(NO_NUL)],  # DRF refuses NUL already; this puts it in the schema
+    )
     active = serializers.BooleanField(
         required=False, help_text="Set true to enable a disabled endpoint again."
     )
@@ -75,6 +87,14 @@ class DeliveryOutput(serializers.Serializer):
         return dict(json.loads(delivery.body))
 
 
+@extend_schema_serializer(component_name="DeliveryPage")
+class DeliveryPageOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DeliveryOutput(many=True)
+
+
 class DeliveryPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -112,11 +132,11 @@ def _valid(request: Request, *, partial: bool = False) -> dict[str, Any]:
 
 
 class WebhookListCreateApi(APIView):
-    @extend_schema(responses=EndpointOutput(many=True))
+    @extend_schema(responses=with_errors({200: EndpointOutput(many=True)}))
     def get(self, request: Request) -> Response:
         return Response(EndpointOutput(selectors.endpoints_for_user(user=request.user), many=True).data)
 
-    @extend_schema(request=EndpointInput, responses={201: EndpointCreatedOutput})
+    @extend_schema(request=EndpointInput, responses=with_errors({201: EndpointCreatedOutput}, 400))
     def post(self, request: Request) -> Response:
         data = _valid(request)
         endpoint = services.endpoint_create(
@@ -126,11 +146,11 @@ class WebhookListCreateApi(APIView):
 
 
 class WebhookDetailApi(APIView):
-    @extend_schema(responses=EndpointOutput)
+    @extend_schema(responses=with_errors({200: EndpointOutput}, 404))
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(EndpointOutput(_endpoint_or_404(request, endpoint_id)).data)
 
-    @extend_schema(request=EndpointInput, responses=EndpointOutput)
+    @extend_schema(request=EndpointInput, responses=with_errors({200: EndpointOutput}, 400, 404))
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint_or_404(request, endpoint_id)
         data = _valid(request, partial=True)
@@ -143,21 +163,21 @@ class WebhookDetailApi(APIView):
         )
         return Response(EndpointOutput(endpoint).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses=with_errors({204: None}, 404))
     def delete(self, request: Request, endpoint_id: str) -> Response:
         services.endpoint_delete(endpoint=_endpoint_or_404(request, endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WebhookTestApi(APIView):
-    @extend_schema(request=None, responses={202: DeliveryOutput})
+    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404))
     def post(self, request: Request, endpoint_id: str) -> Response:
         delivery = services.endpoint_test(endpoint=_endpoint_or_404(request, endpoint_id))
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 class WebhookDeliveryListApi(APIView):
-    @extend_schema(responses=DeliveryOutput(many=True))
+    @extend_schema(responses=with_errors({200: DeliveryPageOutput}, 404))
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint_or_404(request, endpoint_id)
         paginator = DeliveryPagination()
@@ -176,13 +196,13 @@ def _delivery_or_404(request: Request, endpoint_id: str, delivery_id: str) -> We
 
 
 class WebhookDeliveryDetailApi(APIView):
-    @extend_schema(responses=DeliveryOutput)
+    @extend_schema(responses=with_errors({200: DeliveryOutput}, 404))
     def get(self, request: Request, endpoint_id: str, delivery_id: str) -> Response:
         return Response(DeliveryOutput(_delivery_or_404(request, endpoint_id, delivery_id)).data)
 
 
 class WebhookRedeliverApi(APIView):
-    @extend_schema(request=None, responses={202: DeliveryOutput})
+    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404, 409))
     def post(self, request: Request, endpoint_id: str, delivery_id: str) -> Response:
         delivery = services.delivery_redeliver(delivery=_delivery_or_404(request, endpoint_id, delivery_id))
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import negative_data_rejection
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from contentgen.wsgi import application
 from tests.factories import UserFactory, token_for
@@ -40,4 +40,17 @@ def test_every_operation_keeps_to_its_schema(case, token_header):
         # state (it needs if/then): items are documented as complete jobs, so a body that relies on
         # defaults is "schema-violating" yet rightly accepted. Every other check still runs here.
         excluded.append(negative_data_rejection)
-    case.call_and_validate(headers=token_header, excluded_checks=excluded)
+    response = case.call(headers=token_header)
+    if case.operation.label == "POST /api/webhooks/" and refused_address(response):
+        # A schema-valid URL (`format: uri`) may name a host that does not resolve or resolves to a private
+        # address (refused by design, jobs/webhooks/network.py), or break Django's stricter URL rules (a
+        # host name over 253 characters): no schema can state either. Only a 400 about `url` alone is let
+        # through; any other 400 on a schema-valid body still fails.
+        excluded.append(positive_data_acceptance)
+    case.validate_response(response, excluded_checks=excluded, headers=token_header)
+
+
+def refused_address(response) -> bool:
+    if response.status_code != 400:
+        return False
+    return set(response.json()) == {"url"}
