@@ -177,7 +177,9 @@ class WebhookTestApi(APIView):
 
 
 class WebhookDeliveryListApi(APIView):
-    @extend_schema(responses=with_errors({200: DeliveryPageOutput}, 404))
+    @extend_schema(
+        responses=with_errors({200: DeliveryPageOutput}, 404), operation_id="webhooks_deliveries_list"
+    )
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint_or_404(request, endpoint_id)
         paginator = DeliveryPagination()

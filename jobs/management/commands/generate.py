@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,22 @@ class Command(BaseCommand):
             self.stdout.write(f"watch: {cli.page_url(target)}")
             if not options["follow"]:
                 return
+            self._exit_promptly_on_ctrl_c(f"the {kind} {target.pk} keeps running.")
             outcome = cli.follow_batch(target, console) if options["csv"] else cli.follow_job(target, console)
         except KeyboardInterrupt:
             self.stderr.write(f"stopped following; the {kind} {target.pk} keeps running.")
             sys.exit(cli.EXIT_INTERRUPTED)
         cli.report(outcome, console)
         sys.exit(outcome.exit_code)
+
+    def _exit_promptly_on_ctrl_c(self, what: str) -> None:
+        """Ctrl-C ends the command at once with 130. Left to asyncio.run, it would first wait for the
+        stream's cleanup (a Redis unsubscribe, a database read in a thread), which can take long."""
+
+        def interrupted(signum: int, frame: object) -> None:
+            self.stderr.write(f"\nstopped following; {what}")
+            self.stderr.flush()
+            self.stdout.flush()
+            os._exit(cli.EXIT_INTERRUPTED)
+
+        signal.signal(signal.SIGINT, interrupted)
