@@ -25,8 +25,11 @@ CLOSE_TOO_MANY = 4429
 
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def _refuse(self, code: int) -> None:
-        """Accept, then close with `code`: a refused handshake would only tell the client 403."""
-        await self.accept(self.subprotocol)
+        """Unauthenticated, someone else's or a missing job, a bad last_event_id: the handshake is refused
+        (HTTP 403), as it always was. Only a stream cap is told apart, with close code 4429 after accepting,
+        so a client knows to wait rather than give up."""
+        if code == CLOSE_TOO_MANY:
+            await self.accept(self.subprotocol)
         await self.close(code=code)
 
     async def connect(self) -> None:

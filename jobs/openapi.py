@@ -24,9 +24,10 @@ Another user's job, batch or webhook answers 404, exactly like a missing one.
   `JobCompleteEvent`, `BulkProgressEvent`, `BulkCompleteEvent`). Reconnect with the `Last-Event-ID`
   header or `?last_event_id=N` to get every event after N, then live: no gap, no duplicate.
 * **WebSocket**: `ws://HOST/ws/jobs/{job_id}/` (and `?last_event_id=N`; authenticate with the session,
-  `Authorization: Token <key>`, or `?token=<key>`). It sends the same `data` objects with `type` and
-  `seq` added, and closes after `complete`. Close codes: 4401 unauthenticated, 4404 not found,
-  4400 bad `last_event_id`. Example message:
+  `Authorization: Token <key>`, or the subprotocols `token, <key>`). It sends the same `data` objects with
+  `type` and `seq` added, and closes after `complete`. An unauthenticated client, another user's or a
+  missing job, or a bad `last_event_id` is refused at the handshake (HTTP 403); over the stream cap the
+  socket closes with code 4429. Example message:
 
 ```json
 {"type": "progress", "seq": 7, "job_id": "6650c0ffee0000000000abcd", "status": "processing",
