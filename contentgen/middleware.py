@@ -42,9 +42,9 @@ class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
         return await self.get_response(request)
 
 
-class RequestSizeLimitMiddleware:
-    """413 with a message for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, by its Content-Length, before anything
-    reads or parses it (Django's own check raises a bare 400, and only when `request.body` is read)."""
+class SyncAndAsyncMiddleware:
+    """A middleware that runs on whichever side the request is: async under daphne, so streams never take a
+    thread. Subclasses branch on `self.async_mode` in `__call__`."""
 
     sync_capable = True
     async_capable = True
@@ -54,6 +54,15 @@ class RequestSizeLimitMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        raise NotImplementedError
+
+
+class RequestSizeLimitMiddleware(SyncAndAsyncMiddleware):
+    """413 with a message for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, by its Content-Length, before anything
+    reads or parses it (Django's own check raises a bare 400, and only when `request.body` is read)."""
+
 
     def __call__(self, request: HttpRequest) -> Any:
         refusal = self._refusal(request)

@@ -9,11 +9,11 @@ import time
 import uuid
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from contentgen import logs
+from contentgen.middleware import SyncAndAsyncMiddleware
 
 logger = logging.getLogger("contentgen.request")
 
@@ -28,15 +28,7 @@ def request_id(request: HttpRequest) -> str:
     return given if _SANE.match(given) else uuid.uuid4().hex
 
 
-class RequestLogMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Any) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
+class RequestLogMiddleware(SyncAndAsyncMiddleware):
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
