@@ -64,7 +64,6 @@ class BulkJob(models.Model):
     count_cancelled = models.IntegerField(default=0)
     # Members that ended AND whose batch event is out: raised after each such event is published, so the
     # mover that brings it to `total` publishes `complete` after every member's event, never before one.
-    ended_published = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -90,7 +90,6 @@ def test_retry_failed_requeues_only_failed_and_cancelled_members_and_reopens_the
         count_completed=1,
         count_failed=1,
         count_cancelled=1,
-        ended_published=3,
         completed_at=bulk.created_at,
     )
     response = api.post(f"/api/bulk-jobs/{bulk.pk}/retry-failed/")
