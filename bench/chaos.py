@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -91,6 +92,7 @@ class Fault:
     kind: str
     seconds: float = 0.0
     detail: str = ""
+    proc: subprocess.Popen[bytes] | None = None
 
 
 def schedule(plan: Plan, rng: random.Random) -> list[Fault]:
@@ -342,16 +344,24 @@ def inject(cluster: Cluster, fault: Fault, db: Any, kills: list[Kill], outages: 
         cluster.start_worker(index)
     elif fault.kind == "SIGTERM worker":
         index = rng.randrange(len(cluster.workers))
-        cluster.workers[index].send_signal(signal.SIGTERM)
+        proc = cluster.workers[index]
+        proc.send_signal(signal.SIGTERM)
         fault.detail = f"worker {index}"
-        return [Fault(at=fault.at + 0.5, kind="reap worker", detail=str(index), seconds=time.monotonic())]
+        return [
+            Fault(
+                at=fault.at + 0.5, kind="reap worker", detail=f"{index}", seconds=time.monotonic(), proc=proc
+            )
+        ]
     elif fault.kind == "reap worker":
-        index = int(fault.detail)
-        code = cluster.workers[index].poll()
+        # The process signalled, not whatever runs in its slot now (a kill -9 may have replaced it).
+        index, proc = int(fault.detail), fault.proc
+        assert proc is not None
+        code = proc.poll()
         if code is None:
-            return [Fault(at=fault.at + 0.5, kind="reap worker", detail=fault.detail, seconds=fault.seconds)]
+            return [dataclasses.replace(fault, at=fault.at + 0.5)]
         fault.detail = f"worker {index} exited {code} {time.monotonic() - fault.seconds:.1f} s after SIGTERM"
-        cluster.start_worker(index)
+        if cluster.workers[index] is proc:
+            cluster.start_worker(index)
     elif fault.kind == "restart daphne":
         port = rng.choice(cluster.ports)
         stop_process(cluster.daphnes[port])

@@ -11,7 +11,7 @@ a thing once. Every repair is logged.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -26,13 +26,31 @@ from progress import events
 
 logger = logging.getLogger("contentgen.reconcile")
 
-# Finished jobs are checked for a `complete` event this far back; older ones were checked by earlier runs.
+# A worker's first pass looks this far back; later passes look back to where the previous one began, less
+# OVERLAP (a move stamps `updated_at` before its transaction commits), so each pass reads only what moved.
 LOOKBACK = timedelta(hours=6)
+OVERLAP = timedelta(minutes=2)
+# Finished jobs are checked for their `complete` event this many at a time, in one read of the log.
+CHUNK = 500
 
 
-def run() -> dict[str, int]:
-    """One pass. Returns how many things of each kind were repaired."""
-    since = timezone.now() - LOOKBACK
+class Reconciler:
+    """A worker's reconciler: the window of each pass starts where the previous pass began."""
+
+    def __init__(self) -> None:
+        self.since: datetime | None = None
+
+    def run(self) -> dict[str, int]:
+        started = timezone.now()
+        repaired = run(since=self.since or started - LOOKBACK)
+        self.since = started - OVERLAP
+        return repaired
+
+
+def run(*, since: datetime | None = None) -> dict[str, int]:
+    """One pass over what moved since `since` (default LOOKBACK ago) and every open batch. Returns how
+    many things of each kind were repaired."""
+    since = since or timezone.now() - LOOKBACK
     repaired = {
         "complete_events": 0,
         "batch_counters": 0,
@@ -40,9 +58,13 @@ def run() -> dict[str, int]:
         "batch_complete_events": 0,
     }
     finished = GenerationJob.objects.filter(status__in=GenerationJob.TERMINAL, updated_at__gte=since)
-    for pk in finished.values_list("pk", flat=True):
-        if mongo.atomic(partial(_complete_event, pk)):
-            repaired["complete_events"] += 1
+    pks = list(finished.values_list("pk", flat=True))
+    for start in range(0, len(pks), CHUNK):
+        chunk = pks[start : start + CHUNK]
+        # Only the jobs whose log lacks a `complete` are re-read, each in its own transaction.
+        for pk in set(chunk) - events.streams_with(chunk, type="complete"):
+            if mongo.atomic(partial(_complete_event, pk)):
+                repaired["complete_events"] += 1
     batches = BulkJob.objects.filter(Q(completed_at=None) | Q(updated_at__gte=since))
     for pk in batches.values_list("pk", flat=True):
         for kind in mongo.atomic(partial(_batch, pk)):

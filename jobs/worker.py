@@ -276,12 +276,13 @@ class Worker:
         outage = Backoff(base=0.5, cap=IDLE_MAX * 2)
         outage_since: float | None = None
         next_reconcile = time.monotonic()
+        reconciler = reconcile.Reconciler()
         try:
             while not self.stopping.is_set():
                 close_old_connections()
                 try:
                     if time.monotonic() >= next_reconcile:
-                        reconcile.run()
+                        reconciler.run()
                         next_reconcile = time.monotonic() + float(settings.CONTENTGEN_RECONCILE_SECONDS)
                     claimed = self._free_slots() and self._claim_one()
                     if not claimed and self._free_slots():

@@ -98,6 +98,13 @@ def latest(stream_id: ObjectId) -> dict[str, Any] | None:
     return docs[0] if docs else None
 
 
+def streams_with(stream_ids: list[ObjectId], *, type: str) -> set[ObjectId]:
+    """Which of `stream_ids` have at least one event of `type`: one read for all of them."""
+    if not stream_ids:
+        return set()
+    return set(collection().distinct("job_id", {"job_id": {"$in": stream_ids}, "type": type}))
+
+
 def last_events(stream_id: ObjectId, count: int) -> list[dict[str, Any]]:
     """The last `count` stored events, in order: a page's history without reading the whole log."""
     cursor = collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(count).hint(INDEX)

@@ -7,6 +7,7 @@ only the job and the crew's context (the outline, the article) and plans each ge
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -144,17 +145,49 @@ class LocalLLM(OfflineLLM):
     def _seo(self, job: JobInput, messages: str | list[LLMMessage], emit: Callable[[str], None]) -> str:
         article = _context_article(messages) or ensure_structure(f"This article is about {job.topic}.", job)
         article = ensure_structure(dedupe_paragraphs(article), job)
-        raw_title = first_line(self._generate(title_prompt(job), emit))
-        emit("\n")
-        raw_description = first_line(self._generate(description_prompt(job), emit))
+        title, description = title_prompt(job), description_prompt(job)
+        # The stage's answer repeats the article, which takes no model time: its words ride along with the
+        # tokens of the title and the description, so the stage's bar moves at the model's own pace.
+        riding = RideAlong(
+            emit, article, expected_tokens=SEO_TOKEN_SHARE * (title.max_tokens + description.max_tokens)
+        )
+        raw_title = first_line(self._generate(title, riding))
+        riding("\n")
+        raw_description = first_line(self._generate(description, riding))
+        riding.finish()
         fields = {
             "meta_title": meta_title(raw_title, job),
             "meta_description": meta_description(raw_description, article, job),
             "focus_keyword": subject_for(job).keyword,
             "content": article,
         }
-        answer = json.dumps(fields, ensure_ascii=False)
-        # Copying the article is instant; stream it in pieces so the stage's progress still moves.
-        for piece in re.findall(r"\S+\s*", article):
-            emit(piece)
-        return answer
+        return json.dumps(fields, ensure_ascii=False)
+
+
+# The share of their token budgets that the title and the description usually take.
+SEO_TOKEN_SHARE = 0.6
+
+
+class RideAlong:
+    """Passes the model's chunks on and, after each, as much of `text` as the share of the expected tokens
+    seen so far; `finish` sends the rest."""
+
+    def __init__(self, emit: Callable[[str], None], text: str, *, expected_tokens: float) -> None:
+        self.emit = emit
+        self.pieces = re.findall(r"\S+\s*", text)
+        self.expected = max(1.0, expected_tokens)
+        self.tokens = 0
+        self.sent = 0
+
+    def __call__(self, chunk: str) -> None:
+        self.emit(chunk)
+        self.tokens += 1
+        self._send(min(len(self.pieces), math.ceil(len(self.pieces) * self.tokens / self.expected)))
+
+    def finish(self) -> None:
+        self._send(len(self.pieces))
+
+    def _send(self, due: int) -> None:
+        if due > self.sent:
+            self.emit("".join(self.pieces[self.sent : due]))
+            self.sent = due

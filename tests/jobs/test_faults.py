@@ -3,6 +3,7 @@ job deadline: in this process, against the real embedded MongoDB, with write err
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
+from contentgen import mongo
 from jobs import reconcile, services
 from jobs.models import BulkJob, GenerationJob
 from jobs.queue import worker_gone, worker_heartbeat
@@ -101,7 +103,9 @@ def assert_finished_once(job: GenerationJob, bulk: BulkJob, status: str) -> None
     assert [e["type"] for e in bulk_log].count("complete") == 1 and bulk_log[-1]["type"] == "complete"
 
 
-def test_a_write_error_at_any_step_of_the_terminal_move_still_ends_with_exactly_one_complete(user, monkeypatch):
+def test_a_write_error_at_any_step_of_the_terminal_move_still_ends_with_exactly_one_complete(
+    user, monkeypatch
+):
     injector = Injector(monkeypatch)
     bulk, job, tracker = claimed_batch_member(user, "w-count")
     with injector.armed(None):
@@ -116,6 +120,32 @@ def test_a_write_error_at_any_step_of_the_terminal_move_still_ends_with_exactly_
         with injector.armed(step, after_commit=after_commit):
             tracker.complete(RESULT)
         assert injector.fired, f"step {step}: nothing injected"
+        assert_finished_once(job, bulk, "completed")
+
+
+def test_without_transactions_a_write_error_at_any_step_is_repaired_to_exactly_one_complete(
+    user, monkeypatch
+):
+    # A standalone mongod has no transactions: the terminal move is sequential writes, retried, and
+    # whatever a crash between them leaves is the reconciler's to make whole.
+    monkeypatch.setattr(mongo, "_supported", False)
+    injector = Injector(monkeypatch)
+    bulk, job, tracker = claimed_batch_member(user, "w-count")
+    with injector.armed(None):
+        tracker.complete(RESULT)
+    steps = injector.calls
+    assert "commit_transaction" not in str(injector.fired)
+    assert_finished_once(job, bulk, "completed")
+    for step in range(1, steps + 1):
+        GenerationJob.objects.all().delete()
+        BulkJob.objects.all().delete()
+        bulk, job, tracker = claimed_batch_member(user, f"w-{step}")
+        # The error comes after the write was applied (the reply lost). The retry then finds the job no
+        # longer held when the first write went through, and the worker logs a lost lease.
+        with injector.armed(step, after_commit=True), contextlib.suppress(services.LeaseLost):
+            tracker.complete(RESULT)
+        assert injector.fired, f"step {step}: nothing injected"
+        reconcile.run()
         assert_finished_once(job, bulk, "completed")
 
 
@@ -144,6 +174,22 @@ def test_the_reconciler_repairs_counters_completion_and_missing_complete_events(
         log = events.after(job.pk, 0)
         assert log[-1]["type"] == "complete" and log[-1]["data"]["status"] == status
     assert set(reconcile.run().values()) == {0}
+
+
+def test_a_workers_reconciler_reads_only_what_moved_since_its_previous_pass(user):
+    old, new = (services.job_create(user=user, spec=spec(topic=t)) for t in ("Old", "New"))
+    reconciler = reconcile.Reconciler()
+    assert reconciler.run()["complete_events"] == 0
+    # Broken on purpose: finished with no complete event, one before the previous pass's window.
+    before = reconciler.since - reconcile.OVERLAP
+    GenerationJob.objects.filter(pk=old.pk).update(status="completed", updated_at=before)
+    GenerationJob.objects.filter(pk=new.pk).update(status="completed")
+
+    assert reconciler.run()["complete_events"] == 1
+    assert events.latest(new.pk)["type"] == "complete"
+    assert events.latest(old.pk)["type"] != "complete"
+    # A full pass (a worker's first) still reaches back LOOKBACK.
+    assert reconcile.run()["complete_events"] == 1
 
 
 def test_the_reconciler_reopens_a_batch_marked_complete_too_early(user):
@@ -185,7 +231,9 @@ def test_hand_backs_count_as_attempts_and_past_the_cap_the_job_fails_saying_why(
     stored = GenerationJob.objects.get(pk=job.pk)
     assert stored.status == "failed"
     assert stored.error.message.startswith("Attempts exhausted")
-    assert "started 4 times" in stored.error.message and "CONTENTGEN_MAX_ATTEMPTS is 3" in stored.error.message
+    assert (
+        "started 4 times" in stored.error.message and "CONTENTGEN_MAX_ATTEMPTS is 3" in stored.error.message
+    )
     messages = [e["data"]["progress"]["message"] for e in events.after(job.pk, 0) if "progress" in e["data"]]
     assert not any("of 3)" in m and "attempt 4" in m for m in messages)
 
@@ -194,7 +242,9 @@ def test_a_hand_back_for_an_unreachable_store_is_not_charged(user):
     job = services.job_create(user=user, spec=spec())
     claimed, _ = services.job_claim(worker_id="w")
     assert claimed.attempts == 1
-    assert services.job_release(job=claimed, worker_id="w", message="The database was unreachable", refund=True)
+    assert services.job_release(
+        job=claimed, worker_id="w", message="The database was unreachable", refund=True
+    )
     stored = GenerationJob.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts) == ("queued", 0)
 
@@ -207,7 +257,10 @@ def test_a_job_past_its_deadline_fails_with_a_timeout_message(user, settings, mo
     execute(claimed, worker_id="w", taken_over=False, running=RunningJob(claimed))
     stored = GenerationJob.objects.get(pk=job.pk)
     assert stored.status == "failed"
-    assert stored.error.message.startswith("Timed out") and "CONTENTGEN_JOB_TIMEOUT_SECONDS" in stored.error.message
+    assert (
+        stored.error.message.startswith("Timed out")
+        and "CONTENTGEN_JOB_TIMEOUT_SECONDS" in stored.error.message
+    )
     assert stored.progress.elapsed_seconds < 15
     assert events.latest(job.pk)["type"] == "complete"
 

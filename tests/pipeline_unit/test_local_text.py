@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.pipeline import JobInput
+from jobs.pipeline.local import RideAlong
 from jobs.pipeline.local_text import (
     clean_paragraph,
     dedupe_paragraphs,
@@ -132,3 +133,18 @@ def test_priors_follow_the_models_pace(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sum(local_stage_seconds("topic", 1000, 50.0).values()) > sum(
         local_stage_seconds("topic", 1000, 100.0).values()
     )
+
+
+def test_ride_along_sends_the_copy_in_step_with_the_models_tokens() -> None:
+    sent: list[str] = []
+    text = " ".join(f"w{i}" for i in range(100))
+    riding = RideAlong(sent.append, text, expected_tokens=10)
+    for n in range(5):
+        riding(f"<t{n}>")
+    copied = "".join(c for c in sent if not c.startswith("<t"))
+    assert copied.split() == [f"w{i}" for i in range(50)]
+    assert sent[0] == "<t0>" and sent[1].split() == [f"w{i}" for i in range(10)]
+    for n in range(5, 30):  # more tokens than expected: the copy is done, only tokens pass
+        riding(f"<t{n}>")
+    riding.finish()
+    assert "".join(c for c in sent if not c.startswith("<t")) == text
