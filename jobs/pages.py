@@ -336,7 +336,7 @@ def _event_history(stored_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The job's timeline; an event in the same status and stage as the one before is `minor`, so the
     page shows the stage changes by default and every event on request."""
     items: list[dict[str, Any]] = []
-    for stored in stored_events[-EVENT_HISTORY:]:
+    for stored in stored_events:
         data = stored.get("data") or {}
         item = event_item(data)
         if not items or items[-1]["key"] != item["key"]:
@@ -362,14 +362,14 @@ def _owned_with_seq(request: HttpRequest, find: Any, *, missing: str, **object_i
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job, since = _owned_with_seq(request, selectors.job_for_user, job_id=job_id, missing="No such article.")
     data = complete_event(job) if job.is_terminal else progress_event(job)
-    stored = event_log.after(job.pk, 0)
-    # The draft so far, up to `since` only: the live stream replays what comes after it.
+    # The draft so far, up to `since` only: the live stream replays what comes after it. Two bounded reads:
+    # the events that carry draft chunks, and the timeline's last events.
     done = job.status == GenerationJob.Status.COMPLETED
-    draft = "" if done else draft_text([event for event in stored if event["seq"] <= since])
+    draft = "" if done else draft_text(event_log.carrying(job.pk, "draft", through=since))
     context = {
         "job": job,
         "j": job_context(data),
-        "events": _event_history(stored),
+        "events": _event_history(event_log.last_events(job.pk, EVENT_HISTORY)),
         "draft": draft,
         "live_src": None if job.is_terminal else f"/jobs/{job.pk}/live?last_event_id={since}",
     }

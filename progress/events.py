@@ -98,6 +98,20 @@ def latest(stream_id: ObjectId) -> dict[str, Any] | None:
     return docs[0] if docs else None
 
 
+def carrying(stream_id: ObjectId, key: str, *, through: int) -> list[dict[str, Any]]:
+    """The events up to seq `through` whose data has `key`, in order, with only `seq` and that key."""
+    cursor = (
+        collection()
+        .find(
+            {"job_id": stream_id, "seq": {"$lte": through}, f"data.{key}": {"$exists": True}},
+            {"seq": 1, f"data.{key}": 1, "_id": 0},
+        )
+        .sort("seq", ASCENDING)
+        .hint(INDEX)
+    )
+    return list(cursor)
+
+
 def streams_with(stream_ids: list[ObjectId], *, type: str) -> set[ObjectId]:
     """Which of `stream_ids` have at least one event of `type`: one read for all of them."""
     if not stream_ids:
