@@ -26,7 +26,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from contentgen.resilience import Backoff, Unavailable, is_transient, retry
-from jobs import reconcile, retention, services
+from jobs import retention, services
 from jobs.logs import job_log_context
 from jobs.models import GenerationJob
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
@@ -275,15 +275,10 @@ class Worker:
         idle = IDLE_MIN
         outage = Backoff(base=0.5, cap=IDLE_MAX * 2)
         outage_since: float | None = None
-        next_reconcile = time.monotonic()
-        reconciler = reconcile.Reconciler()
         try:
             while not self.stopping.is_set():
                 close_old_connections()
                 try:
-                    if time.monotonic() >= next_reconcile:
-                        reconciler.run()
-                        next_reconcile = time.monotonic() + float(settings.CONTENTGEN_RECONCILE_SECONDS)
                     claimed = self._free_slots() and self._claim_one()
                     if not claimed and self._free_slots():
                         self._next_expiry = services.next_lease_expiry(worker_id=self.worker_id)
@@ -293,7 +288,10 @@ class Worker:
                         outage_since = time.monotonic()
                         if is_transient(exc):
                             logger.warning(
-                                "worker %s: store unreachable (%s); backing off", self.worker_id, exc
+                                "worker %s: store unreachable (%s: %s); backing off",
+                                self.worker_id,
+                                type(exc).__name__,
+                                exc,
                             )
                         else:
                             logger.exception("worker %s: claim loop error; backing off", self.worker_id)

@@ -4,6 +4,7 @@ job deadline: in this process, against the real embedded MongoDB, with write err
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,8 +20,9 @@ from jobs.models import BulkJob, GenerationJob
 from jobs.queue import worker_gone, worker_heartbeat
 from jobs.tracker import ProgressTracker
 from jobs.validation import parse_job
-from jobs.worker import RunningJob, execute
+from jobs.worker import RunningJob, Worker, execute
 from progress import events
+from tests.stack import run_burst
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +281,34 @@ def test_a_dead_workers_job_goes_back_to_the_queue_unless_its_worker_still_beats
     assert events.latest(job.pk)["data"]["progress"]["message"] == services.ABANDONED_MESSAGE
     assert BulkJob.objects.get(pk=bulk.pk).counts["queued"] == 1
     assert services.job_claim(worker_id="alive:2:y")[0].pk == job.pk
+
+
+def test_a_worker_reconciles_at_start_beside_its_jobs(user):
+    broken = services.job_create(user=user, spec=spec(topic="Finished with no complete event"))
+    GenerationJob.objects.filter(pk=broken.pk).update(status="completed")
+    queued = services.job_create(user=user, spec=spec(topic="Still to write"))
+
+    assert run_burst(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="0") == 0
+
+    assert events.latest(broken.pk)["type"] == "complete"
+    assert GenerationJob.objects.get(pk=queued.pk).status == "completed"
+
+
+def test_a_reconciler_that_keeps_failing_does_not_hold_up_claiming(user, monkeypatch, settings):
+    settings.CONTENTGEN_OFFLINE_TOKENS_PER_SECOND = 0
+    monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "0")
+    passes: list[int] = []
+
+    def failing(self: reconcile.Reconciler) -> dict[str, int]:
+        passes.append(1)
+        raise AutoReconnect("injected: the reconciler's store is unreachable")
+
+    monkeypatch.setattr(reconcile.Reconciler, "run", failing)
+    job = services.job_create(user=user, spec=spec())
+    worker = Worker(burst=True)
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    runner.join(timeout=90)
+    assert not runner.is_alive(), "the burst worker did not finish"
+    assert passes, "the reconciler never ran"
+    assert GenerationJob.objects.get(pk=job.pk).status == "completed"
