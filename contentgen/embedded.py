@@ -169,7 +169,9 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     mongo_port, redis_port = free_port(), free_port()
     mongo = _spawn(
         [
-            binary("secantusd-py"),
+            sys.executable,
+            "-m",
+            "contentgen.secantus_server",
             "--host",
             "127.0.0.1",
             "--port",

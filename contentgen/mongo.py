@@ -77,7 +77,7 @@ def _discard(conn: Any) -> None:
         conn.session = None
 
 
-def atomic(body: Callable[[], T]) -> T:
+def atomic(body: Callable[[], T], *, attempts: int = TRANSACTION_ATTEMPTS) -> T:
     """Run `body` as one transaction when the server supports them, else as plain sequential writes.
 
     Retried from the start on a write conflict or a duplicate key (a concurrent writer took the
@@ -85,14 +85,14 @@ def atomic(body: Callable[[], T]) -> T:
     commit (pushing events) is registered with `django.db.transaction.on_commit`; it runs at once
     when there is no transaction. Other transient faults propagate to the caller's retry.
     """
-    for attempt in range(TRANSACTION_ATTEMPTS):
+    for attempt in range(attempts):
         try:
             if not transactions_supported():
                 return body()
             with _transaction():
                 return body()
         except (PyMongoError, DatabaseError) as exc:
-            if attempt == TRANSACTION_ATTEMPTS - 1 or not _retry_here(exc):
+            if attempt == attempts - 1 or not _retry_here(exc):
                 raise
         time.sleep(random.uniform(0.0, 0.01 * (attempt + 1)))
     raise AssertionError("unreachable")
@@ -100,11 +100,19 @@ def atomic(body: Callable[[], T]) -> T:
 
 def _retry_here(exc: BaseException) -> bool:
     """A conflict is retried here at once; an outage is left to the caller's bounded retry."""
+    return isinstance(_pymongo_cause(exc), DuplicateKeyError) or conflicted(exc)
+
+
+def _pymongo_cause(exc: BaseException) -> BaseException | None:
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, PyMongoError):
         cause = cause.__cause__
-    if isinstance(cause, DuplicateKeyError):
-        return True
+    return cause
+
+
+def conflicted(exc: BaseException) -> bool:
+    """A write conflict with another transaction (not an outage): retrying later, or elsewhere, can work."""
+    cause = _pymongo_cause(exc)
     return (
         isinstance(cause, PyMongoError)
         and not isinstance(cause, ConnectionFailure)

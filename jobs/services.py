@@ -7,16 +7,18 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
+from pymongo.errors import PyMongoError
 
 from contentgen import mongo
 from contentgen.errors import ApplicationError
@@ -198,6 +200,9 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
 
 
 CLAIM_CANDIDATES = 8
+# A claim retries a write conflict this many times before it moves on to the next candidate.
+CLAIM_CONFLICT_ATTEMPTS = 3
+T = TypeVar("T")
 ABANDONED_MESSAGE = "Worker lost; back in the queue"
 
 
@@ -310,7 +315,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     """
     stamp = timezone.now()
     for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
-        if mongo.atomic(partial(_give_up, pk=pk, stamp=stamp)):
+        if _uncontended(partial(_give_up, pk=pk, stamp=stamp)):
             continue
 
         def take_over(pk: Any = pk) -> int:
@@ -323,7 +328,7 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
                 updated_at=stamp,
             )
 
-        won = mongo.atomic(take_over)
+        won = _uncontended(take_over)
         if won == 1:
             job = GenerationJob.objects.select_related("user").get(pk=pk)
             signals.emit(signals.job_claimed, job=job, taken_over=True)
@@ -352,12 +357,25 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
             return job
 
         # A batch member's claim also moves its batch's counters: one transaction, or neither.
-        claimed = mongo.atomic(claim)
+        claimed = _uncontended(claim)
         if claimed is not None:
             signals.emit(signals.job_claimed, job=claimed, taken_over=False)
             queue_refresh_estimates()
             return claimed, False
     return None
+
+
+def _uncontended(body: Callable[[], T]) -> T | None:
+    """One claim's transaction, or None when another transaction holds the job or its batch: the claimer
+    moves on to the next candidate rather than wait. (A worker killed inside a transaction leaves it open
+    until the server reaps it; waiting on it would stall every claimer behind one job.)"""
+    try:
+        return mongo.atomic(body, attempts=CLAIM_CONFLICT_ATTEMPTS)
+    except (PyMongoError, DatabaseError) as exc:
+        if not mongo.conflicted(exc):
+            raise
+        logger.info("claim skipped a contended job: %s", exc)
+        return None
 
 
 def next_lease_expiry(*, worker_id: str) -> Any:
@@ -564,6 +582,7 @@ def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
 def job_cancel(*, job: GenerationJob) -> GenerationJob:
     """Queued: cancelled at once. Processing: the worker holding it stops at its next step."""
     if job.status == GenerationJob.Status.QUEUED:
+
         def cancel() -> bool:
             if not _cancel_queued(job):
                 return False

@@ -4,7 +4,10 @@ job deadline: in this process, against the real embedded MongoDB, with write err
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +17,7 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
-from contentgen import mongo
+from contentgen import mongo, secantus_server
 from jobs import reconcile, services
 from jobs.models import BulkJob, GenerationJob
 from jobs.queue import worker_gone, worker_heartbeat
@@ -22,7 +25,7 @@ from jobs.tracker import ProgressTracker
 from jobs.validation import parse_job
 from jobs.worker import RunningJob, Worker, execute
 from progress import events
-from tests.stack import run_burst
+from tests.stack import child_mongodb_uri, run_burst, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -312,3 +315,40 @@ def test_a_reconciler_that_keeps_failing_does_not_hold_up_claiming(user, monkeyp
     assert not runner.is_alive(), "the burst worker did not finish"
     assert passes, "the reconciler never ran"
     assert GenerationJob.objects.get(pk=job.pk).status == "completed"
+
+
+DIES_IN_A_TRANSACTION = """
+import os, sys
+from bson import ObjectId
+from pymongo import MongoClient
+client = MongoClient(sys.argv[1])
+session = client.start_session()
+session.start_transaction()
+client.get_default_database().generation_jobs.update_one(
+    {"_id": ObjectId(sys.argv[2])}, {"$set": {"lease_owner": "dead"}}, session=session
+)
+os._exit(0)  # as kill -9 would: the transaction is left open on the server
+"""
+
+
+def test_a_transaction_left_open_by_a_dead_worker_is_skipped_by_claims_and_reaped_within_seconds(user):
+    if "secantusVersion" not in mongo.database().client.admin.command("buildInfo"):
+        pytest.skip("the transaction lifetime is set on the embedded server only (README: Production)")
+    held = services.job_create(user=user, spec=spec(topic="Held by a dead transaction"))
+    free = services.job_create(user=user, spec=spec(topic="Free to claim"))
+    subprocess.run(
+        [sys.executable, "-c", DIES_IN_A_TRANSACTION, child_mongodb_uri(), str(held.pk)],
+        timeout=30,
+        check=True,
+    )
+    started = time.monotonic()
+
+    claimed = services.job_claim(worker_id="w1")
+    assert claimed is not None and claimed[0].pk == free.pk
+    assert time.monotonic() - started < 5, "the claim waited on the contended job"
+
+    # The server reaps the dead transaction; then the held job is claimable too.
+    again = wait_until(lambda: services.job_claim(worker_id="w2"), timeout=30, interval=0.2, what="a claim")
+    waited = time.monotonic() - started
+    assert again[0].pk == held.pk
+    assert waited <= secantus_server.TRANSACTION_LIFETIME_SECONDS + 3, waited
