@@ -1,4 +1,4 @@
-"""The embedded MongoDB: SecantusDB's own daemon, with abandoned transactions reaped after 10 s.
+"""The embedded MongoDB: SecantusDB's own daemon, with abandoned transactions reaped after 5 s.
 
 A worker killed in the middle of a transaction leaves it open on the server until the server reaps it,
 after 60 s by default (mongod's `transactionLifetimeLimitSeconds`). Until then every write to a document
@@ -18,7 +18,7 @@ import sys
 from secantus import cli
 from secantus.server import SecantusDBServer
 
-TRANSACTION_LIFETIME_SECONDS = 10.0
+TRANSACTION_LIFETIME_SECONDS = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:

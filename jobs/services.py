@@ -239,7 +239,7 @@ def job_requeue_abandoned(*, worker_id: str) -> int:
     stamp = timezone.now()
     requeued = 0
     for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
-        if mongo.atomic(partial(_give_up, pk=pk, stamp=stamp)):
+        if _uncontended(partial(_give_up, pk=pk, stamp=stamp)):
             continue
 
         def requeue(pk: Any = pk) -> bool:
@@ -257,7 +257,7 @@ def job_requeue_abandoned(*, worker_id: str) -> int:
             job_emit(job=job)
             return True
 
-        requeued += mongo.atomic(requeue)
+        requeued += bool(_uncontended(requeue))
     if requeued:
         notify_queued()
     return requeued

@@ -268,6 +268,8 @@ class Worker:
         logger.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         heart = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
         heart.start()
+        watch = threading.Thread(target=self._watch_abandoned, name="abandoned-watch", daemon=True)
+        watch.start()
         sidecars = Sidecars(
             self, metrics_port=self.metrics_port, metrics_address=self.metrics_address
         ).start()
@@ -407,6 +409,29 @@ class Worker:
 
     # Leases --------------------------------------------------------------------------------
 
+    def _watch_abandoned(self) -> None:
+        """Requeue the jobs of dead workers as their leases run out: this thread wakes when the next lease
+        held by another worker expires (at least every third of a lease), busy or not, so a dead worker's
+        job goes back to the queue about a lease after its last renewal even when no slot is free here."""
+        while not self.finished.is_set():
+            wait = self.lease_seconds / 3.0
+            try:
+                services.job_requeue_abandoned(worker_id=self.worker_id)
+                expiry = services.next_lease_expiry(worker_id=self.worker_id)
+                if expiry is not None:
+                    until = (expiry - timezone.now()).total_seconds() + random.uniform(0.05, 0.3)
+                    wait = min(wait, max(0.05, until))
+            except Exception as exc:
+                logger.warning(
+                    "worker %s: requeueing dead workers' jobs failed (%s: %s)",
+                    self.worker_id,
+                    type(exc).__name__,
+                    exc,
+                )
+            finally:
+                close_old_connections()
+            self.finished.wait(wait)
+
     def _heartbeat(self) -> None:
         ttl = self.lease_seconds
         renewal_failing = False
@@ -416,10 +441,6 @@ class Worker:
                 worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
             else:
                 worker_gone(worker_id=self.worker_id)
-            try:
-                services.job_requeue_abandoned(worker_id=self.worker_id)
-            except Exception as exc:
-                logger.warning("worker %s: requeueing dead workers' jobs failed: %s", self.worker_id, exc)
             try:
                 retention.maybe_prune()
             except Exception:
