@@ -455,7 +455,8 @@ def results(
             "client reconnects": sum(f.reconnects for f in followers),
         }
     )
-    detections = []
+    detections: list[float] = []
+    slow: list[str] = []
     # While MongoDB is down nobody can take a job over: such kills measure the outage, not detection.
     mongo = [(o.start, o.end or time.time()) for o in outages if o.name == "mongodb"]
     measurable = [k for k in kills if all(k.at + lease + 5 < start or k.at > end for start, end in mongo)]
@@ -467,8 +468,11 @@ def results(
                 message = (event["data"].get("progress") or {}).get("message", "")
                 if at > kill.at and message.startswith("Worker lost"):
                     detections.append(at - kill.at)
+                    if at - kill.at > lease + 5:
+                        slow.append(f"job {pk}: {at - kill.at:.1f} s after the kill at {kill.at:.1f} (unix)")
                     break
     out["dead-worker detections measured"] = len(detections)
+    out["slow detections"] = slow
     out["median time to detect a dead worker (s)"] = (
         round(statistics.median(detections), 1) if detections else None
     )
@@ -561,7 +565,7 @@ def main() -> int:
         print(f"| {label} | {count} |")
     print("\n| measure | value | goal |\n|---|---|---|")
     for key, value in out.items():
-        if key in ("failure messages", "detection goal (s)"):
+        if key in ("failure messages", "detection goal (s)", "slow detections"):
             continue
         informative = (
             "jobs", "completed", "failed", "client reconnects", "dead-worker detections measured",
@@ -570,6 +574,8 @@ def main() -> int:
         target = "" if key in informative else "0"
         target = f"<= {out['detection goal (s)']}" if key.startswith("longest") else target
         print(f"| {key} | {value} | {target} |")
+    if out["slow detections"]:
+        print("\nslow detections:", *out["slow detections"], sep="\n- ")
     if out["failure messages"]:
         print("\nfailed jobs said:", *out["failure messages"], sep="\n- ")
     if args.json:
