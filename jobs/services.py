@@ -129,48 +129,23 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
     bulk_emit(bulk=BulkJob.objects.get(pk=job.bulk_job_id), trigger=job)
 
 
-CLAIM_CANDIDATES = 8
-
-
 def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
-    """Take over a job whose lease expired, else the oldest queued one. Returns (job, taken_over)."""
+    """Take over a job whose lease expired, else one of the oldest queued. Returns (job, taken_over).
+
+    Raw conditional updates on `_id` plus the expected state (see jobs.claiming for why not the ORM)."""
     import random
 
-    from django.db.models import F
+    from jobs import claiming
 
     stamp = timezone.now()
-    expired = list(
-        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp)
-        .order_by("lease_expires_at")
-        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
-    )
-    for pk in expired:
-        won = GenerationJob.objects.filter(
-            pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
-        ).update(
-            lease_owner=worker_id,
-            lease_expires_at=_lease_until(),
-            attempts=F("attempts") + 1,
-            updated_at=stamp,
-        )
-        if won == 1:
+    for pk in claiming.expired_leases(stamp):
+        if claiming.take_over(pk=pk, worker_id=worker_id, now=stamp, lease_until=_lease_until()):
             return GenerationJob.objects.select_related("user").get(pk=pk), True
-    queued = list(
-        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
-        .order_by("queued_at")
-        .values_list("pk", flat=True)[:CLAIM_CANDIDATES]
-    )
+    queued = claiming.window.oldest(stamp)
     # A random pick among the oldest few spreads concurrent claimers over different documents.
     random.shuffle(queued)
     for pk in queued:
-        won = GenerationJob.objects.filter(pk=pk, status=GenerationJob.Status.QUEUED).update(
-            status=GenerationJob.Status.PROCESSING,
-            lease_owner=worker_id,
-            lease_expires_at=_lease_until(),
-            attempts=F("attempts") + 1,
-            updated_at=stamp,
-        )
-        if won == 1:
+        if claiming.take_queued(pk=pk, worker_id=worker_id, now=stamp, lease_until=_lease_until()):
             job = GenerationJob.objects.select_related("user").get(pk=pk)
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
             return job, False
