@@ -95,7 +95,7 @@ def ema_remaining(
 
 def replay(traces: list[Trace]) -> list[Trace]:
     """Recompute contentgen's published ETA for every point with the current estimator code."""
-    from progress.eta import HISTORY_SIZE, Estimator, Smoother, samples_from_timings
+    from jobs.eta import HISTORY_SIZE, Estimator, Smoother, samples_from_timings
 
     out = []
     for index, trace in enumerate(traces):

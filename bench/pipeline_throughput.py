@@ -76,10 +76,10 @@ def main() -> int:
         from jobs import services as job_services
         from jobs.models import GenerationJob
         from jobs.pipeline import JobInput, run_pipeline
+        from jobs.tracker import ProgressTracker
         from jobs.validation import parse_job
         from jobs.worker import Worker
         from progress import events
-        from progress.tracker import ProgressTracker
 
         call_command("migrate", verbosity=0)
         user = get_user_model().objects.create(username="bench")

@@ -12,7 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from progress.routing import websocket_urlpatterns  # noqa: E402
+from jobs.routing import websocket_urlpatterns  # noqa: E402
 from progress.security import allowed_hosts_origin_validator  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -1,3 +1,5 @@
+"""The root URLconf: the project composes the apps here (and in contentgen.asgi), nowhere else."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -5,20 +7,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contentgen import views
-from progress import sse
+from jobs import metrics
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.metrics, name="metrics"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("jobs.urls")),
-    path("api/", include("progress.urls")),
-    path("jobs/<str:job_id>/live", sse.job_live, name="job-live"),
-    path("bulk/<str:bulk_id>/live", sse.bulk_live, name="bulk-live"),
-    path("live", sse.dashboard_live, name="dashboard-live"),
-    path("", include("progress.page_urls")),
+    path("", include("jobs.page_urls")),
 ]

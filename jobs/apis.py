@@ -16,9 +16,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from contentgen.errors import ApplicationError
 from jobs import selectors, services
+from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob
 from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
-from progress.bulk import bulk_snapshot
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -74,7 +74,9 @@ class QueueWindow:
             self.floor, self.width = min(lo, now), FIRST_WIDTH
             return []
 
-    def _found(self, docs: list[tuple[dt.datetime, ObjectId]], *, lo: dt.datetime | None, now: dt.datetime) -> list[ObjectId]:
+    def _found(
+        self, docs: list[tuple[dt.datetime, ObjectId]], *, lo: dt.datetime | None, now: dt.datetime
+    ) -> list[ObjectId]:
         if not docs:
             self.floor, self.width = now, FIRST_WIDTH
             return []
@@ -93,7 +95,9 @@ window = QueueWindow()
 
 def expired_leases(now: dt.datetime) -> list[ObjectId]:
     """Processing jobs whose lease ran out, oldest lease first: a range on the (status, lease) index."""
-    docs = collection().find({"status": PROCESSING, "lease_expires_at": {"$lt": now}}, {"lease_expires_at": 1})
+    docs = collection().find(
+        {"status": PROCESSING, "lease_expires_at": {"$lt": now}}, {"lease_expires_at": 1}
+    )
     ordered = sorted(docs, key=lambda doc: _aware(doc["lease_expires_at"]))
     return [doc["_id"] for doc in ordered[:CANDIDATES]]
 

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+import redis
+from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
+from contentgen import mongo
 from contentgen.errors import ApplicationError
+from jobs import claiming, payloads
+from jobs.bulk import bulk_emit
+from jobs.eta import queue_forecast
+from jobs.groups import bulk_group, job_group, user_group
 from jobs.models import BulkJob, GenerationJob, Progress, Stage
+from jobs.queue import client, notify_queued
 from jobs.validation import JobSpec
-from progress import payloads
-from progress.publish import bulk_group, job_group, publish, user_group
+from progress.publish import publish
 
 QUEUED_MESSAGE = "Queued for generation"
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (our lease expired); this attempt must stop touching it."""
 
 
 def job_groups(job: GenerationJob) -> list[str]:
@@ -49,8 +64,6 @@ def _new_job(*, user: Any, spec: JobSpec, bulk_job: BulkJob | None = None) -> Ge
 
 def _forecast(jobs: Sequence[GenerationJob]) -> None:
     """Give newly queued jobs their estimated start and completion (none while no worker runs)."""
-    from progress.eta import queue_forecast
-
     for job, (start, eta, low, high) in zip(jobs, queue_forecast(jobs), strict=False):
         p = job.progress
         p.estimated_start, p.estimated_completion = start, eta
@@ -62,8 +75,6 @@ def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
     _forecast([job])
     job.save()
     job_emit(job=job, after=0)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return job
 
@@ -82,11 +93,7 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     jobs = GenerationJob.objects.bulk_create(jobs)
     for job in jobs:
         job_emit(job=job, after=0)
-    from progress.bulk import bulk_emit
-
     bulk_emit(bulk=bulk, after=0)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return bulk
 
@@ -95,26 +102,18 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
 
 
 def _lease_until() -> Any:
-    from datetime import timedelta
-
-    from django.conf import settings
-
     return timezone.now() + timedelta(seconds=float(settings.CONTENTGEN_WORKER_LEASE_SECONDS))
 
 
 def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> None:
     if not job.bulk_job_id:
         return
-    from django.db.models import F
-
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     if source:
         changes[f"count_{source}"] = F(f"count_{source}") - 1
     if target:
         changes[f"count_{target}"] = F(f"count_{target}") + 1
     BulkJob.objects.filter(pk=job.bulk_job_id).update(**changes)
-    from progress.bulk import bulk_emit
-
     bulk = BulkJob.objects.get(pk=job.bulk_job_id)
     finishing = bulk.finished >= bulk.total and (
         BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=timezone.now()) == 1
@@ -124,8 +123,6 @@ def _bulk_move(job: GenerationJob, source: str | None, target: str | None) -> No
 
 def bulk_member_changed(*, job: GenerationJob) -> None:
     """A batch event for a member's stage change, so each article's stage shows live on the batch page."""
-    from progress.bulk import bulk_emit
-
     bulk_emit(bulk=BulkJob.objects.get(pk=job.bulk_job_id), trigger=job)
 
 
@@ -133,10 +130,6 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     """Take over a job whose lease expired, else one of the oldest queued. Returns (job, taken_over).
 
     Raw conditional updates on `_id` plus the expected state (see jobs.claiming for why not the ORM)."""
-    import random
-
-    from jobs import claiming
-
     stamp = timezone.now()
     for pk in claiming.expired_leases(stamp):
         if claiming.take_over(pk=pk, worker_id=worker_id, now=stamp, lease_until=_lease_until()):
@@ -176,8 +169,6 @@ def job_cancel_requested(*, job_ids: list[Any]) -> set[Any]:
 
 def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -> bool:
     """A coalesced progress write, only while we hold the lease. False means we lost the job."""
-    from contentgen import mongo
-
     result = mongo.collection(GenerationJob._meta.db_table).update_one(
         {"_id": job_id, "lease_owner": worker_id, "status": GenerationJob.Status.PROCESSING}, {"$set": fields}
     )
@@ -186,8 +177,6 @@ def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -
 
 def job_finish(*, job: GenerationJob, worker_id: str) -> None:
     """Store the terminal state the tracker put on `job` (completed, failed or cancelled)."""
-    from progress.tracker import LeaseLost
-
     won = GenerationJob.objects.filter(
         pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
     ).update(
@@ -223,8 +212,6 @@ def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
         return False
     job.status = GenerationJob.Status.QUEUED
     _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return True
 
@@ -234,8 +221,6 @@ CANCEL_CHANNEL = "contentgen:cancel"
 
 def job_cancel(*, job: GenerationJob) -> GenerationJob:
     """Queued: cancelled at once. Processing: the worker holding it stops at its next step."""
-    from jobs.queue import client
-
     stamp = timezone.now()
     if job.status == GenerationJob.Status.QUEUED:
         job.progress.message = "Cancelled"
@@ -256,10 +241,6 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
         GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).update(
             cancel_requested=True, updated_at=stamp
         )
-        import contextlib
-
-        import redis
-
         with contextlib.suppress(redis.RedisError):
             client().publish(CANCEL_CHANNEL, str(job.pk).encode())
         job.cancel_requested = True
@@ -298,7 +279,5 @@ def job_retry(*, job: GenerationJob) -> GenerationJob:
     job.refresh_from_db()
     _bulk_move(job, previous, GenerationJob.Status.QUEUED)
     job_emit(job=job)
-    from jobs.queue import notify_queued
-
     notify_queued()
     return job

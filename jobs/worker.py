@@ -26,8 +26,9 @@ from django.db import close_old_connections
 from jobs import services
 from jobs.models import GenerationJob, Stage
 from jobs.queue import QUEUE_CHANNEL, client
+from jobs.services import LeaseLost
+from jobs.tracker import ProgressTracker
 from progress import events
-from progress.tracker import LeaseLost, ProgressTracker
 
 logger = logging.getLogger("contentgen.worker")
 

@@ -12,18 +12,6 @@ from progress.layer import sender
 MESSAGE_TYPE = "progress.event"
 
 
-def job_group(job_id: Any) -> str:
-    return f"job_{job_id}"
-
-
-def bulk_group(bulk_id: Any) -> str:
-    return f"bulk_{bulk_id}"
-
-
-def user_group(user_id: Any) -> str:
-    return f"user_{user_id}"
-
-
 def publish(
     *,
     stream_id: ObjectId,

@@ -1,49 +1,37 @@
-"""Server-Sent Events: the API streams (JSON data) and the pages' live streams (HTML fragments).
+"""Server-Sent Events framing and the streaming response every stream view returns.
 
-Async Django views under daphne: each connection is a coroutine reading its bounded buffer in the
-process's hub (progress.hub), never the database, except to start, to replay, or to catch up.
+Each connection is a coroutine reading its bounded buffer in the process's hub (progress.hub), never
+the database, except to start, to replay, or to catch up (progress.streams).
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from rest_framework.authentication import TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
 
-from jobs import selectors
-from progress.publish import bulk_group, job_group, user_group
-from progress.streams import Item, follow, follow_group, parse_last_event_id
+from progress.auth import stream_user
+from progress.streams import Item, follow, parse_last_event_id
 
 RETRY_MS = 3000
 NOT_FOUND = {"detail": "Not found."}
 
-
-async def authenticate(request: HttpRequest) -> Any:
-    """The session's user, else a DRF token's (`Authorization: Token <key>`), else None."""
-    user = await request.auser()
-    if user.is_authenticated:
-        return user
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() == "token" and key.strip():
-        try:
-            user, _token = await sync_to_async(
-                TokenAuthentication().authenticate_credentials, thread_sensitive=False
-            )(key.strip())
-        except AuthenticationFailed:
-            return None
-        return user
-    return None
+Encoder = Callable[[Item], bytes]
 
 
-def _unauthorized() -> JsonResponse:
+async def request_user(request: HttpRequest, *, token: bool = True) -> Any:
+    """The session's user, else (when `token`) the user of `Authorization: Token <key>`, else None."""
+    return await stream_user(
+        session_user=await request.auser(),
+        authorization=request.headers.get("Authorization", "") if token else "",
+    )
+
+
+def unauthorized() -> JsonResponse:
     response = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
     response["WWW-Authenticate"] = "Token"
     return response
@@ -59,113 +47,37 @@ def sse_frame(item: Item, data: str | None = None) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-async def _frames(items: AsyncIterator[Item], encode: Callable[[Item], bytes]) -> AsyncIterator[bytes]:
+async def _frames(items: AsyncIterator[Item], encode: Encoder) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MS}\n\n".encode()
     async for item in items:
         yield encode(item)
 
 
-def _stream_response(
-    items: AsyncIterator[Item], encode: Callable[[Item], bytes] = sse_frame
-) -> StreamingHttpResponse:
+def stream_response(items: AsyncIterator[Item], encode: Encoder = sse_frame) -> StreamingHttpResponse:
     response = StreamingHttpResponse(_frames(items, encode), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-async def _serve(
+async def serve_stream(
     request: HttpRequest,
     *,
     user: Any,
     find: Callable[[Any], Any],
     group: Callable[[Any], str],
-    encode: Callable[[Item], bytes] = sse_frame,
+    encode: Encoder = sse_frame,
 ) -> HttpResponseBase:
-    """401 without a user, 404 unless `find(user)` gives the job or batch, 400 for a bad Last-Event-ID."""
+    """401 without a user, 404 unless `find(user)` gives the streamed object, 400 for a bad Last-Event-ID.
+
+    The stream is the object's event log (keyed by its pk), pushed live through `group(pk)`.
+    """
     if user is None:
-        return _unauthorized()
+        return unauthorized()
     obj = await sync_to_async(find, thread_sensitive=False)(user)
     if obj is None:
         return JsonResponse(NOT_FOUND, status=404)
     last, error = parse_last_event_id(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))
     if error:
         return JsonResponse({"last_event_id": [error]}, status=400)
-    return _stream_response(follow(stream_id=obj.pk, group=group(obj.pk), last_event_id=last), encode)
-
-
-async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    return await _serve(
-        request,
-        user=await authenticate(request),
-        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
-        group=job_group,
-    )
-
-
-async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
-    return await _serve(
-        request,
-        user=await authenticate(request),
-        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
-        group=bulk_group,
-    )
-
-
-# The pages' live streams: the same events, rendered once per process into the pages' partials.
-
-_RENDERED: OrderedDict[tuple[str, str | None, int | None, str], str] = OrderedDict()
-_RENDERED_MAX = 2048
-
-
-def _fragment(view: str, item: Item) -> str:
-    from progress.pages import live_fragments
-
-    key = (view, item.stream_id, item.seq, item.type)
-    html = _RENDERED.get(key) if item.seq is not None else None
-    if html is None:
-        html = " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
-        if item.seq is not None:
-            _RENDERED[key] = html
-            if len(_RENDERED) > _RENDERED_MAX:
-                _RENDERED.popitem(last=False)
-    return html
-
-
-def _html_frames(view: str) -> Callable[[Item], bytes]:
-    def encode(item: Item) -> bytes:
-        return sse_frame(item, None if item.type == "ping" else _fragment(view, item))
-
-    return encode
-
-
-async def _session_user(request: HttpRequest) -> Any:
-    user = await request.auser()
-    return user if user.is_authenticated else None
-
-
-async def job_live(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    return await _serve(
-        request,
-        user=await _session_user(request),
-        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
-        group=job_group,
-        encode=_html_frames("job"),
-    )
-
-
-async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
-    return await _serve(
-        request,
-        user=await _session_user(request),
-        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
-        group=bulk_group,
-        encode=_html_frames("bulk"),
-    )
-
-
-async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
-    user = await _session_user(request)
-    if user is None:
-        return _unauthorized()
-    return _stream_response(follow_group(group=user_group(user.pk)), _html_frames("dashboard"))
+    return stream_response(follow(stream_id=obj.pk, group=group(obj.pk), last_event_id=last), encode)

@@ -48,7 +48,7 @@ def test_web_processes_never_import_crewai():
 
     code = (
         "import os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'contentgen.settings';"
-        "import contentgen.asgi, progress.pages, progress.sse, progress.consumers, jobs.apis, jobs.admin;"
+        "import contentgen.asgi, jobs.pages, jobs.sse_views, jobs.consumers, jobs.apis, jobs.admin;"
         "print('crewai' in sys.modules)"
     )
     env = {**__import__("os").environ, "DJANGO_DEBUG": "1"}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs.eta import estimate_bulk_completion
+from jobs.groups import bulk_group, user_group
 from jobs.models import BulkJob, GenerationJob
-from progress.eta import estimate_bulk_completion
+from jobs.payloads import job_summary
 from progress.events import isoformat, now
-from progress.publish import bulk_group, publish, user_group
+from progress.publish import publish
 
 CURRENT_LIMIT = 50
 
@@ -48,8 +50,6 @@ def bulk_emit(*, bulk: BulkJob, complete: bool = False, after: int | None = None
     """A batch progress event, and its `complete` once (the caller won the batch's completed_at)."""
     data = bulk_snapshot(bulk)
     if trigger is not None:
-        from progress.payloads import job_summary
-
         data["job"] = job_summary(trigger)
     if complete:
         data["percentage"] = 100.0

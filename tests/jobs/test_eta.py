@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from progress.eta import PRIORS, Estimator, Smoother, StageModel, fit_stage, forecast_lanes
+from jobs.eta import PRIORS, Estimator, Smoother, StageModel, fit_stage, forecast_lanes
 
 T0 = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
 
@@ -180,8 +180,8 @@ def test_a_queued_job_eta_covers_its_wait(api):
 
 @pytest.mark.django_db
 def test_a_mode_never_seen_borrows_the_other_modes_history_scaled_by_priors(user):
+    from jobs.eta import History
     from jobs.models import GenerationJob, Progress
-    from progress.eta import History
 
     for _ in range(3):
         GenerationJob.objects.create(

@@ -17,18 +17,17 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from contentgen.errors import ApplicationError
-from jobs import selectors, services
+from jobs import forms, selectors, services
+from jobs.bulk import bulk_snapshot
 from jobs.models import GenerationJob, Stage
+from jobs.payloads import complete_event, job_summary, progress_dict, progress_event
 from jobs.validation import parse_batch, parse_job
 from progress import events as event_log
-from progress import forms
-from progress.bulk import bulk_snapshot
-from progress.payloads import complete_event, job_summary, progress_dict, progress_event
 
 APP = "contentgen"
-JOB_TEMPLATE = "progress/job_detail.html"
-BULK_TEMPLATE = "progress/bulk_detail.html"
-DASHBOARD_TEMPLATE = "progress/dashboard.html"
+JOB_TEMPLATE = "jobs/job_detail.html"
+BULK_TEMPLATE = "jobs/bulk_detail.html"
+DASHBOARD_TEMPLATE = "jobs/dashboard.html"
 STATE_LABELS = {"pending": "Pending", "running": "Running", "done": "Done", "failed": "Failed"}
 EVENT_HISTORY = 100
 TERMINAL = frozenset(GenerationJob.TERMINAL)

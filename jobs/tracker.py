@@ -12,10 +12,9 @@ import datetime as dt
 import time
 from typing import Any
 
-from django.conf import settings
-
-from jobs.models import GenerationJob, Stage
-from progress import payloads
+from jobs import eta, payloads
+from jobs.models import GenerationJob, JobError, Result, Stage
+from jobs.services import LeaseLost, bulk_member_changed, job_emit, job_finish, job_snapshot_write
 from progress.events import now
 
 EVENT_INTERVAL = 0.2
@@ -38,10 +37,6 @@ def overall_percentage(mode: str, stage: str, stage_progress: float) -> float:
     return start + (end - start) * max(0.0, min(100.0, stage_progress)) / 100.0
 
 
-class LeaseLost(Exception):
-    """Another worker owns the job now (our lease expired); this attempt must stop touching it."""
-
-
 class ProgressTracker:
     def __init__(self, job: GenerationJob, *, worker_id: str, last_seq: int) -> None:
         self.job = job
@@ -53,8 +48,6 @@ class ProgressTracker:
         self._dirty_event = False
         self._dirty_snapshot = False
         self._stage_started_mono: float = time.monotonic()
-        from progress import eta
-
         self.estimator = eta.JobEta(job)
 
     # The seed's API --------------------------------------------------------------------------
@@ -73,13 +66,9 @@ class ProgressTracker:
         self._dirty_event = self._dirty_snapshot = True
         self._flush(force=stage_changed or p.stage_progress >= 100)
         if stage_changed and self.job.bulk_job_id:
-            from jobs.services import bulk_member_changed
-
             bulk_member_changed(job=self.job)
 
     def complete(self, result: dict[str, Any]) -> None:
-        from jobs.models import Result
-
         p = self.job.progress
         stamp = now()
         self.job.status = GenerationJob.Status.COMPLETED
@@ -92,8 +81,6 @@ class ProgressTracker:
         self._terminal()
 
     def fail(self, error_message: str, stage: str) -> None:
-        from jobs.models import JobError
-
         p = self.job.progress
         self.job.status = GenerationJob.Status.FAILED
         self.job.error = JobError(message=error_message, stage=stage, timestamp=now())
@@ -188,24 +175,14 @@ class ProgressTracker:
         return fields
 
     def _persist(self, fields: dict[str, Any]) -> None:
-        from jobs.services import job_snapshot_write
-
         if not job_snapshot_write(job_id=self.job.pk, worker_id=self.worker_id, fields=fields):
             raise LeaseLost(f"job {self.job.pk} is no longer held by {self.worker_id}")
 
     def _publish(self, type: str) -> None:
-        from jobs.services import job_emit
-
         self.seq = job_emit(job=self.job, type=type, after=self.seq)
 
     def _terminal(self) -> None:
-        from jobs.services import job_finish
-
         job_finish(job=self.job, worker_id=self.worker_id)
         self._publish("progress")
         self._publish("complete")
         self._dirty_event = self._dirty_snapshot = False
-
-
-def lease_seconds() -> float:
-    return float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)

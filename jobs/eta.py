@@ -22,6 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jobs.models import GenerationJob
+from jobs.queue import live_worker_slots
+
 HISTORY_SIZE = 30
 HISTORY_TTL = 10.0
 RECENCY_DECAY = 0.93
@@ -136,8 +139,6 @@ class History:
 
     @staticmethod
     def _load(mode: str) -> tuple[dict[str, list[Sample]], list[float]]:
-        from jobs.models import GenerationJob
-
         recent = list(
             GenerationJob.objects.filter(mode=mode, status=GenerationJob.Status.COMPLETED)
             .order_by("-updated_at")
@@ -330,16 +331,12 @@ def forecast_lanes(
 
 def worker_slots() -> int:
     """Slots of live workers, from their heartbeats in Redis (0 when no worker runs)."""
-    from jobs.queue import live_worker_slots
-
     return live_worker_slots()
 
 
 def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]]:
     """(estimated_start, completion, low, high) for each of the newly queued `jobs` (not yet saved), in
     order; [] while no worker runs."""
-    from jobs.models import GenerationJob
-
     slots = worker_slots()
     if not jobs or slots <= 0:
         return []
@@ -379,8 +376,6 @@ def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, 
 
 def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datetime | None:
     """When the batch's last job ends: in-flight jobs finish, queued ones run on the slots it gets now."""
-    from jobs.models import GenerationJob
-
     now = dt.datetime.now(dt.UTC)
     queued = list(
         GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.QUEUED).only(

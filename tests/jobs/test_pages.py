@@ -9,10 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
+from jobs.pages import live_fragments
+from jobs.payloads import complete_event, job_summary, progress_event
 from jobs.services import bulk_create, job_create
 from jobs.validation import JobSpec
-from progress.pages import live_fragments
-from progress.payloads import complete_event, job_summary, progress_event
 
 pytestmark = pytest.mark.django_db
 
@@ -285,7 +285,7 @@ def test_live_fragments_do_not_touch_the_database(job: GenerationJob, django_ass
 def test_live_bulk_fragment(bulk: BulkJob) -> None:
     member = GenerationJob.objects.filter(bulk_job=bulk).first()
     assert member is not None
-    from progress.bulk import bulk_snapshot
+    from jobs.bulk import bulk_snapshot
 
     data = {**bulk_snapshot(bulk), "job": job_summary(running(member)), "percentage": 15.0}
     html = live_fragments(view="bulk", event="progress", data=data)
@@ -300,7 +300,7 @@ def test_live_bulk_fragment_lists_a_failure(bulk: BulkJob) -> None:
     assert member is not None
     member.status = GenerationJob.Status.FAILED
     member.error = JobError(message="model timed out", stage="seo")
-    from progress.bulk import bulk_snapshot
+    from jobs.bulk import bulk_snapshot
 
     html = live_fragments(view="bulk", event="progress", data={**bulk_snapshot(bulk), "job": job_summary(member)})
     assert f'id="failure-{member.pk}"' in html and 'data-live-append="bulk-failures"' in html
@@ -313,7 +313,7 @@ def test_live_dashboard_fragments_for_a_job_and_a_batch(job: GenerationJob, bulk
     assert 'data-live-prepend="dashboard-jobs"' in html
     assert 'aria-valuenow="70"' in first_progressbar(html)
     assert "data-live-keep" in html, "the event has no title: the row keeps the page's"
-    from progress.bulk import bulk_snapshot
+    from jobs.bulk import bulk_snapshot
 
     html = live_fragments(view="dashboard", event="progress", data=bulk_snapshot(bulk))
     assert ids(html)[0] == f"bulk-{bulk.pk}"

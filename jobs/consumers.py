@@ -9,11 +9,10 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from rest_framework.authentication import TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
 
 from jobs import selectors
-from progress.publish import job_group
+from jobs.groups import job_group
+from progress.auth import stream_user
 from progress.streams import follow, parse_last_event_id
 
 CLOSE_NOT_FOUND = 4404
@@ -21,24 +20,16 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 
 
-@database_sync_to_async
-def _token_user(key: str) -> Any:
-    try:
-        return TokenAuthentication().authenticate_credentials(key)[0]
-    except AuthenticationFailed:
-        return None
-
-
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.task: asyncio.Task[None] | None = None
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            headers = dict(self.scope.get("headers", []))
-            scheme, _, key = headers.get(b"authorization", b"").decode().partition(" ")
-            token = key.strip() if scheme.lower() == "token" else (query.get("token") or [""])[0]
-            user = await _token_user(token) if token else None
+        headers = dict(self.scope.get("headers", []))
+        user = await stream_user(
+            session_user=self.scope.get("user"),
+            authorization=headers.get(b"authorization", b"").decode(),
+            query_token=(query.get("token") or [""])[0],
+        )
         if user is None:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return

@@ -1,0 +1,85 @@
+"""The job and batch streams over SSE: the API's (JSON data) and the pages' live streams (HTML fragments)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from jobs import selectors
+from jobs.groups import bulk_group, job_group, user_group
+from jobs.pages import live_fragments
+from progress.sse import request_user, serve_stream, sse_frame, stream_response, unauthorized
+from progress.streams import Item, follow_group
+
+
+async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
+    return await serve_stream(
+        request,
+        user=await request_user(request),
+        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
+        group=job_group,
+    )
+
+
+async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
+    return await serve_stream(
+        request,
+        user=await request_user(request),
+        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
+        group=bulk_group,
+    )
+
+
+# The pages' live streams: the same events, rendered once per process into the pages' partials.
+
+_RENDERED: OrderedDict[tuple[str, str | None, int | None, str], str] = OrderedDict()
+_RENDERED_MAX = 2048
+
+
+def _fragment(view: str, item: Item) -> str:
+    key = (view, item.stream_id, item.seq, item.type)
+    html = _RENDERED.get(key) if item.seq is not None else None
+    if html is None:
+        html = " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
+        if item.seq is not None:
+            _RENDERED[key] = html
+            if len(_RENDERED) > _RENDERED_MAX:
+                _RENDERED.popitem(last=False)
+    return html
+
+
+def _html_frames(view: str) -> Callable[[Item], bytes]:
+    def encode(item: Item) -> bytes:
+        return sse_frame(item, None if item.type == "ping" else _fragment(view, item))
+
+    return encode
+
+
+async def job_live(request: HttpRequest, job_id: str) -> HttpResponseBase:
+    return await serve_stream(
+        request,
+        user=await request_user(request, token=False),
+        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
+        group=job_group,
+        encode=_html_frames("job"),
+    )
+
+
+async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
+    return await serve_stream(
+        request,
+        user=await request_user(request, token=False),
+        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
+        group=bulk_group,
+        encode=_html_frames("bulk"),
+    )
+
+
+async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
+    user = await request_user(request, token=False)
+    if user is None:
+        return unauthorized()
+    return stream_response(follow_group(group=user_group(user.pk)), _html_frames("dashboard"))
