@@ -22,7 +22,7 @@ from jobs.groups import bulk_group, job_group, user_group
 from jobs.models import BulkJob, GenerationJob, Progress, Stage
 from jobs.queue import client, notify_queued
 from jobs.validation import JobSpec
-from progress.publish import publish
+from progress.publish import publish, publish_many
 
 QUEUED_MESSAGE = "Queued for generation"
 
@@ -91,8 +91,13 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     jobs = [_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs]
     _forecast(jobs)
     jobs = GenerationJob.objects.bulk_create(jobs)
-    for job in jobs:
-        job_emit(job=job, after=0)
+    publish_many(
+        [
+            {"stream_id": job.pk, "scope": "job", "type": "progress", "data": payloads.progress_event(job),
+             "groups": job_groups(job), "after": 0}
+            for job in jobs
+        ]
+    )  # fmt: skip
     bulk_emit(bulk=bulk, after=0)
     notify_queued()
     return bulk

@@ -23,6 +23,29 @@ def publish(
 ) -> int:
     """Log the event, then group_send it. Returns the event's seq. `data` must be JSON-ready."""
     seq = events.append(stream_id=stream_id, scope=scope, type=type, data=data, after=after)
+    _push(stream_id=stream_id, scope=scope, type=type, data=data, groups=groups, seq=seq)
+    return seq
+
+
+def publish_many(entries: list[dict[str, Any]]) -> list[int]:
+    """Several events in one write (a batch's first events): entries as `publish`'s keyword arguments,
+    with `after` given. Pushed in order once all are stored. Returns their seqs."""
+    seqs = events.append_many(entries)
+    for entry, seq in zip(entries, seqs, strict=True):
+        _push(
+            stream_id=entry["stream_id"],
+            scope=entry["scope"],
+            type=entry["type"],
+            data=entry["data"],
+            groups=entry["groups"],
+            seq=seq,
+        )
+    return seqs
+
+
+def _push(
+    *, stream_id: ObjectId, scope: str, type: str, data: dict[str, Any], groups: list[str], seq: int
+) -> None:
     message = {
         "type": MESSAGE_TYPE,
         "scope": scope,
@@ -34,4 +57,3 @@ def publish(
     out = sender()
     for group in groups:
         out.send(group, message)
-    return seq
