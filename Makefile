@@ -24,6 +24,7 @@ test: install
 # mypy's Django plugin imports the settings: point them at unused ports so no embedded server starts.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 MONGODB_URI=mongodb://127.0.0.1:9/contentgen REDIS_URL=redis://127.0.0.1:9/0 $(BIN)/mypy .
 
 bench: install

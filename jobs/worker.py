@@ -25,10 +25,12 @@ from django.db import close_old_connections
 
 from jobs import services
 from jobs.models import GenerationJob, Stage
-from jobs.queue import QUEUE_CHANNEL, client
+from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
+from jobs.queue import QUEUE_CHANNEL, client, worker_gone, worker_heartbeat
 from jobs.services import LeaseLost
 from jobs.tracker import ProgressTracker
 from progress import events
+from progress.layer import sender
 
 logger = logging.getLogger("contentgen.worker")
 
@@ -56,8 +58,6 @@ def stage_label(stage: str) -> str:
 
 def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: RunningJob) -> None:
     """One attempt at one job, in the calling thread (the only thread that touches the ORM for it)."""
-    from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
-
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
     tracker = ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
     stage = (
@@ -190,14 +190,10 @@ class Worker:
                 future.exception(timeout=self.lease_seconds + 30)
             self.pool.shutdown(wait=True)
             self.finished.set()
-            from jobs.queue import worker_gone
-
             worker_gone(worker_id=self.worker_id)
             if self._pubsub is not None:
                 with contextlib.suppress(redis.RedisError):
                     self._pubsub.close()
-            from progress.layer import sender
-
             sender().flush()
             close_old_connections()
         logger.info("worker %s stopped", self.worker_id)
@@ -271,8 +267,6 @@ class Worker:
     # Leases --------------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
-        from jobs.queue import worker_gone, worker_heartbeat
-
         ttl = self.lease_seconds
         worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
         while not self.finished.wait(self.lease_seconds / 3.0):

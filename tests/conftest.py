@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, token_for
@@ -33,6 +34,4 @@ def other_api(other_user) -> APIClient:
 @pytest.fixture
 def raw_db(db):
     """The test database through plain pymongo, to read documents as they are stored."""
-    from django.db import connection
-
     return connection.get_database()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -43,9 +45,6 @@ def test_drf_create_token_and_createsuperuser_noinput_work(monkeypatch, capsys):
 
 
 def test_web_processes_never_import_crewai():
-    import subprocess
-    import sys
-
     code = (
         "import os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'contentgen.settings';"
         "import contentgen.asgi, jobs.pages, jobs.sse_views, jobs.consumers, jobs.apis, jobs.admin;"

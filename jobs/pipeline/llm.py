@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from .contracts import JobInput, StageFailed
+from .env import prepare_crewai_environment
 
 if TYPE_CHECKING:
     from crewai.llms.base_llm import BaseLLM
@@ -88,15 +89,13 @@ def make_llm(
 ) -> BaseLLM:
     """A fresh LLM for one agent. Raises StageFailed for a missing key or an unusable model name."""
     resolved = check_llm_config(name, stage=stage)
-    from .env import prepare_crewai_environment
-
     prepare_crewai_environment()
     if resolved == "offline":
-        from .offline import OfflineLLM
+        from .offline import OfflineLLM  # noqa: PLC0415 - imports crewAI, kept off the import path
 
         return OfflineLLM.for_stage(stage, job or _SAMPLE_JOB, cancel_event)
 
-    from crewai import LLM
+    from crewai import LLM  # noqa: PLC0415 - crewAI loads only when a job runs
 
     try:
         return LLM(model=resolved, stream=True, timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1)

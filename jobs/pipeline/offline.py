@@ -34,7 +34,7 @@ _CHUNK_RE = re.compile(r"\S+\s*|\s+")
 _CONTEXT_END = "\n\nProvide your complete response"
 
 
-class OfflineModelFailure(HookAborted):  # noqa: N818 - it is the injected failure, not a generic error
+class OfflineModelFailure(HookAborted):
     """Injected failure. A ``HookAborted`` so crewAI passes it straight through instead of retrying."""
 
     def __init__(self, stage: str) -> None:
@@ -45,7 +45,7 @@ class OfflineModelFailure(HookAborted):  # noqa: N818 - it is the injected failu
         self.stage = stage
 
 
-class OfflineCancelled(HookAborted):  # noqa: N818
+class OfflineCancelled(HookAborted):
     def __init__(self) -> None:
         super().__init__("Job cancelled", source="contentgen")
 

@@ -52,9 +52,9 @@ class _Tracker:
     streams: dict[str, _StageStream] = field(default_factory=dict)
 
     def sink(self, source: Any, event: Any) -> None:
-        from crewai.events.types.llm_events import LLMCallStartedEvent, LLMStreamChunkEvent
-        from crewai.events.types.task_events import TaskCompletedEvent, TaskStartedEvent
-        from crewai.hooks.dispatch import HookAborted
+        from crewai.events.types.llm_events import LLMCallStartedEvent, LLMStreamChunkEvent  # noqa: PLC0415 - crewAI loads only when a job runs
+        from crewai.events.types.task_events import TaskCompletedEvent, TaskStartedEvent  # noqa: PLC0415 - crewAI loads only when a job runs
+        from crewai.hooks.dispatch import HookAborted  # noqa: PLC0415 - crewAI loads only when a job runs
 
         if isinstance(event, LLMStreamChunkEvent | LLMCallStartedEvent) and self.cancel_event.is_set():
             raise HookAborted("Job cancelled", source="contentgen")
@@ -166,7 +166,7 @@ def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = Non
 
 
 def _run_crew(crew: Any, tracker: _Tracker, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
-    from crewai.events.stream_context import add_stream_sink, reset_stream_sinks
+    from crewai.events.stream_context import add_stream_sink, reset_stream_sinks  # noqa: PLC0415 - crewAI loads only when a job runs
 
     # A fresh thread starts with an empty context, so this sink sees only this job's events.
     token = add_stream_sink(tracker.sink)
@@ -207,7 +207,7 @@ def run_pipeline(
         on_event(_event("stage_started", exc.stage, 0.0, tracker.message(exc.stage)))
         raise
 
-    from .crew import build_crew
+    from .crew import build_crew  # noqa: PLC0415 - crewAI loads only when a job runs
 
     crew, tracker.task_stage = build_crew(job, remaining, completed, llms)
     worker = threading.Thread(

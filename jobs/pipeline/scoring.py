@@ -47,7 +47,7 @@ def word_count(markdown: str) -> int:
 
 @cache
 def _has_cmudict() -> bool:
-    import nltk
+    import nltk  # noqa: PLC0415 - heavy (~0.4 s), kept off the web process's import path
 
     try:
         nltk.data.find("corpora/cmudict")
@@ -57,13 +57,13 @@ def _has_cmudict() -> bool:
 
 
 def _flesch_reading_ease(text: str) -> float:
-    import textstat  # pulls in nltk (~0.4 s): keep it off the web process's import path
+    import textstat  # noqa: PLC0415 - pulls in nltk (~0.4 s), kept off the web process's import path
 
     if _has_cmudict():
         return float(textstat.flesch_reading_ease(text))
     # Without NLTK's cmudict textstat tries to download it on every call (network, stderr noise);
     # this is the same formula with textstat's sentence split and its pyphen syllable fallback.
-    from pyphen import Pyphen
+    from pyphen import Pyphen  # noqa: PLC0415 - only without cmudict, like textstat's own fallback
 
     hyphenator = Pyphen(lang="en_US")
     words = _WORD_RE.findall(text)

@@ -30,7 +30,7 @@ class _DropUnsafeUrls(Treeprocessor):
 class _EscapeRawHtml(Extension):
     """Raw HTML in the model's markdown is shown as text, and only plain link schemes survive."""
 
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
         md.treeprocessors.register(_DropUnsafeUrls(md), "drop_unsafe_urls", 0)

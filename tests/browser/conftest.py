@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 
+from tests.factories import UserFactory
 from tests.stack import ARTIFACTS, ROOT, Daphne, Worker, start_worker
 
 __all__ = ["ARTIFACTS", "CHROMIUM", "PACE", "ROOT", "Stack"]
@@ -57,8 +59,6 @@ def _stop_worker(worker: Worker) -> None:
 @pytest.fixture(scope="session")
 def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Stack]:
     """MongoDB has no transactions to roll back, so a user created here is seen by the child processes."""
-    from tests.factories import UserFactory
-
     username = f"browser-{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
         UserFactory(username=username, password=PASSWORD)
@@ -77,7 +77,6 @@ def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         pytest.skip("chromium not found on PATH (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from bson import ObjectId
 
-from jobs.eta import PRIORS, Estimator, Smoother, StageModel, fit_stage, forecast_lanes
+from jobs.eta import PRIORS, Estimator, History, Smoother, StageModel, fit_stage, forecast_lanes
+from jobs.models import GenerationJob, Progress
+from tests.stack import start_worker, wait_until
 
 T0 = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
 
@@ -138,11 +141,6 @@ def test_queue_lanes_hand_each_job_to_the_slot_free_first():
 @pytest.mark.django_db
 @pytest.mark.slow
 def test_a_queued_job_eta_covers_its_wait(api):
-    from bson import ObjectId
-
-    from jobs.models import GenerationJob
-    from tests.stack import start_worker, wait_until
-
     first = api.post(
         "/api/jobs/", {"mode": "topic", "topic": "First", "word_count": 1000}, format="json"
     ).json()
@@ -180,9 +178,6 @@ def test_a_queued_job_eta_covers_its_wait(api):
 
 @pytest.mark.django_db
 def test_a_mode_never_seen_borrows_the_other_modes_history_scaled_by_priors(user):
-    from jobs.eta import History
-    from jobs.models import GenerationJob, Progress
-
     for _ in range(3):
         GenerationJob.objects.create(
             user=user,

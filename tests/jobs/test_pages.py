@@ -8,11 +8,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
 from jobs.pages import live_fragments
 from jobs.payloads import complete_event, job_summary, progress_event
 from jobs.services import bulk_create, job_create
 from jobs.validation import JobSpec
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +89,6 @@ def test_new_job_requires_login(client: Client) -> None:
 def test_another_users_job_or_batch_is_404(client: Client, other_user: Any, path: str) -> None:
     theirs_job = job_create(user=other_user, spec=JobSpec(mode="topic", topic="Theirs"))
     theirs_bulk = bulk_create(user=other_user, specs=[JobSpec(mode="topic", topic="Theirs")])
-    from tests.factories import UserFactory
 
     client.force_login(UserFactory())
     target = theirs_job.pk if path.startswith("/jobs") else theirs_bulk.pk
@@ -285,7 +286,6 @@ def test_live_fragments_do_not_touch_the_database(job: GenerationJob, django_ass
 def test_live_bulk_fragment(bulk: BulkJob) -> None:
     member = GenerationJob.objects.filter(bulk_job=bulk).first()
     assert member is not None
-    from jobs.bulk import bulk_snapshot
 
     data = {**bulk_snapshot(bulk), "job": job_summary(running(member)), "percentage": 15.0}
     html = live_fragments(view="bulk", event="progress", data=data)
@@ -300,7 +300,6 @@ def test_live_bulk_fragment_lists_a_failure(bulk: BulkJob) -> None:
     assert member is not None
     member.status = GenerationJob.Status.FAILED
     member.error = JobError(message="model timed out", stage="seo")
-    from jobs.bulk import bulk_snapshot
 
     html = live_fragments(view="bulk", event="progress", data={**bulk_snapshot(bulk), "job": job_summary(member)})
     assert f'id="failure-{member.pk}"' in html and 'data-live-append="bulk-failures"' in html
@@ -313,7 +312,6 @@ def test_live_dashboard_fragments_for_a_job_and_a_batch(job: GenerationJob, bulk
     assert 'data-live-prepend="dashboard-jobs"' in html
     assert 'aria-valuenow="70"' in first_progressbar(html)
     assert "data-live-keep" in html, "the event has no title: the row keeps the page's"
-    from jobs.bulk import bulk_snapshot
 
     html = live_fragments(view="dashboard", event="progress", data=bulk_snapshot(bulk))
     assert ids(html)[0] == f"bulk-{bulk.pk}"

@@ -12,7 +12,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from contentgen.embedded import _binary, _die_with_parent
+from jobs import services
+from jobs.validation import parse_job
+from progress import events
 from progress.hub import BUFFER, get_hub
+from tests.factories import token_for
 from tests.stack import Daphne, free_port, read_stream, run_async, start_worker, wait_until
 
 
@@ -65,11 +69,6 @@ def test_a_slow_viewer_is_cut_off_at_its_buffer_and_told_to_catch_up():
 @pytest.mark.django_db
 @pytest.mark.slow
 def test_streams_survive_a_redis_outage_by_reading_the_log(user):
-    from jobs import services
-    from jobs.validation import parse_job
-    from progress import events
-    from tests.factories import token_for
-
     port = free_port()
     redis_args = [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     url = f"redis://127.0.0.1:{port}/0"
