@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 
 from django.http import HttpRequest
@@ -11,7 +10,7 @@ from django.http.response import HttpResponseBase
 from jobs import selectors
 from jobs.groups import bulk_group, job_group, user_group
 from jobs.pages import live_fragments
-from progress.sse import request_user, serve_stream, sse_frame, stream_response, unauthorized
+from progress.sse import PING_FRAME, cached, frame, request_user, serve_stream, stream_response, unauthorized
 from progress.streams import Item, follow_group
 
 
@@ -35,27 +34,17 @@ async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
 
 # The pages' live streams: the same events, rendered once per process into the pages' partials.
 
-_RENDERED: OrderedDict[tuple[str, str | None, int | None, str], str] = OrderedDict()
-_RENDERED_MAX = 2048
+def _html_frames(view: str) -> Callable[[Item], bytes]:
+    def encode(item: Item) -> bytes:
+        if item.type == "ping":
+            return PING_FRAME
+        return cached(item, ("html", view), lambda: frame(item, _fragment(view, item)))
+
+    return encode
 
 
 def _fragment(view: str, item: Item) -> str:
-    key = (view, item.stream_id, item.seq, item.type)
-    html = _RENDERED.get(key) if item.seq is not None else None
-    if html is None:
-        html = " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
-        if item.seq is not None:
-            _RENDERED[key] = html
-            if len(_RENDERED) > _RENDERED_MAX:
-                _RENDERED.popitem(last=False)
-    return html
-
-
-def _html_frames(view: str) -> Callable[[Item], bytes]:
-    def encode(item: Item) -> bytes:
-        return sse_frame(item, None if item.type == "ping" else _fragment(view, item))
-
-    return encode
+    return " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
 
 
 async def job_live(request: HttpRequest, job_id: str) -> HttpResponseBase:

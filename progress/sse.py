@@ -6,15 +6,15 @@ the database, except to start, to replay, or to catch up (progress.streams).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from progress.auth import stream_user
+from progress.jsonenc import dumps
 from progress.streams import Item, follow, parse_last_event_id
 
 RETRY_MS = 3000
@@ -37,14 +37,33 @@ def unauthorized() -> JsonResponse:
     return response
 
 
-def sse_frame(item: Item, data: str | None = None) -> bytes:
-    if item.type == "ping":
-        return b": ping\n\n"
-    payload = data if data is not None else json.dumps(item.data, separators=(",", ":"))
+PING_FRAME = b": ping\n\n"
+T = TypeVar("T")
+
+
+def cached(item: Item, key: Any, make: Callable[[], T]) -> T:
+    """What `make` builds from `item`, built once per process for every stream sending that event."""
+    if item.cache is None:
+        return make()
+    value = item.cache.get(key)
+    if value is None:
+        value = item.cache[key] = make()
+    return cast(T, value)
+
+
+def frame(item: Item, payload: str) -> bytes:
     lines = [f"id: {item.seq}"] if item.seq is not None else []
     lines.append(f"event: {item.type}")
     lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
     return ("\n".join(lines) + "\n\n").encode()
+
+
+def sse_frame(item: Item, data: str | None = None) -> bytes:
+    if item.type == "ping":
+        return PING_FRAME
+    if data is not None:
+        return frame(item, data)
+    return cached(item, "sse", lambda: frame(item, dumps(item.data)))
 
 
 async def _frames(items: AsyncIterator[Item], encode: Encoder) -> AsyncIterator[bytes]:

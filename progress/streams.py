@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,7 +20,7 @@ from bson import ObjectId
 from django.conf import settings
 
 from progress import events
-from progress.hub import CATCHUP, get_hub
+from progress.hub import CATCHUP, Pushed, get_hub
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
 DEGRADED_POLL_INTERVAL = 3.0
@@ -28,24 +29,64 @@ TERMINAL = "complete"
 
 @dataclass(frozen=True)
 class Item:
-    """An event to send (seq, type, data), or a keep-alive when `type` is "ping"."""
+    """An event to send (seq, type, data), or a keep-alive when `type` is "ping".
+
+    `cache` is shared by every stream of the process that sends this event: encode it once there."""
 
     type: str
     data: dict[str, Any]
     seq: int | None = None
     stream_id: str | None = None
+    cache: dict[Any, Any] | None = field(default=None, compare=False, repr=False)
 
 
 PING = Item(type="ping", data={})
 
 
-async def _read(function: Callable[..., Any], *args: Any) -> Any:
-    """Event-log reads run in the thread pool, in parallel across streams (pymongo is thread-safe)."""
-    return await sync_to_async(function, thread_sensitive=False)(*args)
+_CACHES: OrderedDict[tuple[str, int], dict[Any, Any]] = OrderedDict()
+_CACHES_MAX = 4096
+
+
+def event_cache(stream_id: str, seq: int, cache: dict[Any, Any] | None = None) -> dict[Any, Any]:
+    """The encodings cache of one event, the same for a push and for a replay of it."""
+    key = (stream_id, seq)
+    found = _CACHES.get(key)
+    if found is None:
+        found = _CACHES[key] = cache if cache is not None else {}
+        if len(_CACHES) > _CACHES_MAX:
+            _CACHES.popitem(last=False)
+    return found
+
+
+_inflight: dict[tuple[Any, ...], tuple[float, asyncio.Future[Any]]] = {}
+
+
+async def _read(function: Callable[..., Any], *args: Any, since: float) -> Any:
+    """Event-log reads run in the thread pool, in parallel across streams (pymongo is thread-safe).
+
+    Streams that ask the same question share one read, provided it started after `since` (when their
+    subscription was confirmed): 1,000 viewers opening one job's stream make one read, not 1,000, and
+    none can miss an event published between a shared read and its own subscription."""
+    key = (function.__name__, *args)
+    current = _inflight.get(key)
+    if current is not None and current[0] >= since:
+        return await asyncio.shield(current[1])
+    future: asyncio.Future[Any] = asyncio.ensure_future(
+        sync_to_async(function, thread_sensitive=False)(*args)
+    )
+    _inflight[key] = (time.monotonic(), future)
+    try:
+        return await asyncio.shield(future)
+    finally:
+        if _inflight.get(key, (0.0, None))[1] is future:
+            del _inflight[key]
 
 
 def _item(doc: dict[str, Any]) -> Item:
-    return Item(type=doc["type"], data=doc["data"], seq=int(doc["seq"]), stream_id=str(doc["job_id"]))
+    stream_id, seq = str(doc["job_id"]), int(doc["seq"])
+    return Item(
+        type=doc["type"], data=doc["data"], seq=seq, stream_id=stream_id, cache=event_cache(stream_id, seq)
+    )
 
 
 async def follow(
@@ -53,14 +94,15 @@ async def follow(
 ) -> AsyncIterator[Item]:
     hub = get_hub()
     subscription = await hub.subscribe(group)
+    since = time.monotonic()
     try:
         last = 0
         if last_event_id is None:
-            latest = await _read(events.latest, stream_id)
+            latest = await _read(events.latest, stream_id, since=since)
             backlog = [latest] if latest else []
         else:
             last = last_event_id
-            backlog = await _read(events.after, stream_id, last)
+            backlog = await _read(events.after, stream_id, last, since=since)
         for doc in backlog:
             item = _item(doc)
             last = max(last, item.seq or 0)
@@ -71,7 +113,7 @@ async def follow(
 
         async def catch_up() -> AsyncIterator[Item]:
             nonlocal last
-            for doc in await _read(events.after, stream_id, last):
+            for doc in await _read(events.after, stream_id, last, since=time.monotonic()):
                 item = _item(doc)
                 last = item.seq or last
                 yield item
@@ -80,9 +122,10 @@ async def follow(
             wait = max(0.0, ping_interval - (time.monotonic() - last_sent))
             if hub.degraded:
                 wait = min(wait, DEGRADED_POLL_INTERVAL)
-            message: dict[str, Any] | None
+            message: Pushed | None
             try:
-                message = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    message = await subscription.queue.get()
             except TimeoutError:
                 message = None
             if subscription.take_overflow() or message is CATCHUP or (message is None and hub.degraded):
@@ -94,7 +137,13 @@ async def follow(
             elif int(message["seq"]) == last + 1:
                 last = int(message["seq"])
                 pending = [
-                    Item(type=message["event"], data=message["data"], seq=last, stream_id=str(stream_id))
+                    Item(
+                        type=message["event"],
+                        data=message["data"],
+                        seq=last,
+                        stream_id=str(stream_id),
+                        cache=event_cache(str(stream_id), last, message.cache),
+                    )
                 ]
             else:
                 pending = [item async for item in catch_up()]
@@ -117,7 +166,8 @@ async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> A
     try:
         while True:
             try:
-                message = await asyncio.wait_for(subscription.queue.get(), timeout=ping_interval)
+                async with asyncio.timeout(ping_interval):
+                    message = await subscription.queue.get()
             except TimeoutError:
                 yield PING
                 continue
@@ -125,7 +175,11 @@ async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> A
             if message is CATCHUP or "event" not in message:
                 continue
             yield Item(
-                type=message["event"], data=message["data"], seq=None, stream_id=message.get("stream_id")
+                type=message["event"],
+                data=message["data"],
+                seq=None,
+                stream_id=message.get("stream_id"),
+                cache=message.cache,
             )
     finally:
         await hub.unsubscribe(subscription)
