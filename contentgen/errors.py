@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -14,3 +15,11 @@ class ApplicationError(Exception):
         self.message = message
         self.status = status
         self.extra = extra or {}
+
+
+class RateLimited(ApplicationError):
+    """Over a per-user limit: 429, with the seconds to wait for `Retry-After`."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=429)
+        self.retry_after = max(1, math.ceil(retry_after))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from pymongo.uri_parser import parse_uri
 
 from contentgen import env
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -148,6 +150,34 @@ CONTENTGEN_LOCAL_MODEL_PATH = env.LOCAL_MODEL_PATH
 CONTENTGEN_WORKER_LEASE_SECONDS = env.WORKER_LEASE_SECONDS
 CONTENTGEN_MAX_ATTEMPTS = env.MAX_ATTEMPTS
 CONTENTGEN_SSE_PING_SECONDS = env.SSE_PING_SECONDS
+CONTENTGEN_RATE_JOBS_PER_MINUTE = env.RATE_JOBS_PER_MINUTE
+CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR = env.RATE_BATCH_ITEMS_PER_HOUR
+CONTENTGEN_MAX_STREAMS_PER_USER = env.MAX_STREAMS_PER_USER
+# Streams one web process serves at most (about 30-80 KiB each, see README): a process-wide guard, counted in
+# the process itself because it protects that process's memory, whatever the others hold.
+CONTENTGEN_MAX_STREAMS_PER_PROCESS = env.MAX_STREAMS_PER_PROCESS
+CONTENTGEN_METRICS_TOKEN = env.METRICS_TOKEN
+
+# Scripts and styles from this origin only: no inline script, no eval, no inline style (bars use classes).
+# Hostile text that slipped past the sanitiser still could not run. /api/docs/ widens style-src for itself.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "https:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 if env.SECURE:
     SECURE_SSL_REDIRECT = True

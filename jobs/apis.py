@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from contentgen.errors import ApplicationError
-from jobs import selectors, services
+from contentgen.errors import ApplicationError, RateLimited
+from jobs import limits, selectors, services
 from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob
 from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
@@ -24,7 +24,10 @@ from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, **exc.extra}
-        return Response(body, status=exc.status)
+        response = Response(body, status=exc.status)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, ParseError):
         return Response(
             {"detail": f"Malformed request body: {exc.detail}"}, status=status.HTTP_400_BAD_REQUEST
@@ -132,6 +135,7 @@ class JobListCreateApi(APIView):
         spec, errors = parse_job(request.data)
         if spec is None:
             raise ValidationError(errors)
+        limits.charge_jobs(user=request.user)
         job = services.job_create(user=request.user, spec=spec)
         return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
 
@@ -146,7 +150,9 @@ class JobCancelApi(APIView):
 class JobRetryApi(APIView):
     @extend_schema(request=None, responses={202: JobOutput})
     def post(self, request: Request, job_id: str) -> Response:
-        job = services.job_retry(job=_job_or_404(request, job_id))
+        job = _job_or_404(request, job_id)
+        limits.charge_jobs(user=request.user)
+        job = services.job_retry(job=job)
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -193,6 +199,7 @@ class BulkCreateApi(APIView):
         specs, errors = parse_batch(request.data)
         if errors:
             raise ValidationError(errors)
+        limits.charge_batch_items(user=request.user, count=len(specs))
         bulk = services.bulk_create(user=request.user, specs=specs)
         return Response(bulk_body(bulk), status=status.HTTP_201_CREATED)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import pages, sse_views
+from jobs import downloads, pages, sse_views
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("jobs/new", pages.job_new, name="job-new"),
     path("jobs/<str:job_id>/", pages.job_detail, name="job-detail"),
     path("jobs/<str:job_id>/live", sse_views.job_live, name="job-live"),
+    path("jobs/<str:job_id>/article.md", downloads.article_markdown, name="job-markdown"),
     path("bulk/new", pages.bulk_new, name="bulk-new"),
     path("bulk/<str:bulk_id>/", pages.bulk_detail, name="bulk-detail"),
     path("bulk/<str:bulk_id>/live", sse_views.bulk_live, name="bulk-live"),

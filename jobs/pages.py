@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from contentgen.errors import ApplicationError
-from jobs import forms, selectors, services
+from contentgen.errors import ApplicationError, RateLimited
+from jobs import forms, limits, selectors, services
 from jobs.bulk import bulk_snapshot
 from jobs.models import GenerationJob, Stage
 from jobs.payloads import complete_event, job_summary, progress_dict, progress_event
@@ -260,11 +260,19 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseRedirect(url)
 
 
-def _form_errors(request: HttpRequest, partial: str, **forms_ctx: dict[str, Any]) -> HttpResponse:
+def _form_errors(
+    request: HttpRequest, partial: str, *, limited: RateLimited | None = None, **forms_ctx: dict[str, Any]
+) -> HttpResponse:
+    status = limited.status if limited else 400
     if getattr(request, "htmx", False):
         context = {**forms.choices(), **forms_ctx}
-        return render(request, f"{DASHBOARD_TEMPLATE}#{partial}", context, status=400)
-    return render(request, DASHBOARD_TEMPLATE, _dashboard_context(request, **forms_ctx), status=400)
+        response = render(request, f"{DASHBOARD_TEMPLATE}#{partial}", context, status=status)
+    else:
+        context = _dashboard_context(request, **forms_ctx)
+        response = render(request, DASHBOARD_TEMPLATE, context, status=status)
+    if limited:
+        response["Retry-After"] = str(limited.retry_after)
+    return response
 
 
 @login_required
@@ -275,6 +283,11 @@ def job_new(request: HttpRequest) -> HttpResponse:
     if spec is None:
         form["errors"] = forms.field_errors(errors)
         return _form_errors(request, "job-form", job_form=form)
+    try:
+        limits.charge_jobs(user=request.user)
+    except RateLimited as exc:
+        form["errors"] = {"non_field_errors": [exc.message]}
+        return _form_errors(request, "job-form", limited=exc, job_form=form)
     job = services.job_create(user=request.user, spec=spec)
     return _redirect(request, reverse("job-detail", args=[str(job.pk)]))
 
@@ -289,15 +302,19 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
     if not messages:
         specs, errors = parse_batch(batch.payload)
         messages = forms.batch_errors(errors, batch.row_labels)
+    limited: RateLimited | None = None
     if not messages:
         try:
+            limits.charge_batch_items(user=request.user, count=len(specs))
             bulk = services.bulk_create(user=request.user, specs=specs)
+        except RateLimited as exc:
+            messages, limited = [exc.message], exc
         except ApplicationError as exc:
             messages = [str(exc)]
         else:
             return _redirect(request, reverse("bulk-detail", args=[str(bulk.pk)]))
     form["errors"] = messages
-    return _form_errors(request, "batch-form", batch_form=form)
+    return _form_errors(request, "batch-form", limited=limited, batch_form=form)
 
 
 def _event_history(job: GenerationJob) -> list[dict[str, Any]]:

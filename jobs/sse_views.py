@@ -1,4 +1,8 @@
-"""The job and batch streams over SSE: the API's (JSON data) and the pages' live streams (HTML fragments)."""
+"""The job and batch streams over SSE: the API's (JSON data) and the pages' live streams (HTML fragments).
+
+These Django views answer the stream URLs for anything that goes through Django; under an ASGI server
+the same URLs are served by the lean path (jobs.live), which shares every step with them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,19 @@ from django.http.response import HttpResponseBase
 from jobs import selectors
 from jobs.groups import bulk_group, job_group, user_group
 from jobs.pages import live_fragments
-from progress.sse import PING_FRAME, cached, frame, request_user, serve_stream, stream_response, unauthorized
+from progress import stream_limits
+from progress.sse import (
+    PING_FRAME,
+    Refusal,
+    acquire_slot,
+    cached,
+    frame,
+    refusal_response,
+    request_user,
+    serve_stream,
+    stream_response,
+    unauthorized,
+)
 from progress.streams import Item, follow_group
 
 
@@ -34,7 +50,8 @@ async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
 
 # The pages' live streams: the same events, rendered once per process into the pages' partials.
 
-def _html_frames(view: str) -> Callable[[Item], bytes]:
+
+def html_frames(view: str) -> Callable[[Item], bytes]:
     def encode(item: Item) -> bytes:
         if item.type == "ping":
             return PING_FRAME
@@ -53,7 +70,7 @@ async def job_live(request: HttpRequest, job_id: str) -> HttpResponseBase:
         user=await request_user(request, token=False),
         find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
         group=job_group,
-        encode=_html_frames("job"),
+        encode=html_frames("job"),
     )
 
 
@@ -63,7 +80,7 @@ async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
         user=await request_user(request, token=False),
         find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
         group=bulk_group,
-        encode=_html_frames("bulk"),
+        encode=html_frames("bulk"),
     )
 
 
@@ -71,4 +88,8 @@ async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
     user = await request_user(request, token=False)
     if user is None:
         return unauthorized()
-    return stream_response(follow_group(group=user_group(user.pk)), _html_frames("dashboard"))
+    slot = await acquire_slot(user)
+    if isinstance(slot, Refusal):
+        return refusal_response(slot)
+    items = stream_limits.held(follow_group(group=user_group(user.pk)), slot)
+    return stream_response(items, html_frames("dashboard"))

@@ -1,4 +1,4 @@
-"""JSON for event payloads on the wire: orjson when installed (the suite measures it against json).
+"""JSON for event payloads on the wire: orjson, measured against json by the benchmark suite (bench/).
 
 Both give compact JSON (no spaces); orjson writes non-ASCII text as UTF-8 where json escapes it, and
 both are valid JSON for the same data.
@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; the fallback keeps json working
-    orjson = None
+import orjson
 
 
 def dumps_json(value: Any) -> str:
@@ -20,7 +17,7 @@ def dumps_json(value: Any) -> str:
 
 
 def dumps_orjson(value: Any) -> str:
-    return str(orjson.dumps(value).decode())
+    return orjson.dumps(value).decode()
 
 
-dumps = dumps_orjson if orjson is not None else dumps_json
+dumps = dumps_orjson

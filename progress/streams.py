@@ -4,6 +4,11 @@ Subscribe first, then read the log, then pass live events on keeping only seq > 
 that lands while the replay runs is either in the replay or in the buffer, and never sent twice. A
 seq jump (a lost push, an overflowed buffer, Redis coming back) triggers one catch-up read of the
 log. Those and the first read are the only database reads while a stream is healthy.
+
+Opening is its own step (`open_stream`), so that a server can answer 204 before it sends any header
+when a client resumes at or after the final event, with the same one read that starts the stream:
+without Last-Event-ID the latest event; with it, the events after it (and the latest only when there
+are none, to tell "caught up" from "finished").
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from bson import ObjectId
 from django.conf import settings
 
 from progress import events
-from progress.hub import CATCHUP, Pushed, get_hub
+from progress.hub import CATCHUP, Hub, Pushed, Subscription, get_hub
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
 DEGRADED_POLL_INTERVAL = 3.0
 TERMINAL = "complete"
+# Replay and catch-up read the log this many events at a time: a stream never holds a whole long log.
+REPLAY_CHUNK = 200
+MAX_EVENT_ID_DIGITS = 18  # below 2**63: every id fits MongoDB's int64
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,6 @@ class Item:
 
 
 PING = Item(type="ping", data={})
-
 
 _CACHES: OrderedDict[tuple[str, int], dict[Any, Any]] = OrderedDict()
 _CACHES_MAX = 4096
@@ -89,74 +96,147 @@ def _item(doc: dict[str, Any]) -> Item:
     )
 
 
-async def follow(
+def _after(stream_id: ObjectId, seq: int) -> list[dict[str, Any]]:
+    return events.after(stream_id, seq, limit=REPLAY_CHUNK)
+
+
+@dataclass
+class Stream:
+    """An opened stream: subscribed, with the first events read. `items()` goes on from there."""
+
+    hub: Hub
+    subscription: Subscription
+    stream_id: ObjectId
+    last: int  # the last seq sent (or taken as seen: the client's Last-Event-ID)
+    backlog: list[Item]
+    more: bool  # the backlog filled a whole chunk: read on before going live
+    ping_interval: float = PING_INTERVAL
+    closed: bool = False
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.hub.unsubscribe(self.subscription)
+
+    async def _replay(self) -> AsyncIterator[Item]:
+        """Every stored event after `last`, read REPLAY_CHUNK at a time."""
+        while True:
+            docs = await _read(_after, self.stream_id, self.last, since=time.monotonic())
+            for doc in docs:
+                yield _item(doc)
+            if len(docs) < REPLAY_CHUNK:
+                return
+
+    async def items(self) -> AsyncIterator[Item]:
+        """The events from the backlog on, pings while idle; ends after `complete`. Closes the stream."""
+        hub, subscription, stream_key = self.hub, self.subscription, str(self.stream_id)
+        try:
+            source: AsyncIterator[Item] | None = (
+                _chained(_listed(self.backlog), self._replay()) if self.more else _listed(self.backlog)
+            )
+            last_sent = time.monotonic()
+            while True:
+                sent = False
+                if source is not None:
+                    async for item in source:
+                        if item.seq is not None and item.seq <= self.last:
+                            continue
+                        self.last = max(self.last, item.seq or 0)
+                        sent = True
+                        last_sent = time.monotonic()
+                        yield item
+                        if item.type == TERMINAL:
+                            return
+                if not sent and time.monotonic() - last_sent >= self.ping_interval:
+                    last_sent = time.monotonic()
+                    yield PING
+                wait = max(0.0, self.ping_interval - (time.monotonic() - last_sent))
+                if hub.degraded:
+                    wait = min(wait, DEGRADED_POLL_INTERVAL)
+                message: Pushed | None
+                try:
+                    async with asyncio.timeout(wait):
+                        message = await subscription.queue.get()
+                except TimeoutError:
+                    message = None
+                if subscription.take_overflow() or message is CATCHUP or (message is None and hub.degraded):
+                    source = self._replay()
+                elif (
+                    message is None
+                    or message.get("stream_id") != stream_key
+                    or int(message["seq"]) <= self.last
+                ):
+                    source = None
+                elif int(message["seq"]) == self.last + 1:
+                    seq = int(message["seq"])
+                    item = Item(
+                        type=message["event"],
+                        data=message["data"],
+                        seq=seq,
+                        stream_id=stream_key,
+                        cache=event_cache(stream_key, seq, message.cache),
+                    )
+                    source = _listed([item])
+                else:
+                    source = self._replay()
+        finally:
+            await self.close()
+
+
+async def open_stream(
     *, stream_id: ObjectId, group: str, last_event_id: int | None, ping_interval: float = PING_INTERVAL
-) -> AsyncIterator[Item]:
+) -> Stream | None:
+    """Subscribe, then read where the stream starts. None (and unsubscribed) when the client resumes at or
+    after the final event: there is nothing more to send. An id beyond the log's end (a stale or forged
+    header) means caught up at the log's last event."""
     hub = get_hub()
     subscription = await hub.subscribe(group)
     since = time.monotonic()
     try:
-        last = 0
         if last_event_id is None:
             latest = await _read(events.latest, stream_id, since=since)
-            backlog = [latest] if latest else []
-        else:
-            last = last_event_id
-            backlog = await _read(events.after, stream_id, last, since=since)
-        for doc in backlog:
-            item = _item(doc)
-            last = max(last, item.seq or 0)
-            yield item
-            if item.type == TERMINAL:
-                return
-        last_sent = time.monotonic()
-
-        async def catch_up() -> AsyncIterator[Item]:
-            nonlocal last
-            for doc in await _read(events.after, stream_id, last, since=time.monotonic()):
-                item = _item(doc)
-                last = item.seq or last
-                yield item
-
-        while True:
-            wait = max(0.0, ping_interval - (time.monotonic() - last_sent))
-            if hub.degraded:
-                wait = min(wait, DEGRADED_POLL_INTERVAL)
-            message: Pushed | None
-            try:
-                async with asyncio.timeout(wait):
-                    message = await subscription.queue.get()
-            except TimeoutError:
-                message = None
-            if subscription.take_overflow() or message is CATCHUP or (message is None and hub.degraded):
-                pending = [item async for item in catch_up()]
-            elif message is None:
-                pending = []
-            elif message.get("stream_id") != str(stream_id) or int(message["seq"]) <= last:
-                continue
-            elif int(message["seq"]) == last + 1:
-                last = int(message["seq"])
-                pending = [
-                    Item(
-                        type=message["event"],
-                        data=message["data"],
-                        seq=last,
-                        stream_id=str(stream_id),
-                        cache=event_cache(str(stream_id), last, message.cache),
-                    )
-                ]
-            else:
-                pending = [item async for item in catch_up()]
-            for item in pending:
-                last_sent = time.monotonic()
-                yield item
-                if item.type == TERMINAL:
-                    return
-            if not pending and time.monotonic() - last_sent >= ping_interval:
-                last_sent = time.monotonic()
-                yield PING
-    finally:
+            return Stream(
+                hub, subscription, stream_id, 0, [_item(latest)] if latest else [], False, ping_interval
+            )
+        docs = await _read(_after, stream_id, last_event_id, since=since)
+        if docs:
+            backlog = [_item(doc) for doc in docs]
+            return Stream(
+                hub, subscription, stream_id, last_event_id, backlog, len(docs) >= REPLAY_CHUNK, ping_interval
+            )
+        latest = await _read(events.latest, stream_id, since=since)
+        if latest and latest["type"] == TERMINAL:
+            await hub.unsubscribe(subscription)
+            return None
+        last = min(last_event_id, int(latest["seq"])) if latest else 0
+        return Stream(hub, subscription, stream_id, last, [], False, ping_interval)
+    except BaseException:
         await hub.unsubscribe(subscription)
+        raise
+
+
+async def follow(
+    *, stream_id: ObjectId, group: str, last_event_id: int | None, ping_interval: float = PING_INTERVAL
+) -> AsyncIterator[Item]:
+    """`open_stream` and its items in one iterator (nothing at all when resuming after the end)."""
+    stream = await open_stream(
+        stream_id=stream_id, group=group, last_event_id=last_event_id, ping_interval=ping_interval
+    )
+    if stream is None:
+        return
+    async for item in stream.items():
+        yield item
+
+
+async def _listed(items: list[Item]) -> AsyncIterator[Item]:
+    for item in items:
+        yield item
+
+
+async def _chained(*sources: AsyncIterator[Item]) -> AsyncIterator[Item]:
+    for source in sources:
+        async for item in source:
+            yield item
 
 
 async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> AsyncIterator[Item]:
@@ -186,14 +266,17 @@ async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> A
 
 
 def parse_last_event_id(header: str | None, query: str | None) -> tuple[int | None, str | None]:
-    """(value, error). The header wins; `?last_event_id=N` serves clients that cannot set headers."""
+    """(value, error). The header wins; `?last_event_id=N` serves clients that cannot set headers.
+
+    ASCII digits only (`str.isdigit` alone accepts superscripts and other scripts' digits), at most 18.
+    """
     raw = header if header not in (None, "") else query
     if raw in (None, ""):
         return None, None
     assert raw is not None
     raw = raw.strip()
-    if not raw.isdigit():
-        return None, "Last-Event-ID must be a non-negative whole number."
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_EVENT_ID_DIGITS):
+        return None, f"Last-Event-ID must be a whole number of at most {MAX_EVENT_ID_DIGITS} digits."
     return int(raw), None
 
 

@@ -3,51 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
-import markdown
 from django import template
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
-from markdown.extensions import Extension
-from markdown.treeprocessors import Treeprocessor
+from django.utils.safestring import SafeString
+
+from contentgen.safe_html import escaped_text, render_markdown
 
 register = template.Library()
-
-SAFE_SCHEMES = ("http://", "https://", "mailto:", "#", "/")
-
-
-class _DropUnsafeUrls(Treeprocessor):
-    def run(self, root: Any) -> None:
-        for element in root.iter():
-            for attribute in ("href", "src"):
-                url = element.get(attribute)
-                if url is not None and not url.strip().lower().startswith(SAFE_SCHEMES):
-                    element.set(attribute, "#")
-
-
-class _EscapeRawHtml(Extension):
-    """Raw HTML in the model's markdown is shown as text, and only plain link schemes survive."""
-
-    def extendMarkdown(self, md: markdown.Markdown) -> None:
-        md.preprocessors.deregister("html_block")
-        md.inlinePatterns.deregister("html")
-        md.treeprocessors.register(_DropUnsafeUrls(md), "drop_unsafe_urls", 0)
-
-
-def render_markdown(text: str) -> SafeString:
-    html = markdown.markdown(text, extensions=["extra", "sane_lists", _EscapeRawHtml()], output_format="html")
-    return mark_safe(protect_whitespace(html))
-
-
-def protect_whitespace(html: str) -> str:
-    """Newlines, tabs and runs of spaces as character references: the SSE stream collapses raw whitespace.
-
-    Markdown escapes whitespace inside attribute values, so every raw newline or space run here is text.
-    """
-    html = html.replace("\r\n", "\n").replace("\n", "&#10;").replace("\t", "&#9;")
-    return re.sub(r" {2,}", lambda run: " " + "&#32;" * (len(run.group()) - 1), html)
 
 
 @register.filter
@@ -122,10 +85,10 @@ def starts_in(value: Any, since: Any = None) -> str:
 
 @register.filter
 def markdown_html(value: Any) -> SafeString:
-    return render_markdown(str(value or ""))
+    return render_markdown(value)
 
 
 @register.filter
 def keep_newlines(value: Any) -> SafeString:
     """Escaped text whose newlines survive the SSE stream, which collapses raw newlines to spaces."""
-    return mark_safe(protect_whitespace(str(escape(str(value or "")))))
+    return escaped_text(value)

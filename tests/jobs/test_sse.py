@@ -181,8 +181,8 @@ def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
             return exc.rcvd.code if exc.rcvd else None
         return None
 
-    assert run_async(code({})) == 403
-    assert run_async(code({"Authorization": f"Token {token_for(other_user)}"})) == 403
+    assert run_async(code({})) == 4401
+    assert run_async(code({"Authorization": f"Token {token_for(other_user)}"})) == 4404
 
 
 def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_in(daphne, user, auth):

@@ -1,0 +1,40 @@
+"""How many jobs a user may start: checked at the request edge (API and pages), after validation, before
+anything is stored. Services stay free of it, so benchmarks and commands can create what they need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from contentgen import ratelimit
+from contentgen.errors import RateLimited
+
+MINUTE, HOUR = 60, 3600
+
+
+def _wait_text(seconds: float) -> str:
+    return f"{round(seconds)} s" if seconds < 120 else f"{round(seconds / 60)} min"
+
+
+def charge_jobs(*, user: Any, count: int = 1) -> None:
+    """Single jobs (and retries) against CONTENTGEN_RATE_JOBS_PER_MINUTE."""
+    limit = int(settings.CONTENTGEN_RATE_JOBS_PER_MINUTE)
+    wait = ratelimit.take(f"jobs:{user.pk}", amount=count, limit=limit, window=MINUTE)
+    if wait:
+        raise RateLimited(
+            f"You can start at most {limit} jobs per minute. Try again in {_wait_text(wait)}.",
+            retry_after=wait,
+        )
+
+
+def charge_batch_items(*, user: Any, count: int) -> None:
+    """A batch's items against CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR."""
+    limit = int(settings.CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR)
+    wait = ratelimit.take(f"batch-items:{user.pk}", amount=count, limit=limit, window=HOUR)
+    if wait:
+        raise RateLimited(
+            f"You can submit at most {limit} batch items per hour; this batch has {count}. "
+            f"Try again in {_wait_text(wait)}.",
+            retry_after=wait,
+        )

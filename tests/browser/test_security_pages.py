@@ -1,0 +1,56 @@
+"""Chromium against the real stack: hostile text never runs, and no page breaks its Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium not found on PATH (apt-get install -y chromium)"),
+]
+
+HOSTILE_TOPIC = (
+    "![a](/x){onerror=alert(document.domain)} <img src=x onerror=alert(2)> [c](javascript:alert(3)) "
+    '<svg onload=alert(4)> <b hx-get="/api/jobs/" hx-trigger="load">x</b>'
+)
+FINISHED_JS = "() => document.querySelector('#job-result .prose') !== null"
+IMAGES_SETTLED_JS = "() => Array.from(document.images).every((img) => img.complete)"
+
+
+def watch(page: Any) -> dict[str, list[str]]:
+    """Every dialog (auto-dismissed) and every console message that reports a CSP violation."""
+    seen: dict[str, list[str]] = {"dialogs": [], "csp": []}
+
+    def on_dialog(dialog: Any) -> None:
+        seen["dialogs"].append(dialog.message)
+        dialog.dismiss()
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            seen["csp"].append(message.text)
+
+    page.on("dialog", on_dialog)
+    page.on("console", on_console)
+    return seen
+
+
+def test_a_finished_hostile_article_fires_no_dialog(page: Any) -> None:
+    seen = watch(page)
+    page.fill("#f-topic", HOSTILE_TOPIC)
+    page.fill("#f-words", "100")
+    page.click("#job-form-card button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f]{24}/$"))
+    page.wait_for_function(FINISHED_JS, timeout=120_000)  # the result arrives as a live fragment
+    page.wait_for_function(IMAGES_SETTLED_JS)
+    page.reload()  # and the finished page's first render
+    page.wait_for_load_state("load")
+    page.wait_for_function(IMAGES_SETTLED_JS)
+    assert page.locator(".page-head h1").inner_text().startswith("![a](/x){onerror=alert(document.domain)}")
+    assert page.locator("#job-result .prose").count() == 1
+    assert seen["dialogs"] == []
+    assert seen["csp"] == []
