@@ -7,19 +7,24 @@ import contextlib
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 
-from jobs import selectors
 from jobs.groups import job_group
+from jobs.live import owned
+from jobs.models import GenerationJob
 from progress import stream_limits
-from progress.auth import stream_user
-from progress.streams import follow, parse_last_event_id
+from progress.auth import credentials_user
+from progress.jsonenc import dumps
+from progress.sse import Opened, Refusal, cached, start
+from progress.streams import Item
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_MANY = 4429
+CLOSE_NORMAL = 1000
+# The stream's HTTP answers as close codes; 204 (resumed after the final event) is a normal close.
+CLOSE_CODES = {401: CLOSE_UNAUTHORIZED, 404: CLOSE_NOT_FOUND, 400: CLOSE_BAD_REQUEST, 429: CLOSE_TOO_MANY}
 
 
 TOKEN_SUBPROTOCOL = "token"
@@ -38,7 +43,14 @@ def _credentials(scope: dict[str, Any]) -> tuple[str, bool]:
     return "", False
 
 
-class JobProgressConsumer(AsyncJsonWebsocketConsumer):
+def _ws_text(item: Item) -> str:
+    return cached(item, "ws", lambda: dumps({**item.data, "type": item.type, "seq": item.seq}))
+
+
+class JobProgressConsumer(AsyncWebsocketConsumer):
+    """Credentials and ownership are the lean path's cached lookups (no session middleware), and each
+    event's JSON text is made once per process for every socket following the job."""
+
     async def _refuse(self, code: int) -> None:
         """Accept, then close with `code`: a refused handshake would only tell the client 403."""
         await self.accept(self.subprotocol)
@@ -49,36 +61,32 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         token, by_subprotocol = _credentials(self.scope)
         self.subprotocol = TOKEN_SUBPROTOCOL if by_subprotocol else None
-        user = await stream_user(
-            session_user=self.scope.get("user"), authorization=f"Token {token}" if token else ""
+        headers = dict(self.scope.get("headers", []))
+        user = await credentials_user(cookie=headers.get(b"cookie", b"").decode("latin-1"), token=token)
+        job_id = await owned(GenerationJob, user=user, object_id=self.scope["url_route"]["kwargs"]["job_id"])
+        opened = await start(
+            user=user,
+            stream_id=job_id,
+            group=job_group(job_id),
+            last_header=None,
+            last_query=(query.get("last_event_id") or [None])[0],
         )
-        if user is None:
-            await self._refuse(CLOSE_UNAUTHORIZED)
-            return
-        job = await database_sync_to_async(selectors.job_for_user)(
-            user=user, job_id=self.scope["url_route"]["kwargs"]["job_id"]
-        )
-        if job is None:
-            await self._refuse(CLOSE_NOT_FOUND)
-            return
-        last, error = parse_last_event_id(None, (query.get("last_event_id") or [None])[0])
-        if error:
-            await self._refuse(CLOSE_BAD_REQUEST)
-            return
-        try:
-            slot = await stream_limits.acquire(user)
-        except stream_limits.TooManyStreams:
-            await self._refuse(CLOSE_TOO_MANY)
+        if isinstance(opened, Refusal):
+            await self._refuse(CLOSE_CODES.get(opened.status, CLOSE_NORMAL))
             return
         await self.accept(self.subprotocol)
-        self.task = asyncio.create_task(self._pump(job.pk, last, slot))
+        assert opened.stream is not None
+        self.task = asyncio.create_task(self._pump(opened))
 
-    async def _pump(self, job_id: Any, last: int | None, slot: stream_limits.StreamSlot) -> None:
-        items = follow(stream_id=job_id, group=job_group(job_id), last_event_id=last)
-        async for item in stream_limits.held(items, slot):
-            if item.type == "ping":
-                continue
-            await self.send_json({**item.data, "type": item.type, "seq": item.seq})
+    async def _pump(self, opened: Opened) -> None:
+        assert opened.stream is not None
+        try:
+            async for item in stream_limits.held(opened.stream.items(), opened.slot):
+                if item.type != "ping":
+                    await self.send(text_data=_ws_text(item))
+        finally:
+            opened.slot.release()
+            await opened.stream.close()
         await self.close()
 
     async def disconnect(self, code: int) -> None:
@@ -87,5 +95,5 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Clients only listen; anything they send is ignored."""

@@ -1,12 +1,28 @@
-"""Who is watching a stream: the session's user, else a DRF token's. One rule for SSE and WebSocket."""
+"""Who is watching a stream: the session's user, else a DRF token's. One rule for SSE and WebSocket.
+
+Lookups are cached for a few seconds per process (AUTH_TTL), so a stream opened again, or many opened
+at once with the same credentials, costs no database read. A change drops the entries it concerns in
+the process that made it (logout, a user saved, a token saved or deleted: see progress.apps), and every
+other process follows within AUTH_TTL.
+"""
 
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from progress.ttlcache import TtlCache
+
+AUTH_TTL = 10.0
+_users: TtlCache[Any] = TtlCache(ttl=AUTH_TTL)
 
 
 def token_key(authorization: str, query_token: str | None = None) -> str:
@@ -24,6 +40,34 @@ def _token_user(key: str) -> Any:
         return None
 
 
+def _session_user(session_key: str) -> Any:
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+    return user if user.is_authenticated else None
+
+
+async def token_user(key: str) -> Any:
+    """The active user of a DRF token, or None; cached."""
+    return await _users.get(("token", key), lambda: sync_to_async(_token_user, thread_sensitive=False)(key))
+
+
+async def session_user(session_key: str) -> Any:
+    """The user logged in with this session cookie, or None; cached."""
+    return await _users.get(
+        ("session", session_key), lambda: sync_to_async(_session_user, thread_sensitive=False)(session_key)
+    )
+
+
+def session_key_from(cookie_header: str) -> str:
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(cookie_header)
+    except Exception:  # a malformed Cookie header is no session at all
+        return ""
+    morsel = cookies.get(settings.SESSION_COOKIE_NAME)
+    return morsel.value if morsel is not None else ""
+
+
 async def stream_user(*, session_user: Any, authorization: str = "", query_token: str | None = None) -> Any:
     """The authenticated user, or None."""
     if session_user is not None and session_user.is_authenticated:
@@ -31,4 +75,27 @@ async def stream_user(*, session_user: Any, authorization: str = "", query_token
     key = token_key(authorization, query_token)
     if not key:
         return None
-    return await sync_to_async(_token_user, thread_sensitive=False)(key)
+    return await token_user(key)
+
+
+async def credentials_user(*, cookie: str, token: str) -> Any:
+    """The session cookie's user, else the token's, else None (the lean stream path: no request object)."""
+    session_key = session_key_from(cookie) if cookie else ""
+    if session_key:
+        user = await session_user(session_key)
+        if user is not None:
+            return user
+    return await token_user(token) if token else None
+
+
+def forget_session(session_key: str | None) -> None:
+    if session_key:
+        _users.drop(("session", session_key))
+
+
+def forget_token(key: str) -> None:
+    _users.drop(("token", key))
+
+
+def forget_user(user_id: Any) -> None:
+    _users.drop_where(lambda _key, user: user is not None and user.pk == user_id)
