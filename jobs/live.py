@@ -58,36 +58,27 @@ async def _nothing(user: Any, params: dict[str, str]) -> None:
 
 
 def stream_routes() -> list[SseRoute]:
+    def pattern(path: str) -> re.Pattern[str]:
+        return re.compile(path.replace("<id>", "(?P<id>[^/]+)"))
+
+    def job(_user: Any, pk: Any) -> str:
+        return job_group(pk)
+
+    def bulk(_user: Any, pk: Any) -> str:
+        return bulk_group(pk)
+
+    def user(user: Any, _pk: Any) -> str:
+        return user_group(user.pk)
+
+    # (path, locate, group, encode, token accepted, live only)
+    table: list[tuple[str, Any, Any, Any, bool, bool]] = [
+        ("/api/jobs/<id>/progress", _job, job, sse_frame, True, False),
+        ("/api/bulk-jobs/<id>/progress", _bulk, bulk, sse_frame, True, False),
+        ("/jobs/<id>/live", _job, job, html_frames("job"), False, False),
+        ("/bulk/<id>/live", _bulk, bulk, html_frames("bulk"), False, False),
+        ("/live", _nothing, user, html_frames("dashboard"), False, True),
+    ]
     return [
-        SseRoute(
-            re.compile(r"/api/jobs/(?P<id>[^/]+)/progress"), _job, lambda _u, pk: job_group(pk), sse_frame
-        ),
-        SseRoute(
-            re.compile(r"/api/bulk-jobs/(?P<id>[^/]+)/progress"),
-            _bulk,
-            lambda _u, pk: bulk_group(pk),
-            sse_frame,
-        ),
-        SseRoute(
-            re.compile(r"/jobs/(?P<id>[^/]+)/live"),
-            _job,
-            lambda _u, pk: job_group(pk),
-            html_frames("job"),
-            False,
-        ),
-        SseRoute(
-            re.compile(r"/bulk/(?P<id>[^/]+)/live"),
-            _bulk,
-            lambda _u, pk: bulk_group(pk),
-            html_frames("bulk"),
-            False,
-        ),
-        SseRoute(
-            re.compile(r"/live"),
-            _nothing,
-            lambda user, _pk: user_group(user.pk),
-            html_frames("dashboard"),
-            token=False,
-            live_only=True,
-        ),
+        SseRoute(pattern(path), locate, group, encode, token, live_only)
+        for path, locate, group, encode, token, live_only in table
     ]
