@@ -41,8 +41,7 @@ class Viewer(asyncio.Protocol):
         self.status = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
         transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -198,12 +197,12 @@ class Pool:
             viewer.seqs.clear()
             viewer.latencies.clear()
 
-    async def wait(self, *, expect: dict[str, list[int]], timeout: float) -> dict[str, Any]:
+    async def wait(self, *, expect: dict[str, list[int]], within: float) -> dict[str, Any]:
         """Until every viewer has its path's last expected seq (or the timeout); then the figures.
 
         `expect[path]` is the [first, last] seq published while measuring: a viewer is complete when
         it got exactly first..last, in order, once each (an initial state event before `first` is fine)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
 
         def behind() -> bool:
             return any(

@@ -42,6 +42,12 @@ async def metrics(request: HttpRequest) -> HttpResponse:
         "# HELP contentgen_streams_degraded 1 while Redis is unreachable and streams read the event log.",
         "# TYPE contentgen_streams_degraded gauge",
         f"contentgen_streams_degraded {int(hub.degraded)}",
+        "# HELP contentgen_mongodb_commands_total Database commands this process sent, by command.",
+        "# TYPE contentgen_mongodb_commands_total counter",
+        *(
+            f'contentgen_mongodb_commands_total{{command="{name}"}} {n}'
+            for name, n in sorted(mongo.commands.snapshot().items())
+        ),
         "# HELP contentgen_metrics_scrape_seconds Time taken to gather these metrics.",
         "# TYPE contentgen_metrics_scrape_seconds gauge",
         f"contentgen_metrics_scrape_seconds {time.monotonic() - started:.6f}",

@@ -138,13 +138,15 @@ def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     stamp = timezone.now()
     for pk in claiming.expired_leases(stamp):
         if claiming.take_over(pk=pk, worker_id=worker_id, now=stamp, lease_until=_lease_until()):
-            return GenerationJob.objects.select_related("user").get(pk=pk), True
+            return GenerationJob.objects.get(pk=pk), True
     queued = claiming.window.oldest(stamp)
     # A random pick among the oldest few spreads concurrent claimers over different documents.
     random.shuffle(queued)
     for pk in queued:
         if claiming.take_queued(pk=pk, worker_id=worker_id, now=stamp, lease_until=_lease_until()):
-            job = GenerationJob.objects.select_related("user").get(pk=pk)
+            # By pk alone: select_related("user") joins the whole collection before matching on
+            # SecantusDB (1.3 s at 3,000 jobs).
+            job = GenerationJob.objects.get(pk=pk)
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
             return job, False
     return None
@@ -154,22 +156,18 @@ def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
     """Extend our leases; returns the ids we still hold (a missing one was taken over or ended)."""
     if not job_ids:
         return set()
-    GenerationJob.objects.filter(
-        pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(lease_expires_at=_lease_until())
-    return set(
-        GenerationJob.objects.filter(
-            pk__in=job_ids, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-        ).values_list("pk", flat=True)
-    )
+    held = {"_id": {"$in": job_ids}, "lease_owner": worker_id, "status": GenerationJob.Status.PROCESSING}
+    jobs = claiming.collection()
+    jobs.update_many(held, {"$set": {"lease_expires_at": _lease_until()}})
+    return {doc["_id"] for doc in jobs.find(held, {"_id": 1})}
 
 
 def job_cancel_requested(*, job_ids: list[Any]) -> set[Any]:
     if not job_ids:
         return set()
-    return set(
-        GenerationJob.objects.filter(pk__in=job_ids, cancel_requested=True).values_list("pk", flat=True)
-    )
+    return {
+        doc["_id"] for doc in claiming.collection().find({"_id": {"$in": job_ids}, "cancel_requested": True})
+    }
 
 
 def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -> bool:
@@ -180,11 +178,21 @@ def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -
     return result.matched_count == 1
 
 
+def _held_update(job: GenerationJob, worker_id: str, **changes: Any) -> bool:
+    """One conditional update while `worker_id` holds the job's lease, as a raw filter on `_id`: the ORM's
+    `$and` of the same conditions makes SecantusDB scan the collection."""
+    result = claiming.collection().update_one(
+        {"_id": job.pk, "lease_owner": worker_id, "status": GenerationJob.Status.PROCESSING},
+        {"$set": mongo.db_values(GenerationJob, changes)},
+    )
+    return result.matched_count == 1
+
+
 def job_finish(*, job: GenerationJob, worker_id: str) -> None:
     """Store the terminal state the tracker put on `job` (completed, failed or cancelled)."""
-    won = GenerationJob.objects.filter(
-        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(
+    won = _held_update(
+        job,
+        worker_id,
         status=job.status,
         progress=job.progress,
         result=job.result,
@@ -195,7 +203,7 @@ def job_finish(*, job: GenerationJob, worker_id: str) -> None:
         lease_expires_at=None,
         updated_at=timezone.now(),
     )
-    if won != 1:
+    if not won:
         raise LeaseLost(f"job {job.pk} is no longer held by {worker_id}")
     _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
 
@@ -203,9 +211,9 @@ def job_finish(*, job: GenerationJob, worker_id: str) -> None:
 def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
     """Hand a running job back to the queue (worker shutdown): progress and stage outputs are kept."""
     job.progress.message = message
-    won = GenerationJob.objects.filter(
-        pk=job.pk, lease_owner=worker_id, status=GenerationJob.Status.PROCESSING
-    ).update(
+    won = _held_update(
+        job,
+        worker_id,
         status=GenerationJob.Status.QUEUED,
         lease_owner=None,
         lease_expires_at=None,
@@ -213,7 +221,7 @@ def job_release(*, job: GenerationJob, worker_id: str, message: str) -> bool:
         queued_at=job.queued_at,
         updated_at=timezone.now(),
     )
-    if won != 1:
+    if not won:
         return False
     job.status = GenerationJob.Status.QUEUED
     _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)

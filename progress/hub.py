@@ -34,6 +34,8 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 BUFFER = 64
+# Always subscribed, so the reader blocks on the socket instead of polling while no stream is open.
+HUB_CHANNEL = "contentgen:hub"
 HEALTH_INTERVAL = 2.0
 SUBSCRIBE_TIMEOUT = 3.0
 READ_TIMEOUT = 1.0
@@ -186,7 +188,7 @@ class Hub:
             for feed in self.feeds.values():
                 if feed.ready.done():
                     feed.ready = asyncio.get_running_loop().create_future()
-            await self._send("subscribe", *self.by_channel)
+            await self._send("subscribe", HUB_CHANNEL, *self.by_channel)
             return True
 
     async def _drop(self) -> None:

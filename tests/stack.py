@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
-from contentgen.embedded import _die_with_parent, daphne_command, stop_process
+from contentgen.embedded import _die_with_parent, daphne_command, stop_process, uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -110,6 +110,7 @@ class Daphne:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    command: Callable[[int], list[str]] = daphne_command
 
     @property
     def url(self) -> str:
@@ -117,7 +118,7 @@ class Daphne:
 
     def start(self) -> Daphne:
         self.proc = subprocess.Popen(
-            daphne_command(self.port),
+            self.command(self.port),
             cwd=ROOT,
             env=child_env(**self.env),
             stdout=_log("daphne"),
