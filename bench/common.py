@@ -46,11 +46,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def raise_open_files() -> int:
+def raise_open_files(want: int = 65536) -> int:
+    """Raise this process's open-files limit (children inherit it): to `want` if allowed, else to the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))  # children inherit it
+    with suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 

@@ -86,9 +86,26 @@ class Config:
         if quick:
             return cls(True, 1, 20, 1.0, 20, 1.0, 5, 200, 2, 100, 4, 2, 1.0, [100, 300], 5, 2, 4, [1], 3)
         return cls(
-            False, 3, 1000, 10.0, 1000, 8.0, 100, 10_000, 5, 10_000, 200, 5, 5.0,
-            [100, 1_000, 10_000], 30, 5, 200, [1, 2, 3], 24,
-        )  # fmt: skip
+            False,
+            3,
+            1000,
+            10.0,
+            1000,
+            8.0,
+            100,
+            10_000,
+            5,
+            10_000,
+            200,
+            5,
+            5.0,
+            [100, 1_000, 10_000],
+            30,
+            5,
+            200,
+            [1, 2, 3],
+            24,
+        )
 
 
 @dataclass
@@ -185,9 +202,15 @@ class Publisher:
                     turn += 1
                     data = {**self.base[job.pk], "timestamp": isoformat(now())}
                     entries.append(
-                        {"stream_id": job.pk, "scope": "job", "type": "progress", "data": data,
-                         "groups": self.groups[job.pk], "after": self.last[job.pk]}
-                    )  # fmt: skip
+                        {
+                            "stream_id": job.pk,
+                            "scope": "job",
+                            "type": "progress",
+                            "data": data,
+                            "groups": self.groups[job.pk],
+                            "after": self.last[job.pk],
+                        }
+                    )
                     self.last[job.pk] += 1
                     self.first.setdefault(job.pk, self.last[job.pk])
                 publish_many(entries)
@@ -217,9 +240,17 @@ def job_path(job: Any) -> str:
 
 
 def streams_run(
-    server: Server, clients: ClientPool, paths: list[str], jobs: list[Any], *, rate: float, seconds: float,
-    token: str | None, ready_on_event: bool, concurrency: int,
-) -> dict[str, Any]:  # fmt: skip
+    server: Server,
+    clients: ClientPool,
+    paths: list[str],
+    jobs: list[Any],
+    *,
+    rate: float,
+    seconds: float,
+    token: str | None,
+    ready_on_event: bool,
+    concurrency: int,
+) -> dict[str, Any]:
     """Connect the clients, publish, wait until every client has the last event; the figures."""
     clients.call(
         "connect",
@@ -265,7 +296,9 @@ def streams_run(
         connect=connect["seconds"],
         rss_before=rss_before,
         rss_after=rss_after,
-        reads_per_stream=(reads_after - reads_before) / len(paths) if reads_before is not None and reads_after else None,
+        reads_per_stream=(reads_after - reads_before) / len(paths)
+        if reads_before is not None and reads_after
+        else None,
         latencies=latencies,
         published=publisher.count,
     )
@@ -309,12 +342,13 @@ def one_job(stack: Stack, cfg: Config, report: Report) -> None:
                             token=stack.token if design == "contentgen" else None,
                             ready_on_event=design == "contentgen",
                             concurrency=64,
-                        )  # fmt: skip
+                        )
                     )
     base, ours = runs["bare"], runs["contentgen"]
     p99_ok = all(o["p99"] <= 100 and o["p99"] < b["p99"] for o, b in zip(ours, base, strict=True))
     section = Section(
-        f"1. Many viewers of one job ({cfg.fanout_viewers:,} SSE clients, 5 events/s for {cfg.fanout_seconds:g} s)",
+        f"1. Many viewers of one job ({cfg.fanout_viewers:,} SSE clients, "
+        f"5 events/s for {cfg.fanout_seconds:g} s)",
         f"One {cfg.server[0]} process, the pub/sub channel layer, clients and publisher on the same cores. "
         "Each figure: median of the runs (smallest-largest).",
         DESIGNS["bare"][0],
@@ -342,7 +376,7 @@ def one_job(stack: Stack, cfg: Config, report: Report) -> None:
             spread(ours, "connect", 2),
             "<= 1.5 s",
             all(o["connect"] <= 1.5 for o in ours),
-        ),  # fmt: skip
+        ),
         Row(
             "database reads per stream opened",
             "-",
@@ -380,14 +414,15 @@ def many_jobs(stack: Stack, cfg: Config, report: Report) -> None:
                             token=stack.token if design == "contentgen" else None,
                             ready_on_event=design != "channels",
                             concurrency=64,
-                        )  # fmt: skip
+                        )
                     )
     ours, bare, poll = runs["contentgen"], runs["channels"], runs["polling"]
     ratio_ok = all(
         o["p50"] <= 1.5 * b["p50"] and o["p99"] <= 1.5 * b["p99"] for o, b in zip(ours, bare, strict=True)
     )
     section = Section(
-        f"2. Many jobs ({cfg.many_clients:,} clients, each on its own job, {cfg.many_clients:,} events/s in total)",
+        f"2. Many jobs ({cfg.many_clients:,} clients, each on its own job, "
+        f"{cfg.many_clients:,} events/s in total)",
         f"One {cfg.server[0]} process; the publisher writes the events due every 10 ms in one batch. "
         "Baselines: a bare Channels SSE consumer on the same server and layer, and the seed's design "
         "(every connection polls MongoDB every 2 s).",
@@ -400,14 +435,14 @@ def many_jobs(stack: Stack, cfg: Config, report: Report) -> None:
             spread(ours, "p50", 2),
             "<= 5",
             all(o["p50"] <= 5 for o in ours),
-        ),  # fmt: skip
+        ),
         Row(
             "latency p99 (ms)",
             f"{spread(bare, 'p99', 1)} / {spread(poll, 'p99', 0)}",
             spread(ours, "p99", 1),
             "<= 30",
             all(o["p99"] <= 30 for o in ours),
-        ),  # fmt: skip
+        ),
         Row("against the bare consumer (p50, p99)", "1x", ratios(ours, bare), "<= 1.5x", ratio_ok),
         Row(
             "seed design's p50 / contentgen's p50",
@@ -415,21 +450,21 @@ def many_jobs(stack: Stack, cfg: Config, report: Report) -> None:
             ratio_text(poll, ours, "p50"),
             ">= 100x",
             all(p["p50"] >= 100 * o["p50"] for p, o in zip(poll, ours, strict=True)),
-        ),  # fmt: skip
+        ),
         Row(
             "events delivered / expected",
             f"{delivered(bare)} / {delivered(poll)}",
             delivered(ours),
             "all, in order",
             all_complete(ours),
-        ),  # fmt: skip
+        ),
         Row(
             "connecting all clients (s)",
             f"{spread(bare, 'connect', 2)} / {spread(poll, 'connect', 2)}",
             spread(ours, "connect", 2),
             "<= 1.5 s",
             all(o["connect"] <= 1.5 for o in ours),
-        ),  # fmt: skip
+        ),
         Row(
             "database reads per stream opened",
             "-",
@@ -441,7 +476,7 @@ def many_jobs(stack: Stack, cfg: Config, report: Report) -> None:
             "server RSS with all clients (MB)",
             f"{spread(bare, 'rss_after', 0)} / {spread(poll, 'rss_after', 0)}",
             spread(ours, "rss_after", 0),
-        ),  # fmt: skip
+        ),
     ]
     report.sections.append(section)
     median_run = sorted(range(len(ours)), key=lambda i: ours[i]["p50"])[len(ours) // 2]
@@ -461,10 +496,22 @@ def opening(stack: Stack, cfg: Config, report: Report) -> None:
         for run in range(cfg.runs):
             server = contentgen_server(f"opening-{run}", cfg)
             with serving(server, report.problems):
-                clients.call("open_cost", port=server.port, stream_path=job_path(job), plain_path="/healthz",
-                             token=stack.token, n=3)  # fmt: skip
-                cost = clients.call("open_cost", port=server.port, stream_path=job_path(job), plain_path="/healthz",
-                                    token=stack.token, n=cfg.open_samples)  # fmt: skip
+                clients.call(
+                    "open_cost",
+                    port=server.port,
+                    stream_path=job_path(job),
+                    plain_path="/healthz",
+                    token=stack.token,
+                    n=3,
+                )
+                cost = clients.call(
+                    "open_cost",
+                    port=server.port,
+                    stream_path=job_path(job),
+                    plain_path="/healthz",
+                    token=stack.token,
+                    n=cfg.open_samples,
+                )
                 results.append(
                     {
                         "stream": statistics.median(cost["stream_ms"]),
@@ -474,7 +521,8 @@ def opening(stack: Stack, cfg: Config, report: Report) -> None:
     for r in results:
         r["ratio"] = r["stream"] / r["plain"]
     section = Section(
-        f"3. Opening a stream ({cfg.open_samples} sequential opens, until the first event, against `GET /healthz`)",
+        f"3. Opening a stream ({cfg.open_samples} sequential opens, until the first event, "
+        "against `GET /healthz`)",
         "One client, one request at a time, on the same server in the same run; median per run.",
         "`GET /healthz`",
     )
@@ -486,7 +534,7 @@ def opening(stack: Stack, cfg: Config, report: Report) -> None:
             spread(results, "ratio", 2) + "x",
             "<= 1.5x",
             all(r["ratio"] <= 1.5 for r in results),
-        ),  # fmt: skip
+        ),
     ]
     report.sections.append(section)
 
@@ -507,8 +555,12 @@ def choices(stack: Stack, cfg: Config, report: Report) -> None:
     with client_pool() as clients:
         for run in range(cfg.runs):
             for name, (kind, loop) in variants.items():
-                server = Server(name=f"choice-{kind}-{loop or 'twisted'}-{run}", kind=kind, loop=loop or "asyncio",
-                                env=CONTENTGEN_ENV)  # fmt: skip
+                server = Server(
+                    name=f"choice-{kind}-{loop or 'twisted'}-{run}",
+                    kind=kind,
+                    loop=loop or "asyncio",
+                    env=CONTENTGEN_ENV,
+                )
                 with serving(server, report.problems):
                     runs[name].append(
                         streams_run(
@@ -521,7 +573,7 @@ def choices(stack: Stack, cfg: Config, report: Report) -> None:
                             token=stack.token,
                             ready_on_event=True,
                             concurrency=64,
-                        )  # fmt: skip
+                        )
                     )
     section = Section(
         f"7. Choices by numbers ({count:,} clients on their own jobs, {count:,} events/s)",
@@ -574,16 +626,28 @@ def capacity(stack: Stack, cfg: Config, report: Report) -> None:
             server = design_server(design, f"capacity-{design}", cfg)
             token = stack.token if design == "contentgen" else None
             with serving(server, report.problems):
-                clients.call("connect", port=server.port, paths=paths[:1], token=token, concurrency=1,
-                             ready_on_event=design == "contentgen")  # fmt: skip
+                clients.call(
+                    "connect",
+                    port=server.port,
+                    paths=paths[:1],
+                    token=token,
+                    concurrency=1,
+                    ready_on_event=design == "contentgen",
+                )
                 clients.call("close")
                 time.sleep(0.5)
                 base = server.rss_mib()
                 curve = [(0, base)]
                 seconds = 0.0
                 for start in range(0, cfg.idle_streams, step):
-                    got = clients.call("connect", port=server.port, paths=paths[start : start + step], token=token,
-                                       concurrency=256, ready_on_event=design == "contentgen")  # fmt: skip
+                    got = clients.call(
+                        "connect",
+                        port=server.port,
+                        paths=paths[start : start + step],
+                        token=token,
+                        concurrency=256,
+                        ready_on_event=design == "contentgen",
+                    )
                     if got["failures"]:
                         raise RuntimeError(
                             f"{got['failures']} idle streams failed on {design}: {got['first_failure']}"
@@ -613,7 +677,7 @@ def capacity(stack: Stack, cfg: Config, report: Report) -> None:
             f"{figures['contentgen']['per_stream']:.1f}",
             "<= 32",
             figures["contentgen"]["per_stream"] <= 32,
-        ),  # fmt: skip
+        ),
         Row(
             "opening them all (s)",
             f"{figures['bare']['seconds']:.1f}",
@@ -625,21 +689,21 @@ def capacity(stack: Stack, cfg: Config, report: Report) -> None:
             f"{leak['rss_after']:.1f} / {leak['rss_before']:.1f}",
             "within 10%",
             leak["rss_after"] <= 1.1 * leak["rss_before"],
-        ),  # fmt: skip
+        ),
         Row(
             "hub viewers / feeds left after the cycles",
             "-",
             f"{leak['viewers']:.0f} / {leak['feeds']:.0f}",
             "0 / 0",
             leak["viewers"] == 0 and leak["feeds"] == 0,
-        ),  # fmt: skip
+        ),
         Row(
             "Redis clients after / before the cycles",
             "-",
             f"{leak['redis_after']} / {leak['redis_before']}",
             "no more",
             leak["redis_after"] <= leak["redis_before"],
-        ),  # fmt: skip
+        ),
         Row("cycles that failed", "-", f"{leak['failures']}", "0", leak["failures"] == 0),
     ]
     report.sections.append(section)
@@ -699,8 +763,14 @@ def throughput(stack: Stack, cfg: Config, report: Report) -> None:
             for name in runs:
                 server = contentgen_server(f"throughput-{run}-{len(runs[name])}", cfg)
                 with serving(server, report.problems):
-                    clients.call("connect", port=server.port, paths=paths, token=stack.token, concurrency=64,
-                                 ready_on_event=True)  # fmt: skip
+                    clients.call(
+                        "connect",
+                        port=server.port,
+                        paths=paths,
+                        token=stack.token,
+                        concurrency=64,
+                        ready_on_event=True,
+                    )
                     clients.call("reset")
                     original = events.append
                     if name == "one insert per event":
@@ -732,21 +802,21 @@ def throughput(stack: Stack, cfg: Config, report: Report) -> None:
             spread(ours, "rate", 0),
             ">= 1,000",
             all(o["rate"] >= 1000 for o in ours),
-        ),  # fmt: skip
+        ),
         Row(
             "deliveries per second",
             spread(base, "deliveries", 0),
             spread(ours, "deliveries", 0),
             ">= 5,000",
             all(o["deliveries"] >= 5000 for o in ours),
-        ),  # fmt: skip
+        ),
         Row(
             "seq gaps at the clients",
             spread(base, "gaps", 0),
             spread(ours, "gaps", 0),
             "0",
             all(o["gaps"] == 0 and o["complete"] for o in ours),
-        ),  # fmt: skip
+        ),
     ]
     report.sections.append(section)
 
@@ -815,7 +885,8 @@ def queue_depth(stack: Stack, cfg: Config, report: Report) -> None:
     GenerationJob.objects.filter(topic="queue depth").delete()
     section = Section(
         "6. The queue at depth (one claim: find the oldest queued jobs and take one by a conditional update)",
-        "The embedded SecantusDB; the queue refilled to the depth before each run; median claim time per run.",
+        "The embedded SecantusDB; the queue refilled to the depth before each run; "
+        "median claim time per run.",
         "the ORM's filters (the previous claim)",
     )
     deepest = cfg.depths[-1]
@@ -827,7 +898,7 @@ def queue_depth(stack: Stack, cfg: Config, report: Report) -> None:
                 Spread(ours[depth]).fmt(2),
                 "< 5" if depth == deepest else "",
                 all(v < 5 for v in ours[depth]) if depth == deepest else None,
-            )  # fmt: skip
+            )
         )
     flat = max(ours[deepest]) <= 2 * max(1.0, statistics.median(ours[cfg.depths[0]]))
     section.rows.append(
@@ -837,7 +908,7 @@ def queue_depth(stack: Stack, cfg: Config, report: Report) -> None:
             ratio(ours, cfg.depths),
             "flat (<= 2x)",
             flat,
-        )  # fmt: skip
+        )
     )
     report.sections.append(section)
 
@@ -863,7 +934,7 @@ def fill_queue(user: Any, depth: int) -> None:
             queued_at=stamp,
             created_at=stamp,
             updated_at=stamp,
-        )  # fmt: skip
+        )
         for _ in range(depth)
     ]
     for start in range(0, depth, 1000):
@@ -997,7 +1068,8 @@ def scale_out(stack: Stack, cfg: Config, report: Report) -> None:
     once = complete_events == attempts_one == len(ids)
     rates = jobs_per_minute(stack, cfg, report)
     section = Section(
-        f"8. Scale-out on this machine (2 web processes, 3 workers, {cfg.scaleout_jobs} jobs at zero model delay)",
+        f"8. Scale-out on this machine (2 web processes, 3 workers, {cfg.scaleout_jobs} jobs "
+        "at zero model delay)",
         "Clients spread over both web processes, one stream per job, opened before the workers start.",
         "1 worker",
     )
@@ -1019,8 +1091,13 @@ def scale_out(stack: Stack, cfg: Config, report: Report) -> None:
         Row("jobs per minute, 3 workers, this run", "-", f"{len(ids) / seconds * 60:.1f}"),
     ]
     for count in cfg.worker_counts:
-        section.rows.append(Row(f"jobs per minute at zero delay, {count} worker(s)", Spread(rates[cfg.worker_counts[0]]).fmt(1),
-                                Spread(rates[count]).fmt(1)))  # fmt: skip
+        section.rows.append(
+            Row(
+                f"jobs per minute at zero delay, {count} worker(s)",
+                Spread(rates[cfg.worker_counts[0]]).fmt(1),
+                Spread(rates[count]).fmt(1),
+            )
+        )
     report.sections.append(section)
     report.plots["workers"] = {count: rates[count] for count in cfg.worker_counts}
 
@@ -1136,13 +1213,17 @@ def write(report: Report, started: dt.datetime, elapsed: float, plots: list[str]
     lines = [
         "# Benchmark report",
         "",
-        f"`bench/run{' --quick' if cfg.quick else ''}`, {started:%Y-%m-%d %H:%M} UTC, {elapsed / 60:.1f} min. "
+        f"`bench/run{' --quick' if cfg.quick else ''}`, {started:%Y-%m-%d %H:%M} UTC, "
+        f"{elapsed / 60:.1f} min. "
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
-        f"{_memory_gib():.0f} GiB, Python {platform.python_version()}, {platform.system()} {platform.release()}. "
+        f"{_memory_gib():.0f} GiB, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}. "
         f"Embedded SecantusDB and Redis; server under test: {cfg.server[0]}"
-        f"{' + ' + cfg.server[1] if cfg.server[0] == 'uvicorn' else ''}; clients and publisher on the same cores.",
+        f"{' + ' + cfg.server[1] if cfg.server[0] == 'uvicorn' else ''}; "
+        "clients and publisher on the same cores.",
         "",
-        f"Each figure is the median of {cfg.runs} run(s), smallest-largest in brackets; a goal is met only when it "
+        f"Each figure is the median of {cfg.runs} run(s), smallest-largest in brackets; "
+        "a goal is met only when it "
         "holds in every run.",
         "",
     ]
@@ -1203,7 +1284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where REPORT.md and the plots go")
     args = parser.parse_args(argv)
     cfg = Config.make(args.quick)
-    if raise_open_files() < 2 * cfg.idle_streams + 1024:
+    if raise_open_files() < cfg.idle_streams + 1024:
         parser.error("the open-files limit is too low for the capacity measure")
     args.out.mkdir(parents=True, exist_ok=True)
     report = Report(cfg)

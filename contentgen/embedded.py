@@ -73,8 +73,9 @@ def daphne_command(port: int | str) -> list[str]:
 def uvicorn_command(port: int | str) -> list[str]:
     """uvicorn (uvloop, httptools) serving contentgen on loopback, with this interpreter."""
     return [
-        sys.executable, "-m", "uvicorn", "contentgen.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-        "--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log",
+        sys.executable, "-m", "uvicorn", "contentgen.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--lifespan", "off",
+        "--no-access-log",
     ]  # fmt: skip
 
 

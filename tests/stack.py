@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
-from contentgen.embedded import _die_with_parent, daphne_command, stop_process, uvicorn_command
+from contentgen.embedded import _die_with_parent, daphne_command, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -54,10 +54,14 @@ def test_a_stream_starts_with_the_current_state_under_uvicorn(server, user, auth
 def test_a_stream_over_the_users_cap_answers_429_with_retry_after(server, user, auth):
     job = new_job(user)
     url = f"{server.url}/api/jobs/{job.pk}/progress"
-    with httpx.Client(timeout=20) as one, httpx.Client(timeout=20) as two:
-        with one.stream("GET", url, headers=auth) as first, two.stream("GET", url, headers=auth) as second:
-            assert first.status_code == second.status_code == 200
-            refused = httpx.get(url, headers=auth, timeout=20)
+    with (
+        httpx.Client(timeout=20) as one,
+        httpx.Client(timeout=20) as two,
+        one.stream("GET", url, headers=auth) as first,
+        two.stream("GET", url, headers=auth) as second,
+    ):
+        assert first.status_code == second.status_code == 200
+        refused = httpx.get(url, headers=auth, timeout=20)
     assert refused.status_code == 429
     assert refused.headers["Retry-After"].isdigit()
     assert "streams open" in refused.json()["detail"]
