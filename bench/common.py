@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 def raise_open_files(want: int = 65536) -> int:
-    """Raise this process's open-files limit (children inherit it): to `want` if allowed, else to the hard limit."""
+    """Raise the open-files limit (children inherit it): to `want` if allowed, else to the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))

@@ -21,16 +21,28 @@ from jobs.selectors import parse_id
 from jobs.sse_views import html_frames
 from progress.asgi import SseRoute
 from progress.sse import sse_frame
-from progress.ttlcache import TtlCache
+from progress.ttlcache import Batcher, TtlCache
 
 OWNER_TTL = 60.0
 _owners: TtlCache[Any] = TtlCache(ttl=OWNER_TTL, size=50_000)
-_NO_OWNER = object()
 
 
-def _read_owner(collection: str, oid: ObjectId) -> Any:
-    doc = mongo.collection(collection).find_one({"_id": oid}, {"userId": 1})
-    return doc.get("userId", _NO_OWNER) if doc is not None else _NO_OWNER
+def _read_owners(collection: str, oids: list[ObjectId]) -> dict[ObjectId, Any]:
+    return {
+        doc["_id"]: doc.get("userId")
+        for doc in mongo.collection(collection).find({"_id": {"$in": oids}}, {"userId": 1})
+    }
+
+
+def _owner_batcher(collection: str) -> Batcher[ObjectId, Any]:
+    async def load(oids: list[ObjectId]) -> dict[ObjectId, Any]:
+        return await sync_to_async(_read_owners, thread_sensitive=False)(collection, oids)
+
+    return Batcher(load)
+
+
+# Streams opening at once on different jobs share one `$in` read of their owners.
+_batchers = {model._meta.db_table: _owner_batcher(model._meta.db_table) for model in (GenerationJob, BulkJob)}
 
 
 async def owned(model: type[Any], *, user: Any, object_id: Any) -> ObjectId | None:
@@ -39,10 +51,8 @@ async def owned(model: type[Any], *, user: Any, object_id: Any) -> ObjectId | No
     if oid is None or user is None:
         return None
     collection = model._meta.db_table
-    owner = await _owners.get(
-        (collection, oid), lambda: sync_to_async(_read_owner, thread_sensitive=False)(collection, oid)
-    )
-    return oid if owner is not _NO_OWNER and owner == user.pk else None
+    owner = await _owners.get((collection, oid), lambda: _batchers[collection].get(oid))
+    return oid if owner is not None and owner == user.pk else None
 
 
 async def _job(user: Any, params: dict[str, str]) -> ObjectId | None:

@@ -186,6 +186,16 @@ def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, An
     return list(cursor.limit(limit) if limit else cursor)
 
 
+def latest_many(stream_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    """The latest stored event of each stream, in one query."""
+    found: dict[ObjectId, dict[str, Any]] = {}
+    for doc in collection().find({"job_id": {"$in": stream_ids}}):
+        known = found.get(doc["job_id"])
+        if known is None or doc["seq"] > known["seq"]:
+            found[doc["job_id"]] = doc
+    return found
+
+
 def latest(stream_id: ObjectId) -> dict[str, Any] | None:
     docs = list(collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(1))
     return docs[0] if docs else None

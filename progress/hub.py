@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from typing import Any
 
@@ -79,15 +80,35 @@ class Subscription:
 
 
 class GroupFeed:
+    """One subscribed group. `latest` holds, per stream, the newest event known since the subscription was
+    confirmed (pushed, or read from the log after that): a stream opening on a live feed starts from it
+    without reading the log, and misses nothing, because it joined the feed first."""
+
     def __init__(self, group: str, channel: str, ready: asyncio.Future[None]) -> None:
         self.group = group
         self.channel = channel
         self.ready = ready
+        self.confirmed_at: float | None = None
         self.subscribers: set[Subscription] = set()
+        self.latest: dict[str, Pushed] = {}
 
     def broadcast(self, message: Pushed) -> None:
+        self.note(message)
         for subscriber in list(self.subscribers):
             subscriber.offer(message)
+
+    def note(self, message: Pushed) -> None:
+        stream = message.get("stream_id")
+        if stream is None or "seq" not in message:
+            return
+        known = self.latest.get(stream)
+        if known is None or int(message["seq"]) > int(known["seq"]):
+            self.latest[stream] = message
+
+    def confirm(self) -> None:
+        if not self.ready.done():
+            self.confirmed_at = time.monotonic()
+            self.ready.set_result(None)
 
 
 class Hub:
@@ -147,6 +168,24 @@ class Hub:
             self.by_channel.pop(feed.channel, None)
             await self._send("unsubscribe", feed.channel)
 
+    def latest(self, group: str, stream_id: str) -> Pushed | None:
+        """The newest event of `stream_id` this process knows for sure, or None (then read the log)."""
+        feed = self.feeds.get(group)
+        if feed is None or self.degraded or feed.confirmed_at is None:
+            return None
+        return feed.latest.get(stream_id)
+
+    def remember(self, group: str, message: Pushed, *, read_since: float) -> None:
+        """A log read that started at `read_since`: it is the latest if the feed was live before it began."""
+        feed = self.feeds.get(group)
+        if (
+            feed is not None
+            and not self.degraded
+            and feed.confirmed_at is not None
+            and read_since >= feed.confirmed_at
+        ):
+            feed.note(message)
+
     def viewers(self) -> int:
         return sum(len(feed.subscribers) for feed in self.feeds.values())
 
@@ -186,6 +225,8 @@ class Hub:
             self._client, self._pubsub, self._unconfirmed = client, client.pubsub(), {}
             self._reader = asyncio.create_task(self._read(self._pubsub), name="hub-reader")
             for feed in self.feeds.values():
+                feed.latest.clear()  # pushes may have been lost while the connection was down
+                feed.confirmed_at = None
                 if feed.ready.done():
                     feed.ready = asyncio.get_running_loop().create_future()
             await self._send("subscribe", HUB_CHANNEL, *self.by_channel)
@@ -234,8 +275,8 @@ class Hub:
                     continue
                 self._unconfirmed.pop(channel, None)
                 feed = self.by_channel.get(channel)
-                if feed is not None and not feed.ready.done():
-                    feed.ready.set_result(None)
+                if feed is not None:
+                    feed.confirm()
 
     async def _supervise(self) -> None:
         probe = aioredis.Redis.from_url(

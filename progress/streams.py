@@ -26,6 +26,7 @@ from django.conf import settings
 
 from progress import events
 from progress.hub import CATCHUP, Hub, Pushed, Subscription, get_hub
+from progress.ttlcache import Batcher
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
 DEGRADED_POLL_INTERVAL = 3.0
@@ -68,13 +69,22 @@ def event_cache(stream_id: str, seq: int, cache: dict[Any, Any] | None = None) -
 _inflight: dict[tuple[Any, ...], tuple[float, asyncio.Future[Any]]] = {}
 
 
+async def _latest_many(stream_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    return await sync_to_async(events.latest_many, thread_sensitive=False)(stream_ids)
+
+
+# Streams opening at the same moment on different jobs share one read of their latest events. A batch's
+# query starts after every request in it was made, so after each of those streams had subscribed.
+_latest: Batcher[ObjectId, dict[str, Any]] = Batcher(_latest_many)
+
+
 async def _read(function: Callable[..., Any], *args: Any, since: float) -> Any:
     """Event-log reads run in the thread pool, in parallel across streams (pymongo is thread-safe).
 
     Streams that ask the same question share one read, provided it started after `since` (when their
     subscription was confirmed): 1,000 viewers opening one job's stream make one read, not 1,000, and
     none can miss an event published between a shared read and its own subscription."""
-    key = (function.__name__, *args)
+    key = (id(asyncio.get_running_loop()), function.__name__, *args)
     current = _inflight.get(key)
     if current is not None and current[0] >= since:
         return await asyncio.shield(current[1])
@@ -94,6 +104,12 @@ def _item(doc: dict[str, Any]) -> Item:
     return Item(
         type=doc["type"], data=doc["data"], seq=seq, stream_id=stream_id, cache=event_cache(stream_id, seq)
     )
+
+
+def _pushed_item(message: Pushed) -> Item:
+    stream_id, seq = str(message["stream_id"]), int(message["seq"])
+    cache = event_cache(stream_id, seq, message.cache)
+    return Item(type=message["event"], data=message["data"], seq=seq, stream_id=stream_id, cache=cache)
 
 
 def _after(stream_id: ObjectId, seq: int) -> list[dict[str, Any]]:
@@ -191,25 +207,39 @@ async def open_stream(
     header) means caught up at the log's last event."""
     hub = get_hub()
     subscription = await hub.subscribe(group)
-    since = time.monotonic()
+    since, stream_key = time.monotonic(), str(stream_id)
+
+    def stream(last: int, backlog: list[Item], more: bool = False) -> Stream:
+        return Stream(hub, subscription, stream_id, last, backlog, more, ping_interval)
+
+    async def read_latest() -> Pushed | None:
+        doc = await _latest.get(stream_id)
+        if doc is None:
+            return None
+        message = Pushed(
+            {"stream_id": stream_key, "seq": int(doc["seq"]), "event": doc["type"], "data": doc["data"]}
+        )
+        hub.remember(group, message, read_since=since)
+        return message
+
     try:
+        known = hub.latest(group, stream_key)
         if last_event_id is None:
-            latest = await _read(events.latest, stream_id, since=since)
-            return Stream(
-                hub, subscription, stream_id, 0, [_item(latest)] if latest else [], False, ping_interval
-            )
-        docs = await _read(_after, stream_id, last_event_id, since=since)
-        if docs:
-            backlog = [_item(doc) for doc in docs]
-            return Stream(
-                hub, subscription, stream_id, last_event_id, backlog, len(docs) >= REPLAY_CHUNK, ping_interval
-            )
-        latest = await _read(events.latest, stream_id, since=since)
-        if latest and latest["type"] == TERMINAL:
+            known = known or await read_latest()
+            return stream(0, [_pushed_item(known)] if known is not None else [])
+        if known is None or last_event_id < int(known["seq"]):
+            docs = await _read(_after, stream_id, last_event_id, since=since)
+            if docs:
+                return stream(last_event_id, [_item(doc) for doc in docs], len(docs) >= REPLAY_CHUNK)
+            known = known or await read_latest()
+        if known is None:
+            return stream(0, [])
+        if last_event_id < int(known["seq"]):  # the push ran ahead of the log read: read on in items()
+            return stream(last_event_id, [], more=True)
+        if known["event"] == TERMINAL:
             await hub.unsubscribe(subscription)
             return None
-        last = min(last_event_id, int(latest["seq"])) if latest else 0
-        return Stream(hub, subscription, stream_id, last, [], False, ping_interval)
+        return stream(int(known["seq"]), [])
     except BaseException:
         await hub.unsubscribe(subscription)
         raise
