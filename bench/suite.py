@@ -921,22 +921,25 @@ def fill_queue(user: Any, depth: int) -> None:
     """Exactly `depth` queued jobs (made with the ORM in bulk, as a batch would be)."""
     from django.utils import timezone  # noqa: PLC0415
 
+    from jobs.claiming import spread_queue_times  # noqa: PLC0415
     from jobs.models import GenerationJob  # noqa: PLC0415
 
     GenerationJob.objects.filter(status__in=["queued", "processing"]).update(status="completed")
     stamp = timezone.now()
-    jobs = [
-        GenerationJob(
-            user=user,
-            mode="topic",
-            topic="queue depth",
-            status="queued",
-            queued_at=stamp,
-            created_at=stamp,
-            updated_at=stamp,
-        )
-        for _ in range(depth)
-    ]
+    jobs = spread_queue_times(
+        [
+            GenerationJob(
+                user=user,
+                mode="topic",
+                topic="queue depth",
+                status="queued",
+                queued_at=stamp,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            for _ in range(depth)
+        ]
+    )
     for start in range(0, depth, 1000):
         GenerationJob.objects.bulk_create(jobs[start : start + 1000])
 

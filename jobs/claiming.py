@@ -12,21 +12,27 @@ cheap in the normal case. Real MongoDB stops at the limit anyway; the windows co
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from typing import Any
 
+import redis
 from bson import ObjectId
 from pymongo.collection import Collection
 
 from contentgen import mongo
 from jobs.models import GenerationJob
+from jobs.queue import client as redis_client
 
 CANDIDATES = 8
 MIN_WIDTH = dt.timedelta(milliseconds=1)
 FIRST_WIDTH = dt.timedelta(seconds=1)
 QUEUED = GenerationJob.Status.QUEUED.value
 PROCESSING = GenerationJob.Status.PROCESSING.value
+
+
+FLOOR_KEY = "contentgen:queue:floor"
 
 
 def collection() -> Collection[dict[str, Any]]:
@@ -58,7 +64,9 @@ class QueueWindow:
         """Ids of the oldest queued jobs (up to CANDIDATES), oldest first."""
         with self._lock:
             if self.floor is None:
-                # Once per process: a read of the whole queue, to place the floor.
+                self.floor = _shared_floor()
+            if self.floor is None:
+                # Only when no claimer has left a floor in Redis: a read of the whole queue, to place it.
                 return self._found(_read({"status": QUEUED}), lo=None, now=now)
             below = _read({"status": QUEUED, "queued_at": {"$lt": self.floor}})
             if below:
@@ -81,6 +89,8 @@ class QueueWindow:
             self.floor, self.width = now, FIRST_WIDTH
             return []
         start = docs[0][0] if lo is None else lo
+        if start != self.floor:
+            _share_floor(start)
         self.floor = start
         # The next window should hold about twice the candidates: wide enough to spread concurrent
         # claimers, narrow enough to stay cheap.
@@ -91,6 +101,31 @@ class QueueWindow:
 
 
 window = QueueWindow()
+
+
+def _shared_floor() -> dt.datetime | None:
+    """The floor another claimer left: a hint for a process's first claim (a wrong one costs a read)."""
+    try:
+        raw = redis_client().get(FLOOR_KEY)
+    except redis.RedisError:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _share_floor(floor: dt.datetime) -> None:
+    with contextlib.suppress(redis.RedisError):
+        redis_client().set(FLOOR_KEY, floor.isoformat())
+
+
+def spread_queue_times(jobs: list[GenerationJob]) -> list[GenerationJob]:
+    """One millisecond of queue time per job of a batch, oldest first, ending now: BSON keeps milliseconds,
+    and a window can only split jobs whose queue times differ."""
+    if jobs:
+        end = jobs[-1].queued_at
+        for back, job in enumerate(reversed(jobs)):
+            job.queued_at = end - dt.timedelta(milliseconds=back)
+    return jobs
 
 
 def expired_leases(now: dt.datetime) -> list[ObjectId]:

@@ -88,7 +88,7 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     bulk = BulkJob.objects.create(
         user=user, total=len(specs), count_queued=len(specs), created_at=stamp, updated_at=stamp
     )
-    jobs = [_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs]
+    jobs = claiming.spread_queue_times([_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs])
     _forecast(jobs)
     jobs = GenerationJob.objects.bulk_create(jobs)
     publish_many(
