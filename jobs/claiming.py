@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import time
 from typing import Any
 
 import redis
@@ -68,10 +69,12 @@ class QueueWindow:
             if self.floor is None:
                 # Only when no claimer has left a floor in Redis: a read of the whole queue, to place it.
                 return self._found(_read({"status": QUEUED}), lo=None, now=now)
-            below = _read({"status": QUEUED, "queued_at": {"$lt": self.floor}})
-            if below:
-                return self._found(below, lo=None, now=now)
-            lo = self.floor
+            # Everything below the floor (normally nothing) and the first window, in one read.
+            first = _read({"status": QUEUED, "queued_at": {"$lt": self.floor + self.width}})
+            if first:
+                return self._found(first, lo=None, now=now)
+            lo = self.floor + self.width
+            self.width *= 2
             while lo <= now:
                 hi = lo + self.width
                 docs = _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": hi}})
@@ -113,7 +116,15 @@ def _shared_floor() -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
+_shared_at = 0.0
+
+
 def _share_floor(floor: dt.datetime) -> None:
+    """At most once a second: the hint needs to be roughly right, not current."""
+    global _shared_at
+    if time.monotonic() - _shared_at < 1.0:
+        return
+    _shared_at = time.monotonic()
     with contextlib.suppress(redis.RedisError):
         redis_client().set(FLOOR_KEY, floor.isoformat())
 
@@ -128,8 +139,19 @@ def spread_queue_times(jobs: list[GenerationJob]) -> list[GenerationJob]:
     return jobs
 
 
+EXPIRY_CHECK_SECONDS = 1.0
+_expiry_checked = 0.0
+
+
 def expired_leases(now: dt.datetime) -> list[ObjectId]:
-    """Processing jobs whose lease ran out, oldest lease first: a range on the (status, lease) index."""
+    """Processing jobs whose lease ran out, oldest lease first: a range on the (status, lease) index.
+
+    At most once a second per process: a lease runs for 30 s, so a takeover loses nothing by waiting one
+    more second, and a claim saves the read."""
+    global _expiry_checked
+    if time.monotonic() - _expiry_checked < EXPIRY_CHECK_SECONDS:
+        return []
+    _expiry_checked = time.monotonic()
     docs = collection().find(
         {"status": PROCESSING, "lease_expires_at": {"$lt": now}}, {"lease_expires_at": 1}
     )
