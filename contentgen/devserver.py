@@ -1,4 +1,4 @@
-"""`make run`: embedded MongoDB and Redis, migrations, demo user, daphne and a worker. Ctrl-C stops all."""
+"""`make run`: embedded MongoDB and Redis, migrations, demo user, uvicorn and a worker. Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def main() -> int:
         _run(["ensure_demo_user"], env)
         children.append(
             subprocess.Popen(
-                embedded.daphne_command(port),
+                embedded.uvicorn_command(port),
                 env=env,
                 cwd=embedded.BASE_DIR,
                 preexec_fn=embedded._die_with_parent,
@@ -56,7 +56,7 @@ def main() -> int:
         deadline = time.monotonic() + 60
         while not embedded._port_open(int(port)):
             if children[0].poll() is not None or time.monotonic() > deadline:
-                print(f"contentgen: daphne did not start on port {port}", flush=True)
+                print(f"contentgen: uvicorn did not start on port {port}", flush=True)
                 return 1
             time.sleep(0.1)
         print(f"\ncontentgen is running: http://127.0.0.1:{port}/   (Ctrl-C stops everything)\n", flush=True)
