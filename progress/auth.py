@@ -1,9 +1,9 @@
 """Who is watching a stream: the session's user, else a DRF token's. One rule for SSE and WebSocket.
 
 Lookups are cached for a few seconds per process (AUTH_TTL), so a stream opened again, or many opened
-at once with the same credentials, costs no database read. A change drops the entries it concerns in
-the process that made it (logout, a user saved, a token saved or deleted: see progress.apps), and every
-other process follows within AUTH_TTL.
+at once with the same credentials, costs no database read. A change (logout, a user saved, a token saved
+or deleted: see progress.apps) is announced on the hubs' Redis channel, and every web process drops the
+entries it concerns; AUTH_TTL bounds what a lost notice could leave behind.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.contrib.auth import get_user
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from progress.hub import NOTICE_HANDLERS, tell_every_process
 from progress.ttlcache import TtlCache
 
 AUTH_TTL = 10.0
@@ -90,12 +91,29 @@ async def credentials_user(*, cookie: str, token: str) -> Any:
 
 def forget_session(session_key: str | None) -> None:
     if session_key:
-        _users.drop(("session", session_key))
+        _announce({"forget": "session", "key": session_key})
 
 
 def forget_token(key: str) -> None:
-    _users.drop(("token", key))
+    _announce({"forget": "token", "key": key})
 
 
 def forget_user(user_id: Any) -> None:
-    _users.drop_where(lambda _key, user: user is not None and user.pk == user_id)
+    _announce({"forget": "user", "key": str(user_id)})
+
+
+def _announce(notice: dict[str, Any]) -> None:
+    _forget(notice)  # here at once; the other processes when their hub hears it
+    tell_every_process(notice)
+
+
+def _forget(notice: dict[str, Any]) -> None:
+    """A change made in any process: drop what it concerns here (each process's hub receives it)."""
+    kind, key = notice.get("forget"), notice.get("key")
+    if kind in ("session", "token"):
+        _users.drop((kind, key))
+    elif kind == "user":
+        _users.drop_where(lambda _key, user: user is not None and str(user.pk) == key)
+
+
+NOTICE_HANDLERS.append(_forget)

@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -35,8 +39,10 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 BUFFER = 64
-# Always subscribed, so the reader blocks on the socket instead of polling while no stream is open.
+# Always subscribed, so the reader blocks on the socket instead of polling while no stream is open. It also
+# carries notices for every web process (JSON objects), passed to the functions in NOTICE_HANDLERS.
 HUB_CHANNEL = "contentgen:hub"
+NOTICE_HANDLERS: list[Callable[[dict[str, Any]], None]] = []
 HEALTH_INTERVAL = 2.0
 SUBSCRIBE_TIMEOUT = 3.0
 READ_TIMEOUT = 1.0
@@ -263,7 +269,9 @@ class Hub:
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
             kind = message["type"]
-            if kind == "message":
+            if kind == "message" and channel == HUB_CHANNEL:
+                _notice(message["data"])
+            elif kind == "message":
                 feed = self.by_channel.get(channel)
                 if feed is not None:
                     self.received += 1
@@ -310,6 +318,31 @@ class Hub:
             return True
         done, _ = await asyncio.wait([asyncio.shield(f) for f in pending], timeout=SUBSCRIBE_TIMEOUT)
         return len(done) == len(pending)
+
+
+def _notice(data: bytes) -> None:
+    try:
+        notice = json.loads(data)
+    except ValueError:
+        return
+    for handle in NOTICE_HANDLERS:
+        try:
+            handle(notice)
+        except Exception:
+            logger.exception("a hub notice handler failed")
+
+
+def tell_every_process(notice: dict[str, Any]) -> None:
+    """Publish a notice to every web process's hub (from sync code; best effort)."""
+    try:
+        _notice_client().publish(HUB_CHANNEL, json.dumps(notice))
+    except redis.RedisError as exc:
+        logger.warning("could not tell the other web processes: %s", exc)
+
+
+@functools.cache
+def _notice_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -184,15 +184,15 @@ class Stream:
                 ):
                     source = None
                 elif int(message["seq"]) == self.last + 1:
-                    seq = int(message["seq"])
-                    item = Item(
-                        type=message["event"],
-                        data=message["data"],
-                        seq=seq,
-                        stream_id=stream_key,
-                        cache=event_cache(stream_key, seq, message.cache),
-                    )
-                    source = _listed([item])
+                    # The next event, pushed: sent straight on, as the one Item every local viewer shares.
+                    shared: Item | None = message.cache.get(Item)
+                    if shared is None:
+                        shared = message.cache[Item] = _pushed_item(message)
+                    self.last, last_sent, source = shared.seq or self.last, time.monotonic(), None
+                    yield shared
+                    if shared.type == TERMINAL:
+                        return
+                    continue
                 else:
                     source = self._replay()
         finally:

@@ -8,13 +8,14 @@ import re
 import httpx
 import pytest
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from contentgen.embedded import uvicorn_command
 from jobs import services
 from jobs.validation import parse_job
 from progress import events
 from tests.factories import token_for
-from tests.stack import Daphne, read_stream, run_burst
+from tests.stack import Daphne, read_stream, run_burst, wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 METRICS_TOKEN = "lean-path-test"
@@ -143,3 +144,19 @@ def test_opening_a_stream_reads_the_database_at_most_twice(server, user, auth):
         read_stream(f"{server.url}/api/jobs/{job.pk}/progress", headers=auth, stop=lambda got: len(got) >= 1, timeout=20)
     after = _db_reads(server)
     assert after - before - 1 <= 2 * 4  # the scrape itself makes one aggregate
+
+
+def _status(url: str, headers: dict[str, str]) -> int:
+    """The answer's status, without reading a stream's body."""
+    with httpx.stream("GET", url, headers=headers, timeout=20) as response:
+        return response.status_code
+
+
+def test_a_deleted_token_is_refused_by_the_server_that_cached_it(server, user):
+    job = new_job(user)
+    headers = {"Authorization": f"Token {token_for(user)}"}
+    url = f"{server.url}/api/jobs/{job.pk}/progress"
+    assert read_stream(url, headers=headers, stop=lambda got: len(got) >= 1, timeout=20)[0].id == 1
+    Token.objects.filter(user=user).delete()  # announced to every web process's hub through Redis
+    wait_until(lambda: _status(url, headers) == 401, timeout=5,
+               what="the server to forget the deleted token")  # fmt: skip
