@@ -1300,8 +1300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny loads, one run each: a smoke test")
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="run only these measures")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where REPORT.md and the plots go")
+    parser.add_argument("--runs", type=int, help="runs per measure (default: 3, or 1 with --quick)")
     args = parser.parse_args(argv)
     cfg = Config.make(args.quick)
+    if args.runs:
+        cfg.runs = args.runs
     if raise_open_files() < cfg.idle_streams + 1024:
         parser.error("the open-files limit is too low for the capacity measure")
     args.out.mkdir(parents=True, exist_ok=True)

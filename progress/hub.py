@@ -61,6 +61,13 @@ class Pushed(dict[str, Any]):
 
 
 CATCHUP = Pushed({"type": "catchup"})
+# Offered by the hub's ticker to a stream that has had nothing for almost a ping interval (its cue to send
+# `: ping`), and to every stream every DEGRADED_POLL seconds while Redis is away (its cue to read the
+# log). Streams wait on their buffer alone: no timer per stream and per event.
+TICK = Pushed({"type": "tick"})
+PING_SECONDS = float(settings.CONTENTGEN_SSE_PING_SECONDS)
+TICK_SECONDS = min(1.0, PING_SECONDS / 3)
+DEGRADED_POLL = 3.0
 
 
 class Subscription:
@@ -68,8 +75,10 @@ class Subscription:
         self.group = group
         self.queue: asyncio.Queue[Pushed] = asyncio.Queue(maxsize=BUFFER)
         self.overflowed = False
+        self.offered = time.monotonic()
 
     def offer(self, message: Pushed) -> None:
+        self.offered = time.monotonic()
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -134,6 +143,7 @@ class Hub:
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._connecting = asyncio.Lock()
 
     def channel_name(self, group: str) -> str:
@@ -144,6 +154,7 @@ class Hub:
     async def subscribe(self, group: str) -> Subscription:
         if self._supervisor is None:
             self._supervisor = asyncio.create_task(self._supervise(), name="hub-supervisor")
+            self._ticker = asyncio.create_task(self._tick(), name="hub-ticker")
         if self._pubsub is None and not self.degraded:
             await self._connect()
         subscription = Subscription(group)
@@ -285,6 +296,19 @@ class Hub:
                 feed = self.by_channel.get(channel)
                 if feed is not None:
                     feed.confirm()
+
+    async def _tick(self) -> None:
+        polled = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            poll = self.degraded and now - polled >= DEGRADED_POLL
+            if poll:
+                polled = now
+            for feed in list(self.feeds.values()):
+                for subscriber in list(feed.subscribers):
+                    if poll or now - subscriber.offered >= PING_SECONDS - TICK_SECONDS:
+                        subscriber.offer(TICK)
 
     async def _supervise(self) -> None:
         probe = aioredis.Redis.from_url(

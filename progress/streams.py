@@ -25,11 +25,10 @@ from bson import ObjectId
 from django.conf import settings
 
 from progress import events
-from progress.hub import CATCHUP, Hub, Pushed, Subscription, get_hub
+from progress.hub import CATCHUP, TICK, TICK_SECONDS, Hub, Pushed, Subscription, get_hub
 from progress.ttlcache import Batcher
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
-DEGRADED_POLL_INTERVAL = 3.0
 TERMINAL = "complete"
 # Replay and catch-up read the log this many events at a time: a stream never holds a whole long log.
 REPLAY_CHUNK = 200
@@ -152,47 +151,36 @@ class Stream:
             )
             last_sent = time.monotonic()
             while True:
-                sent = False
                 if source is not None:
                     async for item in source:
                         if item.seq is not None and item.seq <= self.last:
                             continue
                         self.last = max(self.last, item.seq or 0)
-                        sent = True
                         last_sent = time.monotonic()
                         yield item
                         if item.type == TERMINAL:
                             return
-                if not sent and time.monotonic() - last_sent >= self.ping_interval:
-                    last_sent = time.monotonic()
-                    yield PING
-                wait = max(0.0, self.ping_interval - (time.monotonic() - last_sent))
-                if hub.degraded:
-                    wait = min(wait, DEGRADED_POLL_INTERVAL)
-                message: Pushed | None
-                try:
-                    async with asyncio.timeout(wait):
-                        message = await subscription.queue.get()
-                except TimeoutError:
-                    message = None
-                if subscription.take_overflow() or message is CATCHUP or (message is None and hub.degraded):
-                    source = self._replay()
-                elif (
-                    message is None
-                    or message.get("stream_id") != stream_key
-                    or int(message["seq"]) <= self.last
-                ):
                     source = None
+                message = await subscription.queue.get()
+                if message is TICK:
+                    if time.monotonic() - last_sent >= self.ping_interval - TICK_SECONDS:
+                        last_sent = time.monotonic()
+                        yield PING
+                    if hub.degraded:
+                        source = self._replay()  # Redis is away: read the log instead of waiting for pushes
+                elif subscription.take_overflow() or message is CATCHUP:
+                    source = self._replay()
+                elif message.get("stream_id") != stream_key or int(message["seq"]) <= self.last:
+                    continue
                 elif int(message["seq"]) == self.last + 1:
                     # The next event, pushed: sent straight on, as the one Item every local viewer shares.
                     shared: Item | None = message.cache.get(Item)
                     if shared is None:
                         shared = message.cache[Item] = _pushed_item(message)
-                    self.last, last_sent, source = shared.seq or self.last, time.monotonic(), None
+                    self.last, last_sent = shared.seq or self.last, time.monotonic()
                     yield shared
                     if shared.type == TERMINAL:
                         return
-                    continue
                 else:
                     source = self._replay()
         finally:
@@ -273,17 +261,19 @@ async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> A
     """Every event pushed to a group (a user's dashboard): live only, no ids to resume from."""
     hub = get_hub()
     subscription = await hub.subscribe(group)
+    last_sent = time.monotonic()
     try:
         while True:
-            try:
-                async with asyncio.timeout(ping_interval):
-                    message = await subscription.queue.get()
-            except TimeoutError:
-                yield PING
+            message = await subscription.queue.get()
+            if message is TICK:
+                if time.monotonic() - last_sent >= ping_interval - TICK_SECONDS:
+                    last_sent = time.monotonic()
+                    yield PING
                 continue
             subscription.take_overflow()
             if message is CATCHUP or "event" not in message:
                 continue
+            last_sent = time.monotonic()
             yield Item(
                 type=message["event"],
                 data=message["data"],
