@@ -86,25 +86,25 @@ class Config:
         if quick:
             return cls(True, 1, 20, 1.0, 20, 1.0, 5, 200, 2, 100, 4, 2, 1.0, [100, 300], 5, 2, 4, [], 3)
         return cls(
-            False,
-            3,
-            1000,
-            10.0,
-            1000,
-            8.0,
-            100,
-            10_000,
-            5,
-            10_000,
-            200,
-            5,
-            5.0,
-            [100, 1_000, 10_000],
-            30,
-            5,
-            200,
-            [1, 2, 3],
-            24,
+            quick=False,
+            runs=3,
+            fanout_viewers=1000,
+            fanout_seconds=8.0,
+            many_clients=1000,
+            many_seconds=6.0,
+            open_samples=100,
+            idle_streams=10_000,
+            idle_steps=5,
+            cycles=10_000,
+            throughput_jobs=200,
+            throughput_viewers=5,
+            throughput_seconds=5.0,
+            depths=[100, 1_000, 10_000],
+            claims=30,
+            baseline_claims=2,
+            scaleout_jobs=200,
+            worker_counts=[1, 2, 3],
+            workers_jobs=20,
         )
 
 
@@ -1124,21 +1124,22 @@ def jobs_per_minute(stack: Stack, cfg: Config, report: Report) -> dict[int, list
     from bench.common import job_spec  # noqa: PLC0415
     from jobs import services  # noqa: PLC0415
     from jobs.models import GenerationJob  # noqa: PLC0415
+    from jobs.queue import live_worker_slots  # noqa: PLC0415
 
     spec = job_spec(word_count=300)
     rates: dict[int, list[float]] = {}
     for count in cfg.worker_counts:
-        rates[count] = []
-        for _ in range(1 if cfg.quick else 2):
-            workers = start_workers(count)
-            try:
-                time.sleep(8 if not cfg.quick else 0)  # imports (crewAI) before the clock starts
-                bulk = services.bulk_create(user=stack.user, specs=[spec] * cfg.workers_jobs)
-                ids = list(GenerationJob.objects.filter(bulk_job=bulk).values_list("pk", flat=True))
-                seconds = wait_finished(ids, timeout=600)
-            finally:
-                stop_workers(workers)
-            rates[count].append(len(ids) / seconds * 60)
+        workers = start_workers(count)
+        try:
+            deadline = time.monotonic() + 120
+            while live_worker_slots() < count and time.monotonic() < deadline:  # started before the clock
+                time.sleep(0.2)
+            bulk = services.bulk_create(user=stack.user, specs=[spec] * cfg.workers_jobs)
+            ids = list(GenerationJob.objects.filter(bulk_job=bulk).values_list("pk", flat=True))
+            seconds = wait_finished(ids, timeout=600)
+        finally:
+            stop_workers(workers)
+        rates[count] = [len(ids) / seconds * 60]
     return rates
 
 
@@ -1317,10 +1318,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"[{time.monotonic() - clock:6.0f} s] {name}", flush=True)
             scenario(stack, cfg, report)
+            write(report, started, time.monotonic() - clock, plot(report, args.out), args.out)  # so far
     finally:
         stack.stop()
-    plots = plot(report, args.out)
-    path = write(report, started, time.monotonic() - clock, plots, args.out)
+    path = write(report, started, time.monotonic() - clock, plot(report, args.out), args.out)
     print(path.read_text())
     return 0
 
