@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils.html import escape
-from progress.pages import live_fragments
-from progress.payloads import complete_event, job_summary
 
 from jobs.models import GenerationJob
+from jobs.pages import live_fragments
+from jobs.payloads import complete_event, job_summary
 from tests.hostile import HOSTILE
 from tests.html_audit import active_content
 from tests.stack import run_burst
