@@ -3,10 +3,13 @@ resume rules, the pages' session-only streams, the Host check, and what opening 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
 import httpx
 import pytest
+import websockets
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
@@ -15,7 +18,7 @@ from jobs import services
 from jobs.validation import parse_job
 from progress import events
 from tests.factories import token_for
-from tests.stack import Daphne, read_stream, run_burst, wait_until
+from tests.stack import Daphne, read_stream, run_async, run_burst, wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 METRICS_TOKEN = "lean-path-test"
@@ -160,3 +163,16 @@ def test_a_deleted_token_is_refused_by_the_server_that_cached_it(server, user):
     Token.objects.filter(user=user).delete()  # announced to every web process's hub through Redis
     wait_until(lambda: _status(url, headers) == 401, timeout=5,
                what="the server to forget the deleted token")  # fmt: skip
+
+
+def test_the_websocket_works_under_uvicorn_with_the_token_subprotocol(server, user):
+    job = new_job(user)
+    url = server.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
+    protocols = ["token", token_for(user)]
+
+    async def first() -> dict:
+        async with websockets.connect(url, subprotocols=protocols, open_timeout=10) as ws:
+            return json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+
+    message = run_async(first())
+    assert (message["seq"], message["type"], message["status"]) == (1, "progress", "queued")
