@@ -6,7 +6,7 @@ production. Then, from each job's event log, compares at 25%, 50% and 75% progre
 each method predicted with the remaining time there really was:
 
 - contentgen: the `estimated_completion` the tracker published live in that very event;
-- linear (the seed's formula): elapsed / percentage * 100 - elapsed;
+- linear (the original story's formula, docs/story.md): elapsed / percentage * 100 - elapsed;
 - EMA (tqdm's, smoothing 0.3): (100 - percentage) * EMA of seconds per percentage point;
 - Jenkins: mean duration of the last 3 finished jobs of the same mode, minus elapsed.
 
@@ -370,7 +370,7 @@ def main() -> int:
         "",
         "Methods: *contentgen* is the `estimated_completion` published live by the tracker (per-stage "
         "Theil-Sen fits on history, observed-rate blending inside the stage, smoothing); *linear* is the "
-        "seed's elapsed / progress x 100; *ema* is tqdm's EMA of time per percentage point (smoothing 0.3); "
+        "story's elapsed / progress x 100; *ema* is tqdm's EMA of time per percentage point (smoothing 0.3); "
         "*jenkins* is the mean duration of the last 3 finished jobs of the same mode.",
     ]
     args.out.mkdir(parents=True, exist_ok=True)

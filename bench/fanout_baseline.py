@@ -2,10 +2,10 @@
 
 `GET /api/jobs/<id>/progress` takes a channel of its own (`new_channel()`), adds it to `job_<id>` and
 writes every message it receives as an SSE frame, with the same `id`/`event`/`data` as contentgen's
-stream. This is the "subscription per connection" design that DESIGN.md measured; the channel layer is
-the project's own (`contentgen.settings.CHANNEL_LAYERS`), so the fan-out design is the only difference.
-No authentication, no replay, no initial state: the response headers go out once the channel is in the
-group, so a client that has them will see every later event. `/healthz` answers 200.
+stream. This is the "subscription per connection" design that docs/measurements.md records; the channel
+layer is the project's own (`contentgen.settings.CHANNEL_LAYERS`), so the fan-out design is the only
+difference. No authentication, no replay, no initial state: the response headers go out once the channel
+is in the group, so a client that has them will see every later event. `/healthz` answers 200.
 
 Run: <server> bench.fanout_baseline:application (the suite starts it with the right environment).
 """

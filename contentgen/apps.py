@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from axes.apps import AppConfig as AxesConfig
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth.apps import AuthConfig
 from django.contrib.contenttypes.apps import ContentTypesConfig
@@ -17,4 +18,8 @@ class MongoAuthConfig(AuthConfig):
 
 
 class MongoContentTypesConfig(ContentTypesConfig):
+    default_auto_field = OBJECT_ID
+
+
+class MongoAxesConfig(AxesConfig):
     default_auto_field = OBJECT_ID

@@ -23,7 +23,7 @@ def main() -> int:
     services = None
     if not (env.get("MONGODB_URI") and env.get("REDIS_URL")):
         services = embedded.start(quiet=False)
-        embedded.publish(services)
+        embedded.save_state(services)
         env.setdefault("MONGODB_URI", services.mongodb_uri)
         env.setdefault("REDIS_URL", services.redis_url)
     children: list[subprocess.Popen[bytes]] = []
@@ -42,7 +42,7 @@ def main() -> int:
                 embedded.uvicorn_command(port),
                 env=env,
                 cwd=embedded.BASE_DIR,
-                preexec_fn=embedded._die_with_parent,
+                preexec_fn=embedded.die_with_parent,
             )
         )
         children.append(
@@ -50,7 +50,7 @@ def main() -> int:
                 [sys.executable, "manage.py", "run_worker"],
                 env=env,
                 cwd=embedded.BASE_DIR,
-                preexec_fn=embedded._die_with_parent,
+                preexec_fn=embedded.die_with_parent,
             )
         )
         deadline = time.monotonic() + 60
@@ -73,16 +73,9 @@ def main() -> int:
         )
         return 1
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        embedded.stop_processes(children, timeout=40)
         if services is not None:
-            embedded.unpublish()
+            embedded.clear_state()
             services.stop()
 
 

@@ -32,12 +32,12 @@ DB_NAME = "contentgen"
 START_TIMEOUT = 60.0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -49,7 +49,7 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     """A console script of this virtualenv, found even when its bin/ is not on PATH."""
     candidates = [Path(sys.executable).parent / name, Path(sysconfig.get_path("scripts")) / name]
     for candidate in candidates:
@@ -79,16 +79,22 @@ def uvicorn_command(port: int | str) -> list[str]:
     ]  # fmt: skip
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:
+    """SIGTERM to all, then SIGKILL to those that have not exited `timeout` seconds later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop_processes([proc], timeout)
 
 
 @dataclass
@@ -99,16 +105,7 @@ class Services:
     scratch: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.processes:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_processes(self.processes)
         self.processes.clear()
         for path in self.scratch:
             shutil.rmtree(path, ignore_errors=True)
@@ -132,7 +129,7 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
         )
 
 
@@ -149,10 +146,10 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     redis_dir = Path(tempfile.mkdtemp(prefix="contentgen-redis-"))
     scratch.append(str(redis_dir))
 
-    mongo_port, redis_port = _free_port(), _free_port()
+    mongo_port, redis_port = free_port(), free_port()
     mongo = _spawn(
         [
-            _binary("secantusd-py"),
+            binary("secantusd-py"),
             "--host",
             "127.0.0.1",
             "--port",
@@ -166,7 +163,7 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     )
     redis = _spawn(
         [
-            _binary("redis-server"),
+            binary("redis-server"),
             "--bind",
             "127.0.0.1",
             "--port",
@@ -202,20 +199,21 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     return services
 
 
-def publish(services: Services) -> None:
+def save_state(services: Services) -> None:
+    """Record the running servers, so that other processes (tests, `manage.py`) reuse them."""
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(
         json.dumps({"pid": os.getpid(), "mongodb_uri": services.mongodb_uri, "redis_url": services.redis_url})
     )
 
 
-def unpublish() -> None:
+def clear_state() -> None:
     with contextlib.suppress(FileNotFoundError, ValueError):
         if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
             STATE_FILE.unlink()
 
 
-def _published() -> tuple[str, str] | None:
+def _saved_state() -> tuple[str, str] | None:
     try:
         state = json.loads(STATE_FILE.read_text())
         os.kill(int(state["pid"]), 0)
@@ -231,11 +229,11 @@ _own: Services | None = None
 
 
 def ensure_environment() -> None:
-    """Fill MONGODB_URI / REDIS_URL in os.environ: reuse published servers or start private ones."""
+    """Fill MONGODB_URI / REDIS_URL in os.environ: reuse saved servers or start private ones."""
     global _own
     if os.environ.get("MONGODB_URI") and os.environ.get("REDIS_URL"):
         return
-    published = _published()
+    published = _saved_state()
     if published:
         os.environ.setdefault("MONGODB_URI", published[0])
         os.environ.setdefault("REDIS_URL", published[1])

@@ -1,10 +1,12 @@
-"""Every environment variable contentgen reads, in one place (see DESIGN.md, "Environment")."""
+"""Every environment variable contentgen reads, in one place (docs/contracts.md, "Environment")."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from contentgen import embedded
 
@@ -24,6 +26,15 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEV_SECRET_KEY
 
+# Embedded MongoDB and Redis are private to the process that starts them: in production a web process and
+# a worker would each get their own, and jobs would never run. So they start only when asked for.
+EMBEDDED: bool = env.bool("CONTENTGEN_EMBEDDED", default=False)
+for _name in ("MONGODB_URI", "REDIS_URL"):
+    if not os.environ.get(_name) and not (DEBUG or EMBEDDED):
+        raise ImproperlyConfigured(
+            f"contentgen: {_name} is not set. With DJANGO_DEBUG=0 no embedded server is started: "
+            f"set {_name}, or CONTENTGEN_EMBEDDED=1 to start embedded servers on this machine."
+        )
 embedded.ensure_environment()
 MONGODB_URI: str = env.str("MONGODB_URI")
 REDIS_URL: str = env.str("REDIS_URL")

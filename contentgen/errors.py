@@ -1,7 +1,15 @@
+"""`ApplicationError`, the one exception services raise for a move a person can correct, and the DRF
+exception handler that answers it (and a malformed body) with a 4xx and a message."""
+
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ApplicationError(Exception):
@@ -23,3 +31,17 @@ class RateLimited(ApplicationError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message, status=429)
         self.retry_after = max(1, math.ceil(retry_after))
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        body: dict[str, Any] = {"detail": exc.message, **exc.extra}
+        response = Response(body, status=exc.status)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, ParseError):
+        return Response(
+            {"detail": f"Malformed request body: {exc.detail}"}, status=status.HTTP_400_BAD_REQUEST
+        )
+    return drf_exception_handler(exc, context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from functools import cache
 
 import redis
@@ -17,15 +18,24 @@ from django.conf import settings
 
 logger = logging.getLogger("contentgen.ratelimit")
 
-# KEYS[1] the window's counter; ARGV amount, limit, window seconds. 1 = taken, 0 = over the limit.
+# Sliding window. KEYS[1] a sorted set of "<id>:<amount>" scored by time; ARGV now, window, amount, limit, id.
+# Returns 0 when taken, else the seconds until enough of the window has passed for `amount` to fit.
 _TAKE = """
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if value == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-if value > tonumber(ARGV[2]) then
-  redis.call('DECRBY', KEYS[1], ARGV[1])
-  return 0
+local now, window, amount, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local used = 0
+for i = 1, #entries, 2 do used = used + tonumber(string.match(entries[i], ':(%d+)$')) end
+if used + amount <= limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':' .. amount)
+  redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+  return '0'
 end
-return 1
+for i = 1, #entries, 2 do
+  used = used - tonumber(string.match(entries[i], ':(%d+)$'))
+  if used + amount <= limit then return tostring(tonumber(entries[i + 1]) + window - now) end
+end
+return tostring(window)
 """
 # KEYS[1] a sorted set of slot ids scored by expiry; ARGV now, limit, expiry, slot id, ttl. 1 = acquired.
 _ACQUIRE = """
@@ -44,22 +54,21 @@ def _client() -> redis.Redis:
 
 
 def take(key: str, *, amount: int, limit: int, window: int) -> float:
-    """Count `amount` against `limit` per fixed `window` seconds: 0.0 when allowed, else seconds to wait.
+    """Count `amount` against `limit` per sliding `window` seconds: 0.0 when allowed, else seconds to wait.
 
     `limit` 0 means no limit. An amount larger than the limit can never pass: its wait is the window.
     """
     if limit <= 0 or amount <= 0:
         return 0.0
-    now = time.time()
-    start = math.floor(now / window) * window
+    if amount > limit:
+        return float(window)
     try:
-        taken = _client().eval(_TAKE, 1, f"ratelimit:{key}:{start}", amount, limit, window)
+        entry = uuid.uuid4().hex
+        wait = _client().eval(_TAKE, 1, f"ratelimit:{key}", time.time(), window, amount, limit, entry)
     except redis.RedisError:
         logger.warning("rate limit %s not checked: Redis is unreachable", key)
         return 0.0
-    if taken:
-        return 0.0
-    return float(window) if amount > limit else max(1.0, math.ceil(start + window - now))
+    return max(1.0, math.ceil(float(wait))) if float(wait) > 0 else 0.0
 
 
 def acquire_slot(key: str, slot: str, *, limit: int, ttl: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -25,7 +26,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     "django_mongodb_backend",
     "channels",
     "rest_framework",
@@ -34,12 +34,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "contentgen.apps.MongoAxesConfig",
     "jobs",
     "progress",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "contentgen.middleware.RequestSizeLimitMiddleware",
     "contentgen.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -48,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -84,12 +87,27 @@ MIGRATION_MODULES = {
     "admin": "contentgen.mongo_migrations.admin",
     "auth": "contentgen.mongo_migrations.auth",
     "contenttypes": "contentgen.mongo_migrations.contenttypes",
+    "axes": "contentgen.mongo_migrations.axes",
 }
+
+# Redis (the channel layer's server) as the cache: login throttling counts there, shared by every process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.REDIS_URL}}
+
+# Login throttling (django-axes): 5 failures for a username from one address lock that pair for 15 minutes.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub layer: measured p99 17-28 ms against 411-707 ms for RedisChannelLayer at 1,000 streams
-        # (DESIGN.md). Connections are per process, not per stream, because progress.fanout subscribes once.
+        # (docs/measurements.md). Connections are per process, not per stream, because the hub
+        # (progress.hub) subscribes once per group.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [env.REDIS_URL]},
     },
@@ -129,10 +147,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON in and out only: the fields are strict JSON types, and no browsable HTML API to secure.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "jobs.apis.exception_handler",
+    "EXCEPTION_HANDLER": "contentgen.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -143,7 +164,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jobs.schema.refine"],
 }
+
+# Request sizes, consistent with the largest valid request: a 500-item batch with every field at its maximum
+# (source_text 50,000 characters, topic 300, 20 keywords of 100) is about 26.3 MB of ASCII JSON; a bigger body
+# answers 413 (contentgen.middleware). CSV uploads (2 MB at most, checked with a message) stay in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024 + 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 CONTENTGEN_LLM = env.LLM
 CONTENTGEN_LOCAL_MODEL_PATH = env.LOCAL_MODEL_PATH

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
@@ -16,6 +18,7 @@ from django.http import HttpRequest, JsonResponse
 from contentgen import mongo
 
 CHECK_TIMEOUT = 2.0
+logger = logging.getLogger("contentgen.readyz")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -37,16 +40,31 @@ async def _ping_redis() -> None:
         await client.aclose()
 
 
+async def _reason(service: str, check: Any, timeout: float) -> str | None:
+    """None when `check` succeeds, else a stable code; the exception (hosts, topology) is only logged."""
+    try:
+        await asyncio.wait_for(check, timeout=timeout)
+    except TimeoutError:
+        logger.warning("readyz: %s did not answer within %.1f s", service, timeout)
+        return "timeout"
+    except Exception:
+        logger.warning("readyz: %s is unreachable", service, exc_info=True)
+        return "unreachable"
+    return None
+
+
 async def readyz(request: HttpRequest) -> JsonResponse:
-    reasons: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(sync_to_async(_ping_mongodb, thread_sensitive=False)(), timeout=CHECK_TIMEOUT)
-    except Exception as exc:
-        reasons["mongodb"] = f"MongoDB is not reachable: {exc.__class__.__name__}: {exc}"[:300]
-    try:
-        await asyncio.wait_for(_ping_redis(), timeout=CHECK_TIMEOUT + 0.5)
-    except Exception as exc:
-        reasons["redis"] = f"Redis is not reachable: {exc.__class__.__name__}: {exc}"[:300]
+    """200 {"status": "ready"}, or 503 {"status": "unavailable", "reasons": {"mongodb": "unreachable"}}
+    with a code (`unreachable`, `timeout`) per failing service, nothing more, for any caller."""
+    checks = {
+        "mongodb": (sync_to_async(_ping_mongodb, thread_sensitive=False)(), CHECK_TIMEOUT),
+        "redis": (_ping_redis(), CHECK_TIMEOUT + 0.5),
+    }
+    reasons = {}
+    for service, (check, timeout) in checks.items():
+        reason = await _reason(service, check, timeout)
+        if reason:
+            reasons[service] = reason
     if reasons:
         return JsonResponse({"status": "unavailable", "reasons": reasons}, status=503)
     return JsonResponse({"status": "ready"})

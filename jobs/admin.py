@@ -180,7 +180,8 @@ class BulkJobAdmin(admin.ModelAdmin):
 
 
 # DRF's token admin orders by `user__username`, a projection across a relation that the embedded
-# SecantusDB answers wrongly (DESIGN.md); order by creation instead, so the page works on both servers.
+# SecantusDB answers wrongly (docs/measurements.md); order by creation instead, so the page works on
+# both servers.
 admin.site.unregister(TokenProxy)
 
 

@@ -1,41 +1,29 @@
-"""REST API: one class per action, validate, call the service, serialize."""
+"""REST API, one class per action: validate with its InputSerializer (or FilterSerializer), call a
+service or selector, answer with its OutputSerializer. The OutputSerializer builds the whole body, so
+the OpenAPI schema (drf-spectacular) is the response. Shared shapes (a job, its progress) are the
+module-level serializers the actions nest.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework.views import exception_handler as drf_exception_handler
 
-from contentgen.errors import ApplicationError, RateLimited
 from jobs import limits, selectors, services
 from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob
 from jobs.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, ApplicationError):
-        body: dict[str, Any] = {"detail": exc.message, **exc.extra}
-        response = Response(body, status=exc.status)
-        if isinstance(exc, RateLimited):
-            response["Retry-After"] = str(exc.retry_after)
-        return response
-    if isinstance(exc, ParseError):
-        return Response(
-            {"detail": f"Malformed request body: {exc.detail}"}, status=status.HTTP_400_BAD_REQUEST
-        )
-    return drf_exception_handler(exc, context)
-
-
-class ProgressOutput(serializers.Serializer):
+class ProgressOutputSerializer(serializers.Serializer):
     percentage = serializers.FloatField()
     stage = serializers.CharField()
     stage_progress = serializers.FloatField()
@@ -49,7 +37,7 @@ class ProgressOutput(serializers.Serializer):
     elapsed_seconds = serializers.FloatField()
 
 
-class ResultOutput(serializers.Serializer):
+class ResultOutputSerializer(serializers.Serializer):
     content = serializers.CharField()
     meta_title = serializers.CharField()
     meta_description = serializers.CharField()
@@ -58,13 +46,13 @@ class ResultOutput(serializers.Serializer):
     readability_score = serializers.FloatField()
 
 
-class ErrorOutput(serializers.Serializer):
+class ErrorOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
     stage = serializers.CharField()
     timestamp = serializers.DateTimeField()
 
 
-class JobOutput(serializers.Serializer):
+class JobOutputSerializer(serializers.Serializer):
     id = serializers.CharField(source="pk")
     userId = serializers.CharField(source="user_id")
     bulk_job_id = serializers.CharField(allow_null=True)
@@ -75,15 +63,15 @@ class JobOutput(serializers.Serializer):
     word_count = serializers.IntegerField()
     tone = serializers.CharField()
     status = serializers.CharField()
-    progress = ProgressOutput()
-    result = ResultOutput(allow_null=True)
-    error = ErrorOutput(allow_null=True)
+    progress = ProgressOutputSerializer()
+    result = ResultOutputSerializer(allow_null=True)
+    error = ErrorOutputSerializer(allow_null=True)
     attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
 
-class JobSummaryOutput(serializers.Serializer):
+class JobSummaryOutputSerializer(serializers.Serializer):
     id = serializers.CharField(source="pk")
     mode = serializers.CharField()
     title = serializers.CharField()
@@ -91,13 +79,56 @@ class JobSummaryOutput(serializers.Serializer):
     stage = serializers.CharField(source="progress.stage")
     percentage = serializers.FloatField(source="progress.percentage")
     message = serializers.CharField(source="progress.message")
-    error = ErrorOutput(allow_null=True)
+    error = ErrorOutputSerializer(allow_null=True)
 
 
-class JobsPagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
+class BulkCurrentOutputSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    stage = serializers.CharField()
+    percentage = serializers.FloatField()
+
+
+class BulkOutputSerializer(serializers.Serializer):
+    """A batch: built from `jobs.bulk.bulk_snapshot` plus the batch and its members."""
+
+    id = serializers.CharField(source="bulk.pk")
+    total = serializers.IntegerField(source="bulk.total")
+    counts = serializers.DictField(child=serializers.IntegerField())
+    finished = serializers.IntegerField()
+    percentage = serializers.FloatField()
+    estimated_completion = serializers.DateTimeField(allow_null=True)
+    current = BulkCurrentOutputSerializer(many=True)
+    created_at = serializers.DateTimeField(source="bulk.created_at")
+    jobs = JobSummaryOutputSerializer(many=True)
+
+
+@extend_schema_serializer(component_name="Detail")
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+_ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: messages per field."),
+    401: OpenApiResponse(DetailSerializer, description="No or an unknown token."),
+    403: OpenApiResponse(DetailSerializer, description="A session request without its CSRF token."),
+    404: OpenApiResponse(DetailSerializer, description="No such object among yours (another user's too)."),
+    409: OpenApiResponse(DetailSerializer, description="Not possible in the object's current state."),
+    413: OpenApiResponse(DetailSerializer, description="The request body is too large."),
+    429: OpenApiResponse(DetailSerializer, description="Over a rate limit: see `Retry-After`."),
+}
+
+
+def _responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
+    """The success answer plus the documented error answers `codes` (and 401/403, which every call has)."""
+    return {**ok, **{code: _ERRORS[code] for code in sorted({401, 403, *codes})}}
+
+
+def _bulk_output(bulk: BulkJob) -> dict[str, Any]:
+    snapshot = bulk_snapshot(bulk)
+    if bulk.finished >= bulk.total:
+        snapshot["percentage"] = 100.0
+    instance = {**snapshot, "bulk": bulk, "jobs": selectors.bulk_jobs(bulk=bulk)}
+    return dict(BulkOutputSerializer(instance).data)
 
 
 def _job_or_404(request: Request, job_id: str) -> GenerationJob:
@@ -107,107 +138,141 @@ def _job_or_404(request: Request, job_id: str) -> GenerationJob:
     return job
 
 
-class JobListCreateApi(APIView):
+class JobListApi(APIView):
+    class Pagination(PageNumberPagination):
+        page_size = 20
+        page_size_query_param = "page_size"
+        max_page_size = 100
+
+    class PageSerializer(serializers.Serializer):
+        page = serializers.IntegerField(required=False, min_value=1, help_text="Past the last page: 404.")
+        page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    class FilterSerializer(PageSerializer):
+        status = serializers.CharField(required=False)
+        bulk_job = serializers.CharField(required=False)
+
+        def validate_status(self, value: str) -> str | None:
+            if value not in GenerationJob.Status.values:
+                raise serializers.ValidationError(
+                    f"status must be one of {', '.join(GenerationJob.Status.values)}."
+                )
+            return value
+
+        def validate_bulk_job(self, value: str) -> Any:
+            bulk_id = selectors.parse_id(value)
+            if bulk_id is None:
+                raise serializers.ValidationError("bulk_job must be a batch id.")
+            return bulk_id
+
+    @extend_schema_serializer(component_name="JobPage")
+    class OutputSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        next = serializers.URLField(allow_null=True)
+        previous = serializers.URLField(allow_null=True)
+        results = JobOutputSerializer(many=True)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=GenerationJob.Status.values),
-            OpenApiParameter("bulk_job", str, description="A batch id"),
+            OpenApiParameter("bulk_job", str, description="A batch id", pattern="^[0-9a-fA-F]{24}$"),
+            PageSerializer,
         ],
-        responses=JobOutput(many=True),
+        responses=_responses({200: OutputSerializer}, 400, 404),
+        operation_id="jobs_list",
     )
     def get(self, request: Request) -> Response:
-        status_filter = request.query_params.get("status") or None
-        if status_filter and status_filter not in GenerationJob.Status.values:
-            raise ValidationError(
-                {"status": [f"status must be one of {', '.join(GenerationJob.Status.values)}."]}
-            )
-        bulk_param = request.query_params.get("bulk_job") or None
-        bulk_id = selectors.parse_id(bulk_param) if bulk_param else None
-        if bulk_param and bulk_id is None:
-            raise ValidationError({"bulk_job": ["bulk_job must be a batch id."]})
-        qs = selectors.jobs_for_user(user=request.user, status=status_filter, bulk_job=bulk_id)
-        paginator = JobsPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(JobOutput(page, many=True).data)
+        # A plain dict: DRF reads a blank value in a QueryDict as "not given", so `?status=` would pass.
+        filters = JobListApi.FilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        jobs = selectors.jobs_for_user(
+            user=request.user,
+            status=filters.validated_data.get("status"),
+            bulk_job=filters.validated_data.get("bulk_job"),
+        )
+        paginator = JobListApi.Pagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        assert paginator.page is not None
+        body = {
+            "count": paginator.page.paginator.count,
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": page,
+        }
+        return Response(JobListApi.OutputSerializer(body).data)
 
-    @extend_schema(request=JobInputSerializer, responses={201: JobOutput})
+
+class JobCreateApi(APIView):
+    InputSerializer = extend_schema_serializer(component_name="JobInput")(JobInputSerializer)
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(request=InputSerializer, responses=_responses({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
         spec, errors = parse_job(request.data)
         if spec is None:
-            raise ValidationError(errors)
+            raise serializers.ValidationError(errors)
         limits.charge_jobs(user=request.user)
         job = services.job_create(user=request.user, spec=spec)
-        return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
+        return Response(JobCreateApi.OutputSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
-class JobCancelApi(APIView):
-    @extend_schema(request=None, responses={202: JobOutput})
-    def post(self, request: Request, job_id: str) -> Response:
-        job = services.job_cancel(job=_job_or_404(request, job_id))
-        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+class JobListCreateApi(APIView):
+    """`/api/jobs/` serves two actions, each its own class (which is why they name their serializers
+    by class, not `self`): GET is JobListApi's, POST is JobCreateApi's."""
 
-
-class JobRetryApi(APIView):
-    @extend_schema(request=None, responses={202: JobOutput})
-    def post(self, request: Request, job_id: str) -> Response:
-        job = _job_or_404(request, job_id)
-        limits.charge_jobs(user=request.user)
-        job = services.job_retry(job=job)
-        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+    get = JobListApi.get
+    post = JobCreateApi.post
 
 
 class JobDetailApi(APIView):
-    @extend_schema(responses=JobOutput)
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(responses=_responses({200: OutputSerializer}, 404))
     def get(self, request: Request, job_id: str) -> Response:
-        return Response(JobOutput(_job_or_404(request, job_id)).data)
+        return Response(self.OutputSerializer(_job_or_404(request, job_id)).data)
 
 
-BulkOutput = inline_serializer(
-    "BulkOutput",
-    {
-        "id": serializers.CharField(),
-        "total": serializers.IntegerField(),
-        "counts": serializers.DictField(child=serializers.IntegerField()),
-        "finished": serializers.IntegerField(),
-        "percentage": serializers.FloatField(),
-        "estimated_completion": serializers.DateTimeField(allow_null=True),
-        "current": serializers.ListField(child=serializers.DictField()),
-        "created_at": serializers.DateTimeField(),
-        "jobs": JobSummaryOutput(many=True),
-    },
-)
+class JobCancelApi(APIView):
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(request=None, responses=_responses({202: OutputSerializer}, 404, 409))
+    def post(self, request: Request, job_id: str) -> Response:
+        job = services.job_cancel(job=_job_or_404(request, job_id))
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-def bulk_body(bulk: BulkJob) -> dict[str, Any]:
-    snapshot = bulk_snapshot(bulk)
-    return {
-        "id": str(bulk.pk),
-        "total": bulk.total,
-        "counts": snapshot["counts"],
-        "finished": snapshot["finished"],
-        "percentage": 100.0 if bulk.finished >= bulk.total else snapshot["percentage"],
-        "estimated_completion": snapshot["estimated_completion"],
-        "current": snapshot["current"],
-        "created_at": bulk.created_at,
-        "jobs": JobSummaryOutput(selectors.bulk_jobs(bulk=bulk), many=True).data,
-    }
+class JobRetryApi(APIView):
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(request=None, responses=_responses({202: OutputSerializer}, 404, 409, 429))
+    def post(self, request: Request, job_id: str) -> Response:
+        job = _job_or_404(request, job_id)
+        if job.status in services.RETRYABLE:  # a refused retry (409) costs nothing
+            limits.charge_jobs(user=request.user)
+        job = services.job_retry(job=job)
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class BulkCreateApi(APIView):
-    @extend_schema(request=BulkInputSerializer, responses={201: BulkOutput})
+    InputSerializer = extend_schema_serializer(component_name="BulkInput")(BulkInputSerializer)
+    OutputSerializer = BulkOutputSerializer
+
+    @extend_schema(request=InputSerializer, responses=_responses({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
         specs, errors = parse_batch(request.data)
         if errors:
-            raise ValidationError(errors)
+            raise serializers.ValidationError(errors)
         limits.charge_batch_items(user=request.user, count=len(specs))
         bulk = services.bulk_create(user=request.user, specs=specs)
-        return Response(bulk_body(bulk), status=status.HTTP_201_CREATED)
+        return Response(_bulk_output(bulk), status=status.HTTP_201_CREATED)
 
 
 class BulkDetailApi(APIView):
-    @extend_schema(responses=BulkOutput)
+    OutputSerializer = BulkOutputSerializer
+
+    @extend_schema(responses=_responses({200: OutputSerializer}, 404))
     def get(self, request: Request, bulk_id: str) -> Response:
         bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
         if bulk is None:
             raise Http404
-        return Response(bulk_body(bulk))
+        return Response(_bulk_output(bulk))

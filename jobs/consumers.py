@@ -1,10 +1,14 @@
-"""WebSocket `/ws/jobs/<id>/`: the SSE stream's data objects, with `type` and `seq` added."""
+"""WebSocket `/ws/jobs/<id>/`: the SSE stream's data objects, with `type` and `seq` added.
+
+Credentials and ownership are the lean path's cached lookups (the session cookie or the token, no session
+middleware), the steps before the first event are the SSE stream's (progress.sse.start), and each event's
+JSON text is made once per process for every socket following the job.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -13,7 +17,7 @@ from jobs.groups import job_group
 from jobs.live import owned
 from jobs.models import GenerationJob
 from progress import stream_limits
-from progress.auth import credentials_user
+from progress.auth import TOKEN_SUBPROTOCOL, credentials_user, token_key
 from progress.jsonenc import dumps
 from progress.sse import Opened, Refusal, cached, start
 from progress.streams import Item
@@ -27,30 +31,11 @@ CLOSE_NORMAL = 1000
 CLOSE_CODES = {401: CLOSE_UNAUTHORIZED, 404: CLOSE_NOT_FOUND, 400: CLOSE_BAD_REQUEST, 429: CLOSE_TOO_MANY}
 
 
-TOKEN_SUBPROTOCOL = "token"
-
-
-def _credentials(scope: dict[str, Any]) -> tuple[str, bool]:
-    """The API token from `Authorization: Token <key>`, or from the subprotocols `["token", "<key>"]` (what a
-    browser can send). Never from the URL, which servers and proxies write to their logs."""
-    headers = dict(scope.get("headers", []))
-    scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "token" and key.strip():
-        return key.strip(), False
-    protocols = list(scope.get("subprotocols") or [])
-    if len(protocols) == 2 and protocols[0] == TOKEN_SUBPROTOCOL:
-        return protocols[1], True
-    return "", False
-
-
 def _ws_text(item: Item) -> str:
     return cached(item, "ws", lambda: dumps({**item.data, "type": item.type, "seq": item.seq}))
 
 
 class JobProgressConsumer(AsyncWebsocketConsumer):
-    """Credentials and ownership are the lean path's cached lookups (no session middleware), and each
-    event's JSON text is made once per process for every socket following the job."""
-
     async def _refuse(self, code: int) -> None:
         """Accept, then close with `code`: a refused handshake would only tell the client 403."""
         await self.accept(self.subprotocol)
@@ -59,10 +44,14 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.task: asyncio.Task[None] | None = None
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        token, by_subprotocol = _credentials(self.scope)
-        self.subprotocol = TOKEN_SUBPROTOCOL if by_subprotocol else None
         headers = dict(self.scope.get("headers", []))
-        user = await credentials_user(cookie=headers.get(b"cookie", b"").decode("latin-1"), token=token)
+        subprotocols = list(self.scope.get("subprotocols") or [])
+        # The token's subprotocol is echoed, as a browser requires; the key itself never is.
+        self.subprotocol = TOKEN_SUBPROTOCOL if subprotocols[:1] == [TOKEN_SUBPROTOCOL] else None
+        user = await credentials_user(
+            cookie=headers.get(b"cookie", b"").decode("latin-1"),
+            token=token_key(headers.get(b"authorization", b"").decode("latin-1"), subprotocols),
+        )
         job_id = await owned(GenerationJob, user=user, object_id=self.scope["url_route"]["kwargs"]["job_id"])
         opened = await start(
             user=user,
@@ -75,7 +64,6 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
             await self._refuse(CLOSE_CODES.get(opened.status, CLOSE_NORMAL))
             return
         await self.accept(self.subprotocol)
-        assert opened.stream is not None
         self.task = asyncio.create_task(self._pump(opened))
 
     async def _pump(self, opened: Opened) -> None:

@@ -1,13 +1,13 @@
 """Estimated completion from per-stage history, not from elapsed / percentage.
 
-Stages run at very different speeds (research is a few fixed steps, writing grows with the word
-count, SEO is a few steps plus a pass over the article), so the seed's linear formula is wrong for
-most of a job's life. For each stage of a mode this fits `seconds = a + b * words` on recent finished
-jobs: Theil-Sen (the median of pairwise slopes) when the history has varied lengths, a weighted
-median otherwise, newer runs weighing more. While a stage runs, its expected duration is blended
-with the rate observed inside it, trusting the observation more as the stage progresses.
+Stages run at very different speeds (research is a few fixed steps, writing grows with the word count,
+SEO is a few steps plus a pass over the article), so the story's linear formula (docs/story.md) is wrong
+for most of a job's life. For each stage of a mode this fits `seconds = a + b * words` on recent
+finished jobs: Theil-Sen (the median of pairwise slopes) when the history has varied lengths, a weighted
+median otherwise, newer runs weighing more. While a stage runs, its expected duration is blended with
+the rate observed inside it, trusting the observation more as the stage progresses.
 
-Before there is history, the seed's figures are the prior (topic 2-4 min, keywords 2.5-4 min,
+Before there is history, the story's figures are the prior (topic 2-4 min, keywords 2.5-4 min,
 trends and spin 1-2 min). A mode never seen borrows the history of the others, scaled.
 """
 
@@ -23,15 +23,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobs.models import GenerationJob
+from jobs.pipeline.stages import STAGE_ORDER, stages_for
 from jobs.queue import live_worker_slots
 
 HISTORY_SIZE = 30
 HISTORY_TTL = 10.0
 RECENCY_DECAY = 0.93
 REFERENCE_WORDS = 1000
-STAGE_ORDER = ("research", "writing", "seo")
 
-# Seconds at 1,000 words: the midpoints of the seed's notes, split across the stages.
+# Seconds at 1,000 words: the midpoints of the story's figures (docs/story.md), split across the stages.
 PRIORS: dict[str, dict[str, float]] = {
     "topic": {"research": 60.0, "writing": 90.0, "seo": 30.0},
     "keywords": {"research": 80.0, "writing": 90.0, "seo": 25.0},
@@ -47,10 +47,6 @@ OBSERVED_WEIGHT = 0.25
 MIN_SPREAD, MAX_SPREAD = 0.05, 0.6
 
 Sample = tuple[float, int]  # (seconds, word_count), newest first
-
-
-def stages_for(mode: str) -> tuple[str, ...]:
-    return ("writing", "seo") if mode == "spin" else STAGE_ORDER
 
 
 def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:

@@ -132,7 +132,17 @@ def _csv_payload(upload: UploadedFile, defaults: dict[str, Any]) -> BatchInput:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:
         return BatchInput(errors=["The CSV file must be UTF-8 text."])
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_rows(csv.DictReader(io.StringIO(text)), defaults)
+    except csv.Error as exc:
+        # The csv module's own limit is a field of 128 KiB (csv.field_size_limit()).
+        if "field larger than field limit" in str(exc):
+            limit = csv.field_size_limit() // 1024
+            return BatchInput(errors=[f"A field in the CSV file is larger than {limit} KiB."])
+        return BatchInput(errors=[f"The CSV file cannot be read: {exc}."])
+
+
+def _csv_rows(reader: csv.DictReader[str], defaults: dict[str, Any]) -> BatchInput:
     header = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
     if not header:
         columns = ",".join(CSV_COLUMNS)
@@ -146,11 +156,12 @@ def _csv_payload(upload: UploadedFile, defaults: dict[str, Any]) -> BatchInput:
     items: list[dict[str, Any]] = []
     labels: list[str] = []
     for row in reader:
-        if len(items) > MAX_BATCH:
-            break
         cells = {name: (value or "").strip() for name, value in row.items() if name in CSV_COLUMNS}
         if not any(cells.values()):
             continue
+        if len(items) == MAX_BATCH:
+            message = f"The CSV file has more than {MAX_BATCH} articles: split it into smaller batches."
+            return BatchInput(errors=[message])
         item: dict[str, Any] = {name: value for name, value in cells.items() if value and name != "keywords"}
         if cells.get("keywords"):
             item["keywords"] = split_list(cells["keywords"], ";|")

@@ -1,27 +1,65 @@
-"""/metrics in Prometheus' text format: jobs by status, live worker slots, and this process's streams."""
+"""/metrics in Prometheus' text format: jobs by status, live worker slots, and this process's streams.
+
+Only for `Authorization: Bearer <CONTENTGEN_METRICS_TOKEN>` or a staff session (staff only when no token is
+set). Job counts are one indexed count per status (the `job_queue` index starts with status), kept for
+COUNTS_TTL seconds, so scrapers never make a web process scan the jobs.
+"""
 
 from __future__ import annotations
 
+import hmac
 import time
+from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from contentgen import mongo
 from jobs.models import GenerationJob
 from jobs.queue import live_worker_slots
 from progress.hub import get_hub
 
+COUNTS_TTL = 5.0
+_counts_cache: tuple[float, dict[str, int]] | None = None
+
+
+def _count(status: str) -> int:
+    return GenerationJob.objects.filter(status=status).count()
+
 
 def _job_counts() -> dict[str, int]:
-    pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-    counts = dict.fromkeys(GenerationJob.Status.values, 0)
-    for row in mongo.collection(GenerationJob._meta.db_table).aggregate(pipeline):
-        counts[str(row["_id"])] = int(row["n"])
+    global _counts_cache
+    if _counts_cache is not None and time.monotonic() - _counts_cache[0] < COUNTS_TTL:
+        return _counts_cache[1]
+    counts = {status: _count(status) for status in GenerationJob.Status.values}
+    _counts_cache = (time.monotonic(), counts)
     return counts
 
 
+def _bearer_ok(request: HttpRequest) -> bool:
+    token = str(settings.CONTENTGEN_METRICS_TOKEN or "")
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
+
+
+async def _refusal(request: HttpRequest) -> HttpResponse | None:
+    if _bearer_ok(request):
+        return None
+    user: Any = await request.auser()
+    if user.is_authenticated and user.is_staff:
+        return None
+    if user.is_authenticated:
+        return JsonResponse({"detail": "Metrics are for staff and the metrics token only."}, status=403)
+    response = JsonResponse({"detail": "Send Authorization: Bearer <CONTENTGEN_METRICS_TOKEN>."}, status=401)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 async def metrics(request: HttpRequest) -> HttpResponse:
+    refusal = await _refusal(request)
+    if refusal is not None:
+        return refusal
     started = time.monotonic()
     counts = await sync_to_async(_job_counts, thread_sensitive=False)()
     slots = await sync_to_async(live_worker_slots, thread_sensitive=False)()

@@ -1,4 +1,4 @@
-"""Stored documents. Field names are a contract (DESIGN.md, "Stored documents")."""
+"""Stored documents. Field names are a contract (docs/contracts.md, "Stored documents")."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from django.utils import timezone
 from django_mongodb_backend.fields import ArrayField, EmbeddedModelField
 from django_mongodb_backend.models import EmbeddedModel
 
+from jobs.pipeline import stages
+
 
 class Stage(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RESEARCH = "research", "Research"
-    WRITING = "writing", "Writing"
-    SEO = "seo", "SEO"
-    COMPLETED = "completed", "Completed"
+    QUEUED = stages.QUEUED, stages.LABELS[stages.QUEUED]
+    RESEARCH = stages.RESEARCH, stages.LABELS[stages.RESEARCH]
+    WRITING = stages.WRITING, stages.LABELS[stages.WRITING]
+    SEO = stages.SEO, stages.LABELS[stages.SEO]
+    COMPLETED = stages.COMPLETED, stages.LABELS[stages.COMPLETED]
 
 
 class Progress(EmbeddedModel):

@@ -21,6 +21,7 @@ from jobs import forms, limits, selectors, services
 from jobs.bulk import bulk_snapshot
 from jobs.models import GenerationJob, Stage
 from jobs.payloads import complete_event, job_summary, progress_dict, progress_event
+from jobs.pipeline.stages import STAGE_ORDER, stage_label
 from jobs.validation import parse_batch, parse_job
 from progress import events as event_log
 
@@ -30,18 +31,13 @@ BULK_TEMPLATE = "jobs/bulk_detail.html"
 DASHBOARD_TEMPLATE = "jobs/dashboard.html"
 STATE_LABELS = {"pending": "Pending", "running": "Running", "done": "Done", "failed": "Failed"}
 EVENT_HISTORY = 100
-TERMINAL = frozenset(GenerationJob.TERMINAL)
-
-
-def _label(stage: str | None) -> str:
-    return Stage(stage).label if stage in Stage.values else (stage or "").title()
 
 
 def _stages(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
-            "label": _label(name),
+            "label": stage_label(name),
             "state": info.get("state", "pending"),
             "state_label": STATE_LABELS.get(info.get("state", "pending"), info.get("state", "")),
             "percentage": info.get("percentage") or 0,
@@ -57,10 +53,10 @@ def _status_label(status: str) -> str:
 
 def job_tab_title(*, status: str, percentage: float, stage: str) -> str:
     if status == GenerationJob.Status.FAILED:
-        return f"Failed · {_label(stage)} · {APP}"
+        return f"Failed · {stage_label(stage)} · {APP}"
     if status == GenerationJob.Status.CANCELLED:
         return f"Cancelled · {APP}"
-    return f"{int(percentage)}% · {_label(stage)} · {APP}"
+    return f"{int(percentage)}% · {stage_label(stage)} · {APP}"
 
 
 def job_context(data: dict[str, Any]) -> dict[str, Any]:
@@ -73,10 +69,10 @@ def job_context(data: dict[str, Any]) -> dict[str, Any]:
         "job_id": data["job_id"],
         "status": status,
         "status_label": _status_label(status),
-        "terminal": status in TERMINAL,
+        "terminal": status in GenerationJob.TERMINAL,
         "percentage": percentage,
         "stage": stage,
-        "stage_label": _label(stage),
+        "stage_label": stage_label(stage),
         "stage_progress": progress.get("stage_progress") or 0,
         "message": progress.get("message") or "",
         "started_at": progress.get("started_at"),
@@ -111,10 +107,12 @@ def event_item(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cells(stages: dict[str, Any] | None) -> list[dict[str, Any] | None]:
-    """The batch grid's research, writing and SEO columns; None where the mode has no such stage."""
+def _cells(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The batch grid's stage columns; `na` where the mode has no such stage."""
     by_name = {stage["name"]: stage for stage in _stages(stages)}
-    return [by_name.get(name) for name in ("research", "writing", "seo")]
+    return [
+        by_name.get(name) or {"name": name, "label": stage_label(name), "na": True} for name in STAGE_ORDER
+    ]
 
 
 def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +127,7 @@ def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
         "status": status,
         "status_label": _status_label(status),
         "stage": stage,
-        "stage_label": _label(stage),
+        "stage_label": stage_label(stage),
         "percentage": percentage,
         "message": summary.get("message", progress.get("message")) or "",
         "estimated_start": progress.get("estimated_start"),
@@ -319,22 +317,27 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
 
 def _event_history(job: GenerationJob) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for stored in event_log.after(job.pk, 0)[-EVENT_HISTORY:]:
+    for stored in event_log.last_events(job.pk, EVENT_HISTORY):
         item = event_item(stored.get("data") or {})
         if not items or items[-1]["key"] != item["key"]:
             items.append(item)
     return items
 
 
+def _owned_with_seq(request: HttpRequest, find: Any, *, missing: str, **object_id: str) -> tuple[Any, int]:
+    """The user's job or batch (else 404), and the last seq of its stream stored before it was read:
+    the page's stream resumes there, so nothing between the render and the stream's connection is missed."""
+    oid = selectors.parse_id(next(iter(object_id.values())))
+    since = event_log.last_seq(oid) if oid else 0
+    found = find(user=request.user, **object_id)
+    if found is None:
+        raise Http404(missing)
+    return found, since
+
+
 @login_required
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    oid = selectors.parse_id(job_id)
-    # The stream resumes after the last event stored before this render reads the job, so nothing that
-    # happens between the render and the stream's connection is missed.
-    since = event_log.last_seq(oid) if oid else 0
-    job = selectors.job_for_user(user=request.user, job_id=job_id)
-    if job is None:
-        raise Http404("No such article.")
+    job, since = _owned_with_seq(request, selectors.job_for_user, job_id=job_id, missing="No such article.")
     data = complete_event(job) if job.is_terminal else progress_event(job)
     context = {
         "job": job,
@@ -347,11 +350,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def bulk_detail(request: HttpRequest, bulk_id: str) -> HttpResponse:
-    oid = selectors.parse_id(bulk_id)
-    since = event_log.last_seq(oid) if oid else 0
-    bulk = selectors.bulk_for_user(user=request.user, bulk_id=bulk_id)
-    if bulk is None:
-        raise Http404("No such batch.")
+    bulk, since = _owned_with_seq(request, selectors.bulk_for_user, bulk_id=bulk_id, missing="No such batch.")
     b = bulk_context(bulk_snapshot(bulk))
     rows = [summary_context(job_summary(job)) for job in selectors.bulk_jobs(bulk=bulk)]
     context = {
@@ -359,6 +358,7 @@ def bulk_detail(request: HttpRequest, bulk_id: str) -> HttpResponse:
         "b": b,
         "rows": rows,
         "failures": [row for row in rows if row["error"]],
+        "stage_columns": [stage_label(name) for name in STAGE_ORDER],
         "live_src": None if b["done"] else f"/bulk/{bulk.pk}/live?last_event_id={since}",
     }
     return render(request, BULK_TEMPLATE, context)

@@ -1,9 +1,10 @@
-"""The JSON bodies of events (DESIGN.md, "SSE"): built from a job, JSON-ready by construction."""
+"""The JSON bodies of events (docs/contracts.md, "SSE"): built from a job, JSON-ready by construction."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from jobs.pipeline.stages import stages_for
 from progress.events import isoformat, now
 
 PROGRESS_FIELDS = ("percentage", "stage", "stage_progress", "message", "elapsed_seconds")
@@ -38,7 +39,7 @@ def error_dict(error: Any) -> dict[str, Any] | None:
 
 def stages_dict(job: Any) -> dict[str, dict[str, Any]]:
     """Each stage of the job's mode: state (pending, running, done, failed), percentage and seconds."""
-    order = ("writing", "seo") if job.mode == "spin" else ("research", "writing", "seo")
+    order = stages_for(job.mode)
     current = job.progress.stage
     timings = job.stage_timings or {}
     out: dict[str, dict[str, Any]] = {}

@@ -14,8 +14,11 @@ from jobs.models import BulkJob, GenerationJob
 def parse_id(value: Any) -> ObjectId | None:
     if isinstance(value, ObjectId):
         return value
+    text = str(value)
+    if len(text) != 24:  # ObjectId() also takes any 12-character string as raw bytes
+        return None
     try:
-        return ObjectId(str(value))
+        return ObjectId(text)
     except (InvalidId, TypeError):
         return None
 

@@ -19,7 +19,8 @@ from jobs import claiming, payloads
 from jobs.bulk import bulk_emit
 from jobs.eta import queue_forecast
 from jobs.groups import bulk_group, job_group, user_group
-from jobs.models import BulkJob, GenerationJob, Progress, Stage
+from jobs.models import BulkJob, GenerationJob, JobError, Progress, Stage
+from jobs.pipeline.stages import STAGE_ORDER, stage_label
 from jobs.queue import client, notify_queued
 from jobs.validation import JobSpec
 from progress.publish import publish, publish_many
@@ -131,12 +132,53 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
     bulk_emit(bulk=BulkJob.objects.get(pk=job.bulk_job_id), trigger=job)
 
 
+def _give_up(*, pk: Any, stamp: Any) -> bool:
+    """Fail an abandoned job whose workers died CONTENTGEN_MAX_ATTEMPTS times. True if this call did it."""
+    max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
+    job = GenerationJob.objects.filter(
+        pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp, attempts__gte=max_attempts
+    ).first()
+    if job is None:
+        return False
+    stage = job.progress.stage if job.progress.stage in STAGE_ORDER else STAGE_ORDER[0]
+    job.status = GenerationJob.Status.FAILED
+    job.error = JobError(
+        message=f"The worker running this job stopped responding {max_attempts} times; giving up. "
+        "Check the workers' logs and memory, then retry the job.",
+        stage=stage,
+        timestamp=stamp,
+    )
+    p = job.progress
+    p.message = f"Failed in the {stage_label(stage)} stage"
+    p.completed_at = stamp
+    p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
+    won = GenerationJob.objects.filter(
+        pk=pk, status=GenerationJob.Status.PROCESSING, lease_owner=job.lease_owner, lease_expires_at__lt=stamp
+    ).update(
+        status=job.status,
+        error=job.error,
+        progress=p,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=stamp,
+    )
+    if won != 1:
+        return False
+    _bulk_move(job, GenerationJob.Status.PROCESSING, job.status)
+    seq = job_emit(job=job)
+    job_emit(job=job, type="complete", after=seq)
+    return True
+
+
 def job_claim(*, worker_id: str) -> tuple[GenerationJob, bool] | None:
     """Take over a job whose lease expired, else one of the oldest queued. Returns (job, taken_over).
 
-    Raw conditional updates on `_id` plus the expected state (see jobs.claiming for why not the ORM)."""
+    An expired job that has used up its attempts is failed instead of taken over. Raw conditional updates
+    on `_id` plus the expected state (see jobs.claiming for why not the ORM)."""
     stamp = timezone.now()
     for pk in claiming.expired_leases(stamp):
+        if _give_up(pk=pk, stamp=stamp):
+            continue
         if claiming.take_over(pk=pk, worker_id=worker_id, now=stamp, lease_until=_lease_until()):
             return GenerationJob.objects.get(pk=pk), True
     queued = claiming.window.oldest(stamp)
@@ -261,9 +303,12 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
     raise ApplicationError(f"This job is already {job.status}; there is nothing to cancel.", status=409)
 
 
+RETRYABLE = frozenset({GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED})
+
+
 def job_retry(*, job: GenerationJob) -> GenerationJob:
     """A failed or cancelled job goes back to the queue, keeping the stages it had finished."""
-    if job.status not in (GenerationJob.Status.FAILED, GenerationJob.Status.CANCELLED):
+    if job.status not in RETRYABLE:
         raise ApplicationError(
             f"Only failed or cancelled jobs can be retried; this one is {job.status}.", status=409
         )

@@ -7,6 +7,7 @@ the same URLs are served by the lean path (jobs.live), which shares every step w
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -17,6 +18,7 @@ from jobs.pages import live_fragments
 from progress import stream_limits
 from progress.sse import (
     PING_FRAME,
+    Encoder,
     Refusal,
     acquire_slot,
     cached,
@@ -24,34 +26,16 @@ from progress.sse import (
     refusal_response,
     request_user,
     serve_stream,
+    sse_frame,
     stream_response,
     unauthorized,
 )
 from progress.streams import Item, follow_group
 
-
-async def job_progress(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    return await serve_stream(
-        request,
-        user=await request_user(request),
-        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
-        group=job_group,
-    )
-
-
-async def bulk_progress(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
-    return await serve_stream(
-        request,
-        user=await request_user(request),
-        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
-        group=bulk_group,
-    )
-
-
 # The pages' live streams: the same events, rendered once per process into the pages' partials.
 
 
-def html_frames(view: str) -> Callable[[Item], bytes]:
+def html_frames(view: str) -> Encoder:
     def encode(item: Item) -> bytes:
         if item.type == "ping":
             return PING_FRAME
@@ -64,24 +48,37 @@ def _fragment(view: str, item: Item) -> str:
     return " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
 
 
-async def job_live(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    return await serve_stream(
-        request,
-        user=await request_user(request, token=False),
-        find=lambda user: selectors.job_for_user(user=user, job_id=job_id),
-        group=job_group,
-        encode=html_frames("job"),
-    )
+Find = Callable[[Any, str], Any]
 
 
-async def bulk_live(request: HttpRequest, bulk_id: str) -> HttpResponseBase:
-    return await serve_stream(
-        request,
-        user=await request_user(request, token=False),
-        find=lambda user: selectors.bulk_for_user(user=user, bulk_id=bulk_id),
-        group=bulk_group,
-        encode=html_frames("bulk"),
-    )
+def _stream_view(find: Find, group: Callable[[Any], str], *, page: str | None = None) -> Callable[..., Any]:
+    """A view streaming one job's or batch's events: JSON for the API (session or token), or the
+    rendered fragments of `page` (session only)."""
+
+    async def view(request: HttpRequest, object_id: str) -> HttpResponseBase:
+        return await serve_stream(
+            request,
+            user=await request_user(request, token=page is None),
+            find=lambda user: find(user, object_id),
+            group=group,
+            encode=sse_frame if page is None else html_frames(page),
+        )
+
+    return view
+
+
+def _job(user: Any, job_id: str) -> Any:
+    return selectors.job_for_user(user=user, job_id=job_id)
+
+
+def _bulk(user: Any, bulk_id: str) -> Any:
+    return selectors.bulk_for_user(user=user, bulk_id=bulk_id)
+
+
+job_progress = _stream_view(_job, job_group)
+bulk_progress = _stream_view(_bulk, bulk_group)
+job_live = _stream_view(_job, job_group, page="job")
+bulk_live = _stream_view(_bulk, bulk_group, page="bulk")
 
 
 async def dashboard_live(request: HttpRequest) -> HttpResponseBase:

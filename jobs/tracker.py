@@ -1,9 +1,10 @@
 """Turns what the crew is doing into persisted, pushed progress for one job attempt.
 
-Keeps the seed's API (`update`, `complete`, `fail`). Every state change goes through
-`_emit`, which: appends to the event log and group_sends (progress.publish), and writes the job's
-snapshot. Events are merged to at most ~5/s and snapshots to ~2/s per job, because a 1,000-word
-article streams thousands of chunks; stage changes and the final state are never merged away.
+Keeps the API of the original story (docs/story.md): `update`, `complete`, `fail`. Every change is
+written to the job's snapshot (`jobs.services.job_snapshot_write`, only while this worker holds the
+lease) and published as an event (`jobs.services.job_emit`: the event log, then the channel layer).
+Events are merged to at most ~5/s and snapshots to ~2/s per job, because a 1,000-word article streams
+thousands of chunks; stage changes and the final state are never merged away.
 """
 
 from __future__ import annotations
@@ -14,27 +15,15 @@ from typing import Any
 
 from jobs import eta, payloads
 from jobs.models import GenerationJob, JobError, Result, Stage
+from jobs.pipeline import stages
 from jobs.services import LeaseLost, bulk_member_changed, job_emit, job_finish, job_snapshot_write
 from progress.events import now
 
 EVENT_INTERVAL = 0.2
 SNAPSHOT_INTERVAL = 0.5
 
-BANDS: dict[str, dict[str, tuple[float, float]]] = {
-    "full": {Stage.RESEARCH: (0.0, 33.0), Stage.WRITING: (33.0, 66.0), Stage.SEO: (66.0, 100.0)},
-    "spin": {Stage.WRITING: (0.0, 50.0), Stage.SEO: (50.0, 100.0)},
-}
 # Below 100 until the job is really complete, even when the last stage reports 100%.
 MAX_RUNNING_PERCENTAGE = 99.9
-
-
-def bands_for(mode: str) -> dict[str, tuple[float, float]]:
-    return BANDS["spin" if mode == GenerationJob.Mode.SPIN else "full"]
-
-
-def overall_percentage(mode: str, stage: str, stage_progress: float) -> float:
-    start, end = bands_for(mode)[stage]
-    return start + (end - start) * max(0.0, min(100.0, stage_progress)) / 100.0
 
 
 class ProgressTracker:
@@ -50,7 +39,7 @@ class ProgressTracker:
         self._stage_started_mono: float = time.monotonic()
         self.estimator = eta.JobEta(job)
 
-    # The seed's API --------------------------------------------------------------------------
+    # The story's API -------------------------------------------------------------------------
 
     def update(self, stage: str, progress: float, message: str, stage_progress: float | None = None) -> None:
         p = self.job.progress
@@ -81,19 +70,17 @@ class ProgressTracker:
         self._terminal()
 
     def fail(self, error_message: str, stage: str) -> None:
-        p = self.job.progress
-        self.job.status = GenerationJob.Status.FAILED
         self.job.error = JobError(message=error_message, stage=stage, timestamp=now())
-        p.message = f"Failed in the {Stage(stage).label if stage in Stage.values else stage} stage"
-        p.completed_at = now()
-        p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
-        self._refresh_times(finished=True)
-        self._terminal()
+        self._stopped(GenerationJob.Status.FAILED, f"Failed in the {stages.stage_label(stage)} stage")
 
     def cancelled(self) -> None:
+        self._stopped(GenerationJob.Status.CANCELLED, "Cancelled")
+
+    def _stopped(self, status: str, message: str) -> None:
+        """Ended without an article: no completion estimate is left standing."""
         p = self.job.progress
-        self.job.status = GenerationJob.Status.CANCELLED
-        p.message = "Cancelled"
+        self.job.status = status
+        p.message = message
         p.completed_at = now()
         p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
         self._refresh_times(finished=True)
@@ -105,10 +92,12 @@ class ProgressTracker:
         timings = dict(self.job.stage_timings or {})
         timings[stage] = {"started_at": now().isoformat(), "completed_at": None, "seconds": None}
         self.job.stage_timings = timings
-        self.update(stage, overall_percentage(self.job.mode, stage, 0), message, 0)
+        self.update(stage, stages.overall_percentage(self.job.mode, stage, 0), message, 0)
 
     def stage_progress(self, stage: str, stage_progress: float, message: str) -> None:
-        self.update(stage, overall_percentage(self.job.mode, stage, stage_progress), message, stage_progress)
+        self.update(
+            stage, stages.overall_percentage(self.job.mode, stage, stage_progress), message, stage_progress
+        )
 
     def stage_completed(self, stage: str, output: str | None, message: str) -> None:
         timings = dict(self.job.stage_timings or {})
@@ -122,7 +111,7 @@ class ProgressTracker:
             outputs[stage] = output
         self.job.stage_outputs = outputs
         self._persist({f"stage_outputs.{stage}": outputs.get(stage), f"stage_timings.{stage}": entry})
-        self.update(stage, overall_percentage(self.job.mode, stage, 100), message, 100)
+        self.update(stage, stages.overall_percentage(self.job.mode, stage, 100), message, 100)
 
     def announce(self, message: str) -> None:
         """A message with no change of stage, always sent (claims, takeovers, hand-backs)."""

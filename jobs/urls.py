@@ -11,8 +11,8 @@ urlpatterns = [
     path("jobs/<str:job_id>/", apis.JobDetailApi.as_view(), name="api-job"),
     path("jobs/<str:job_id>/cancel/", apis.JobCancelApi.as_view(), name="api-job-cancel"),
     path("jobs/<str:job_id>/retry/", apis.JobRetryApi.as_view(), name="api-job-retry"),
-    path("jobs/<str:job_id>/progress", sse_views.job_progress, name="api-job-progress"),
+    path("jobs/<str:object_id>/progress", sse_views.job_progress, name="api-job-progress"),
     path("bulk-jobs/", apis.BulkCreateApi.as_view(), name="api-bulk-jobs"),
     path("bulk-jobs/<str:bulk_id>/", apis.BulkDetailApi.as_view(), name="api-bulk-job"),
-    path("bulk-jobs/<str:bulk_id>/progress", sse_views.bulk_progress, name="api-bulk-progress"),
+    path("bulk-jobs/<str:object_id>/progress", sse_views.bulk_progress, name="api-bulk-progress"),
 ]

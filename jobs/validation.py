@@ -113,6 +113,19 @@ class JobInputSerializer(serializers.Serializer):
         return attrs
 
 
+class JobDefaultsSerializer(JobInputSerializer):
+    """A batch's `defaults`: any job fields, each valid on its own (the items decide the rest)."""
+
+    mode = StrictChoiceField(
+        choices=GenerationJob.Mode.choices,
+        required=False,
+        error_messages={"invalid_choice": "mode must be one of topic, keywords, trends, spin."},
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return attrs
+
+
 class BulkInputSerializer(serializers.Serializer):
     items = serializers.ListField(
         child=serializers.DictField(
@@ -145,10 +158,19 @@ def _spec(attrs: Mapping[str, Any]) -> JobSpec:
     return JobSpec(**{name: attrs[name] for name in JOB_FIELDS if name in attrs})
 
 
+def _unknown(data: Mapping[str, Any], known: tuple[str, ...]) -> str:
+    """A message naming the fields `data` has beyond `known` (a typo is refused, not silently ignored)."""
+    extra = sorted(str(name) for name in set(data) - set(known))
+    return f"Unknown field(s): {', '.join(extra)}. Use {', '.join(known)}." if extra else ""
+
+
 def parse_job(data: Any) -> tuple[JobSpec | None, dict[str, Any]]:
     """(spec, {}) when valid, else (None, {field: [messages]})."""
     if not isinstance(data, Mapping):
         return None, {"non_field_errors": ["Expected a JSON object of job fields."]}
+    unknown = _unknown(data, JOB_FIELDS)
+    if unknown:
+        return None, {"non_field_errors": [unknown]}
     serializer = JobInputSerializer(data=dict(data))
     if serializer.is_valid():
         return _spec(serializer.validated_data), {}
@@ -159,13 +181,19 @@ def parse_batch(data: Any) -> tuple[list[JobSpec], dict[str, Any]]:
     """Every item valid, or no spec at all and the errors keyed by item index."""
     if not isinstance(data, Mapping):
         return [], {"non_field_errors": ["Expected a JSON object with `items`."]}
+    unknown = _unknown(data, ("items", "defaults"))
+    if unknown:
+        return [], {"non_field_errors": [unknown]}
     outer = BulkInputSerializer(data=dict(data))
     if not outer.is_valid():
         return [], dict(outer.errors)
     defaults = outer.validated_data.get("defaults") or {}
-    unknown = sorted(set(defaults) - set(JOB_FIELDS))
+    unknown = _unknown(defaults, JOB_FIELDS)
     if unknown:
-        return [], {"defaults": [f"Unknown field(s): {', '.join(unknown)}."]}
+        return [], {"defaults": [unknown]}
+    checked = JobDefaultsSerializer(data=dict(defaults))
+    if not checked.is_valid():
+        return [], {"defaults": dict(checked.errors)}
     specs: list[JobSpec] = []
     item_errors: dict[str, Any] = {}
     for index, item in enumerate(outer.validated_data["items"]):

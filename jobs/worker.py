@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from jobs import services
-from jobs.models import GenerationJob, Stage
-from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
+from jobs.models import GenerationJob
+from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
 from jobs.queue import QUEUE_CHANNEL, client, worker_gone, worker_heartbeat
 from jobs.services import LeaseLost
 from jobs.tracker import ProgressTracker
@@ -35,10 +35,6 @@ from progress.layer import sender
 logger = logging.getLogger("contentgen.worker")
 
 IDLE_MIN, IDLE_MAX = 0.5, 5.0
-
-
-class Stop(Exception):
-    """Raised inside a job's pipeline when the worker shuts down or the user cancels."""
 
 
 class RunningJob:
@@ -52,25 +48,12 @@ class RunningJob:
         return self.handback.is_set() or self.cancel.is_set() or self.lost.is_set()
 
 
-def stage_label(stage: str) -> str:
-    return Stage(stage).label if stage in Stage.values else stage
-
-
 def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: RunningJob) -> None:
     """One attempt at one job, in the calling thread (the only thread that touches the ORM for it)."""
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
     tracker = ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk))
-    stage = (
-        job.progress.stage if job.progress.stage in (Stage.RESEARCH, Stage.WRITING, Stage.SEO) else "research"
-    )
+    stage = job.progress.stage if job.progress.stage in stages.STAGE_ORDER else stages.RESEARCH
     try:
-        if taken_over and job.attempts > max_attempts:
-            tracker.fail(
-                f"The worker running this job stopped responding {max_attempts} times; giving up. "
-                "Check the workers' logs and memory, then retry the job.",
-                stage,
-            )
-            return
         if taken_over:
             tracker.announce(f"Worker lost, retrying (attempt {job.attempts} of {max_attempts})")
         elif job.attempts > 1:
@@ -130,7 +113,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
     except Exception as exc:
         logger.exception("job %s failed unexpectedly", job.pk)
         with contextlib.suppress(LeaseLost):
-            tracker.fail(f"Unexpected error in the {stage_label(stage)} stage: {exc}. Retry the job.", stage)
+            tracker.fail(
+                f"Unexpected error in the {stages.stage_label(stage)} stage: {exc}. Retry the job.", stage
+            )
 
 
 class Worker:

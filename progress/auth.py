@@ -8,6 +8,7 @@ entries it concerns; AUTH_TTL bounds what a lost notice could leave behind.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http.cookies import SimpleCookie
 from importlib import import_module
 from types import SimpleNamespace
@@ -26,12 +27,18 @@ AUTH_TTL = 10.0
 _users: TtlCache[Any] = TtlCache(ttl=AUTH_TTL)
 
 
-def token_key(authorization: str, query_token: str | None = None) -> str:
-    """The key of `Authorization: Token <key>`, else `?token=` (browsers cannot set WebSocket headers)."""
+TOKEN_SUBPROTOCOL = "token"
+
+
+def token_key(authorization: str, subprotocols: Sequence[str] = ()) -> str:
+    """The key of `Authorization: Token <key>`, else of the WebSocket subprotocols `["token", "<key>"]`
+    (a browser cannot set WebSocket headers). Never from the URL: servers and proxies log URLs."""
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() == "token":
         return key.strip()
-    return (query_token or "").strip()
+    if len(subprotocols) == 2 and subprotocols[0] == TOKEN_SUBPROTOCOL:
+        return subprotocols[1].strip()
+    return ""
 
 
 def _token_user(key: str) -> Any:
@@ -69,11 +76,13 @@ def session_key_from(cookie_header: str) -> str:
     return morsel.value if morsel is not None else ""
 
 
-async def stream_user(*, session_user: Any, authorization: str = "", query_token: str | None = None) -> Any:
+async def stream_user(
+    *, session_user: Any, authorization: str = "", subprotocols: Sequence[str] = ()
+) -> Any:
     """The authenticated user, or None."""
     if session_user is not None and session_user.is_authenticated:
         return session_user
-    key = token_key(authorization, query_token)
+    key = token_key(authorization, subprotocols)
     if not key:
         return None
     return await token_user(key)

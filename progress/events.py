@@ -199,3 +199,9 @@ def latest_many(stream_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
 def latest(stream_id: ObjectId) -> dict[str, Any] | None:
     docs = list(collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(1))
     return docs[0] if docs else None
+
+
+def last_events(stream_id: ObjectId, count: int) -> list[dict[str, Any]]:
+    """The last `count` stored events, in order: a page's history without reading the whole log."""
+    cursor = collection().find({"job_id": stream_id}).sort("seq", DESCENDING).limit(count).hint(INDEX)
+    return list(reversed(list(cursor)))

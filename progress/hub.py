@@ -1,6 +1,6 @@
 """In-process fan-out: one Redis subscription per group per process, however many viewers.
 
-A subscription per connection measured p99 442 ms with 1,000 viewers of one job (DESIGN.md); here
+A subscription per connection measured p99 442 ms with 1,000 viewers of one job (docs/measurements.md); here
 each group (`job_<id>`, `bulk_<id>`, `user_<id>`) is one channel on the hub's own pub/sub
 connection, the only one in the process, and every message is decoded once and handed, as one
 shared `Pushed` object, to the bounded buffer of every local viewer. Encodings made from it (the SSE

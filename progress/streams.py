@@ -29,7 +29,7 @@ from progress.hub import CATCHUP, TICK, TICK_SECONDS, Hub, Pushed, Subscription,
 from progress.ttlcache import Batcher
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
-TERMINAL = "complete"
+END_EVENT = "complete"  # the event type after which a stream ends
 # Replay and catch-up read the log this many events at a time: a stream never holds a whole long log.
 REPLAY_CHUNK = 200
 MAX_EVENT_ID_DIGITS = 18  # below 2**63: every id fits MongoDB's int64
@@ -158,7 +158,7 @@ class Stream:
                         self.last = max(self.last, item.seq or 0)
                         last_sent = time.monotonic()
                         yield item
-                        if item.type == TERMINAL:
+                        if item.type == END_EVENT:
                             return
                     source = None
                 message = await subscription.queue.get()
@@ -179,7 +179,7 @@ class Stream:
                         shared = message.cache[Item] = _pushed_item(message)
                     self.last, last_sent = shared.seq or self.last, time.monotonic()
                     yield shared
-                    if shared.type == TERMINAL:
+                    if shared.type == END_EVENT:
                         return
                 else:
                     source = self._replay()
@@ -224,7 +224,7 @@ async def open_stream(
             return stream(0, [])
         if last_event_id < int(known["seq"]):  # the push ran ahead of the log read: read on in items()
             return stream(last_event_id, [], more=True)
-        if known["event"] == TERMINAL:
+        if known["event"] == END_EVENT:
             await hub.unsubscribe(subscription)
             return None
         return stream(int(known["seq"]), [])

@@ -6,9 +6,9 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
-from contentgen.embedded import _die_with_parent, daphne_command, stop_process
+from contentgen.embedded import daphne_command, die_with_parent, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -62,20 +62,20 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _log(name: str) -> Any:
     ARTIFACTS.mkdir(exist_ok=True)
     return (ARTIFACTS / f"{name}.log").open("ab")
 
 
 @dataclass
-class Worker:
+class WorkerProcess:
     proc: subprocess.Popen[bytes]
+    log: Path
+
+    def claimed(self) -> list[str]:
+        """The ids of the jobs this worker claimed, from its log."""
+        text = self.log.read_text(errors="replace")
+        return [line.split(" claimed job ", 1)[1].split()[0] for line in text.splitlines() if " claimed job " in line]
 
     def terminate(self, timeout: float = 60) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -89,20 +89,21 @@ class Worker:
         return self.proc.wait(timeout=timeout)
 
 
-def start_worker(*args: str, **env: str) -> Worker:
+def start_worker(*args: str, log: str = "worker", **env: str) -> WorkerProcess:
+    """`log` names the worker's log under test-artifacts/ (appended to; give a unique name to read it)."""
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", *args],
         cwd=ROOT,
         env=child_env(**env),
-        stdout=_log("worker"),
+        stdout=_log(log),
         stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
-    return Worker(proc)
+    return WorkerProcess(proc, ARTIFACTS / f"{log}.log")
 
 
-def run_burst(timeout: float = 90, **env: str) -> int:
-    return start_worker("--burst", **env).wait(timeout)
+def run_burst(timeout: float = 90, log: str = "worker", **env: str) -> int:
+    return start_worker("--burst", log=log, **env).wait(timeout)
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Daphne:
             env=child_env(**self.env),
             stdout=_log("daphne"),
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
         def ready() -> bool:
@@ -189,9 +190,13 @@ def read_stream(
     stop: Callable[[list[SseEvent]], bool] | None = None,
     timeout: float = 60,
     comments: list[str] | None = None,
+    into: list[SseEvent] | None = None,
 ) -> list[SseEvent]:
-    """Read events until the server ends the stream, or `stop(events)` is true; bounded by `timeout`."""
-    got: list[SseEvent] = []
+    """Read events until the server ends the stream, or `stop(events)` is true; bounded by `timeout`.
+
+    Events are appended to `into` (a new list unless given) as they arrive, and it is returned.
+    """
+    got: list[SseEvent] = into if into is not None else []
     deadline = time.monotonic() + timeout
     with httpx.stream(
         "GET", url, headers=headers or {}, timeout=httpx.Timeout(timeout, read=timeout)
@@ -211,7 +216,33 @@ def read_stream(
     return got
 
 
-def run_async(coro: Any, timeout: float = 120) -> Any:
+class StreamReader(threading.Thread):
+    """`read_stream` in a thread: `events` fills as events arrive, and `result()` re-raises its error."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(daemon=True, name=f"sse-reader {url}")
+        self.url = url
+        self.kwargs = kwargs
+        self.events: list[SseEvent] = []
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            read_stream(self.url, into=self.events, **self.kwargs)
+        except BaseException as exc:
+            self.error = exc
+
+    def result(self, timeout: float) -> list[SseEvent]:
+        self.join(timeout)
+        if self.is_alive():
+            raise AssertionError(f"stream {self.url} still open after {timeout:.0f} s; got {len(self.events)} events")
+        if self.error is not None:
+            raise self.error
+        return self.events
+
+
+def run_async(coro: Any, timeout: float = 100) -> Any:
     """asyncio.run in a fresh thread: playwright's sync API keeps an event loop running in the main one."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout)

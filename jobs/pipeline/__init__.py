@@ -6,7 +6,6 @@ Importing this package does not import crewAI; ``run_pipeline`` does, on first u
 from __future__ import annotations
 
 from .contracts import (
-    STAGES_BY_MODE,
     ArticleResult,
     JobInput,
     PipelineCancelled,
@@ -14,6 +13,7 @@ from .contracts import (
     StageFailed,
 )
 from .runner import run_pipeline
+from .stages import STAGES_BY_MODE
 
 __all__ = [
     "STAGES_BY_MODE",

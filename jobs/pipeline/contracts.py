@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STAGES_BY_MODE: dict[str, tuple[str, ...]] = {
-    "topic": ("research", "writing", "seo"),
-    "keywords": ("research", "writing", "seo"),
-    "trends": ("research", "writing", "seo"),
-    "spin": ("writing", "seo"),
-}
-
 
 @dataclass(frozen=True)
 class JobInput:

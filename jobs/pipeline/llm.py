@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from .contracts import JobInput, StageFailed
-from .env import prepare_crewai_environment
+from .crewai_env import prepare_crewai_environment
 
 if TYPE_CHECKING:
     from crewai.llms.base_llm import BaseLLM

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contracts import STAGES_BY_MODE, ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
+from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
 from .llm import check_llm_config, make_llm, provider_of
 from .offline_text import subject_for
 from .scoring import (
@@ -22,6 +22,7 @@ from .scoring import (
     seo_score,
     word_count,
 )
+from .stages import STAGES_BY_MODE
 
 PROGRESS_INTERVAL_SECONDS = 0.05
 POLL_SECONDS = 0.05
@@ -41,7 +42,7 @@ class _StageStream:
 
 
 @dataclass
-class _Tracker:
+class _CrewEvents:
     """Turns crewAI events (on the crew thread, in order) into queue items for the calling thread."""
 
     job: JobInput
@@ -165,7 +166,7 @@ def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = Non
     )
 
 
-def _run_crew(crew: Any, tracker: _Tracker, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+def _run_crew(crew: Any, tracker: _CrewEvents, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
     from crewai.events.stream_context import add_stream_sink, reset_stream_sinks  # noqa: PLC0415 - crewAI loads only when a job runs
 
     # A fresh thread starts with an empty context, so this sink sees only this job's events.
@@ -197,7 +198,7 @@ def run_pipeline(
 
     items: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     cancel_event = threading.Event()
-    tracker = _Tracker(job=job, items=items, cancel_event=cancel_event, task_stage={})
+    tracker = _CrewEvents(job=job, items=items, cancel_event=cancel_event, task_stage={})
     try:
         resolved = check_llm_config(llm_name, stage=remaining[0])
         llms = {
@@ -235,7 +236,7 @@ def run_pipeline(
 
 def _pump(
     items: queue.SimpleQueue[tuple[Any, ...]],
-    tracker: _Tracker,
+    tracker: _CrewEvents,
     on_event: Callable[[PipelineEvent], None],
     should_cancel: Callable[[], bool],
     cancel_event: threading.Event,

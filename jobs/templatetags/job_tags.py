@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django import template
@@ -59,28 +60,41 @@ def utc_clock(value: Any) -> str:
     return parsed.astimezone(dt.UTC).strftime("%H:%M:%S UTC") if parsed else ""
 
 
-def _seconds_until(value: Any, since: Any) -> float | None:
+# The one copy of the countdown wording: these filters render it first, and live.js, which ticks it
+# every second, reads it from <body data-time-wording> (the `time_wording` tag in base.html).
+TIME_WORDING: dict[str, dict[str, str]] = {
+    "left": {"soon": "less than a minute left", "later": "about {n} min left", "none": ""},
+    "starts": {
+        "soon": "starts in under a minute",
+        "later": "starts in about {n} min",
+        "none": "waiting for a worker",
+    },
+}
+
+
+def _countdown(kind: str, value: Any, since: Any) -> str:
+    wording = TIME_WORDING[kind]
     moment = parse_iso(value)
     if moment is None:
-        return None
-    return (moment - (parse_iso(since) or dt.datetime.now(dt.UTC))).total_seconds()
+        return wording["none"]
+    seconds = (moment - (parse_iso(since) or dt.datetime.now(dt.UTC))).total_seconds()
+    return wording["soon"] if seconds < 60 else wording["later"].format(n=round(seconds / 60))
+
+
+@register.simple_tag
+def time_wording() -> str:
+    return json.dumps(TIME_WORDING, separators=(",", ":"))
 
 
 @register.filter
 def minutes_left(value: Any, since: Any = None) -> str:
-    seconds = _seconds_until(value, since)
-    if seconds is None:
-        return ""
-    return "less than a minute left" if seconds < 60 else f"about {round(seconds / 60)} min left"
+    return _countdown("left", value, since)
 
 
 @register.filter
 def starts_in(value: Any, since: Any = None) -> str:
-    """A queued job's forecast start (`estimated_start`, None while no worker runs); live.js ticks it."""
-    seconds = _seconds_until(value, since)
-    if seconds is None:
-        return "waiting for a worker"
-    return "starts in under a minute" if seconds < 60 else f"starts in about {round(seconds / 60)} min"
+    """A queued job's forecast start (`estimated_start`, None while no worker runs)."""
+    return _countdown("starts", value, since)
 
 
 @register.filter

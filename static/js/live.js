@@ -90,12 +90,15 @@
     });
   }
 
-  // A queued job's forecast start; an empty attribute means no worker is running (no forecast).
-  function startsIn(value, now) {
-    var start = Date.parse(value);
-    if (!value || isNaN(start)) return "waiting for a worker";
-    var minutes = (start - now) / 60000;
-    return minutes < 1 ? "starts in under a minute" : "starts in about " + Math.round(minutes) + " min";
+  // The countdown wording is the server's (job_tags.TIME_WORDING, in <body data-time-wording>).
+  var wording = null;
+  function countdown(kind, value, now) {
+    if (wording === null) wording = JSON.parse(document.body.getAttribute("data-time-wording") || "{}");
+    var words = wording[kind], moment = Date.parse(value);
+    if (!words) return "";
+    if (!value || isNaN(moment)) return words.none;
+    var minutes = (moment - now) / 60000;
+    return minutes < 1 ? words.soon : words.later.replace("{n}", String(Math.round(minutes)));
   }
 
   function tick() {
@@ -106,13 +109,11 @@
       if (!isNaN(since)) el.textContent = formatDuration((now - since) / 1000);
     });
     document.querySelectorAll("[data-eta-left]").forEach(function (el) {
-      var eta = Date.parse(el.getAttribute("data-eta-left"));
-      if (isNaN(eta)) return;
-      var minutes = (eta - now) / 60000;
-      el.textContent = minutes < 1 ? "less than a minute left" : "about " + Math.round(minutes) + " min left";
+      if (isNaN(Date.parse(el.getAttribute("data-eta-left")))) return;
+      el.textContent = countdown("left", el.getAttribute("data-eta-left"), now);
     });
     document.querySelectorAll("[data-starts-in]").forEach(function (el) {
-      var text = startsIn(el.getAttribute("data-starts-in"), now);
+      var text = countdown("starts", el.getAttribute("data-starts-in"), now);
       if (el.hasAttribute("data-capfirst")) text = text.charAt(0).toUpperCase() + text.slice(1);
       el.textContent = text;
     });

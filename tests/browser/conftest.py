@@ -7,7 +7,6 @@ restarts daphne on the same port.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import sync_playwright
 
+from contentgen.embedded import stop_process
 from tests.factories import UserFactory
-from tests.stack import ARTIFACTS, ROOT, Daphne, Worker, start_worker
+from tests.stack import ARTIFACTS, ROOT, Daphne, WorkerProcess, start_worker
 
 __all__ = ["ARTIFACTS", "CHROMIUM", "PACE", "ROOT", "Stack"]
 
@@ -38,7 +38,7 @@ PACE = "70"
 @dataclass
 class Stack:
     daphne: Daphne
-    worker: Worker
+    worker: WorkerProcess
     username: str
     password: str
 
@@ -48,17 +48,12 @@ class Stack:
         return self.daphne.url
 
 
-def _stop_worker(worker: Worker) -> None:
-    if worker.proc.poll() is None:
-        try:
-            worker.terminate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Stack]:
-    """MongoDB has no transactions to roll back, so a user created here is seen by the child processes."""
+    """daphne and a two-slot worker for one module, stopped with it, so no later test shares them.
+
+    MongoDB has no transactions to roll back, so a user created here is seen by the child processes.
+    """
     username = f"browser-{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
         UserFactory(username=username, password=PASSWORD)
@@ -69,11 +64,11 @@ def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[
         daphne.start()
         yield Stack(daphne=daphne, worker=worker, username=username, password=PASSWORD)
     finally:
-        _stop_worker(worker)
+        stop_process(worker.proc, timeout=20)
         daphne.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         pytest.skip("chromium not found on PATH (apt-get install -y chromium)")

@@ -9,6 +9,8 @@ from tests.browser.conftest import ARTIFACTS, CHROMIUM, Stack
 
 pytestmark = [
     pytest.mark.slow,
+    # One xdist node runs the whole module, so its stack (daphne, a worker, Chromium) starts once.
+    pytest.mark.xdist_group("browser"),
     pytest.mark.skipif(CHROMIUM is None, reason="chromium not found on PATH (apt-get install -y chromium)"),
 ]
 
@@ -96,7 +98,7 @@ def test_a_job_created_from_the_form_goes_live_to_100_without_a_reload(page: Any
     create_job(page, "Urban beekeeping for beginners", 300)
     wait_for_value(page, 5, timeout=90)
     shot(page, "job-running")
-    page.wait_for_function(FINISHED_JS, timeout=120_000)
+    page.wait_for_function(FINISHED_JS, timeout=90_000)
 
     values = assert_ran_in_order(page.evaluate("() => window.__trace"))
     assert len(set(values)) >= 4, f"the bar moved only through {values}"
@@ -114,7 +116,7 @@ def test_the_job_page_survives_a_daphne_restart_mid_job(page: Any, live_server_s
     before = page.evaluate("() => window.__trace.length")
 
     live_server_stack.daphne.restart()  # same port: the page's EventSource reconnects with Last-Event-ID
-    page.wait_for_function(FINISHED_JS, timeout=120_000)
+    page.wait_for_function(FINISHED_JS, timeout=90_000)
 
     trace: list[dict[str, Any]] = page.evaluate("() => window.__trace")
     assert page.evaluate("() => window.__noReload === true"), "the page reloaded"
@@ -140,7 +142,7 @@ def test_a_batch_of_five_from_the_textarea_reaches_5_of_5(page: Any) -> None:
     page.evaluate("() => { window.__noReload = true; }")
     assert page.locator("#bulk-summary").inner_text().startswith("0 of 5")
     page.wait_for_function(
-        "() => document.querySelector('#bulk-summary .big-pct').textContent.trim() === '5 of 5'", timeout=180_000
+        "() => document.querySelector('#bulk-summary .big-pct').textContent.trim() === '5 of 5'", timeout=90_000
     )
     assert page.evaluate("() => window.__noReload === true")
     assert page.title() == "5 of 5 · contentgen"

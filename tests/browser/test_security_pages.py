@@ -54,3 +54,34 @@ def test_a_finished_hostile_article_fires_no_dialog(page: Any) -> None:
     assert page.locator("#job-result .prose").count() == 1
     assert seen["dialogs"] == []
     assert seen["csp"] == []
+
+
+def test_no_page_breaks_the_content_security_policy(page: Any, browser: Any, live_server_stack: Any) -> None:
+    seen = watch(page)
+    page.goto("/")
+    page.fill("#b-topics", "Window boxes for herbs")
+    page.fill("#b-words", "100")
+    page.click("#batch-form-card button[type=submit]")
+    page.wait_for_url(re.compile(r"/bulk/[0-9a-f]{24}/$"))
+    page.wait_for_function(
+        "() => document.querySelector('#bulk-summary .big-pct').textContent.trim() === '1 of 1'", timeout=120_000
+    )
+    page.goto("/")
+    page.wait_for_load_state("load")
+    page.click("#dashboard-jobs a[href*='/jobs/']")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f]{24}/$"))
+    page.wait_for_function(FINISHED_JS, timeout=60_000)
+    for path in ("/admin/", "/api/docs/"):
+        page.goto(path)
+        page.wait_for_load_state("load")
+    page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI rendered the operations
+    assert page.locator(".opblock").count() >= 7
+
+    anonymous = browser.new_context(base_url=live_server_stack.url)
+    login = anonymous.new_page()
+    login_seen = watch(login)
+    login.goto("/accounts/login/")
+    login.wait_for_load_state("load")
+    anonymous.close()
+    assert seen["csp"] == [] and login_seen["csp"] == []
+    assert seen["dialogs"] == []

@@ -43,23 +43,30 @@ def jobs(api):
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "present", "absent"),
     [
-        "/admin/",
-        "/admin/jobs/generationjob/",
-        "/admin/jobs/generationjob/?status__exact=failed",
-        "/admin/jobs/generationjob/?mode__exact=topic&stage=queued",
-        "/admin/jobs/generationjob/?q=soil",
-        "/admin/jobs/generationjob/?q=Garden",
-        "/admin/jobs/generationjob/?o=5",
-        "/admin/jobs/bulkjob/",
-        "/admin/progress/progressevent/",
-        "/admin/authtoken/tokenproxy/",
-        "/admin/authtoken/tokenproxy/?q=writer",
+        ("/admin/", ["Generation jobs", "Bulk jobs", "Progress events"], []),
+        ("/admin/jobs/generationjob/", ["3 generation jobs", "Garden 0", "Garden 1", "Rewrite me"], []),
+        ("/admin/jobs/generationjob/?status__exact=failed", ["1 generation job", "Garden 1"], ["Garden 0"]),
+        ("/admin/jobs/generationjob/?mode__exact=topic&stage=queued", ["2 generation jobs"], ["Rewrite me"]),
+        ("/admin/jobs/generationjob/?q=soil", ["2 generation jobs", "Garden 0", "Garden 1"], []),
+        ("/admin/jobs/generationjob/?q=Garden", ["2 generation jobs"], []),
+        ("/admin/jobs/generationjob/?o=5", ["3 generation jobs"], []),
+        ("/admin/jobs/bulkjob/", ["1 bulk job", "(1 articles)"], []),
+        ("/admin/progress/progressevent/", ["{job0}", "{job1}"], []),
+        ("/admin/authtoken/tokenproxy/", ["{username}"], []),
+        ("/admin/authtoken/tokenproxy/?q=writer", ["{username}"], []),
     ],
 )
-def test_admin_pages_answer_200_for_staff(staff_client, jobs, url):
-    assert staff_client.get(url).status_code == 200
+def test_admin_pages_show_what_staff_look_for(staff_client, jobs, user, url, present, absent):
+    response = staff_client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    values = {"job0": jobs[0], "job1": jobs[1], "username": user.username}
+    for text in present:
+        assert text.format(**values) in html, text
+    for text in absent:
+        assert text.format(**values) not in html, text
 
 
 def test_admin_detail_shows_progress_result_and_error(staff_client, jobs):

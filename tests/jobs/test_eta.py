@@ -21,7 +21,7 @@ def history(**stages: list[tuple[float, int]]) -> dict[str, list[tuple[float, in
 def test_without_history_the_seeds_priors_apply():
     estimator = Estimator.from_samples("topic", 1000, history())
     assert estimator.total_expected() == pytest.approx(sum(PRIORS["topic"].values()))
-    assert 120 <= estimator.total_expected() <= 240  # the seed: topic takes 2-4 minutes
+    assert 120 <= estimator.total_expected() <= 240  # the story (docs/story.md): topic takes 2-4 minutes
     spin = Estimator.from_samples("spin", 1000, history())
     assert "research" not in spin.models and 60 <= spin.total_expected() <= 120
 

@@ -53,6 +53,7 @@ def test_hostile_text_renders_inert_on_every_page_path(user: Any, finished: dict
     for name, job in finished.items():
         page = client.get(f"/jobs/{job.pk}/").content.decode()
         assert str(escape(job.title)) in page, f"{name}: the hostile text should reach the page, as text"
+        assert "data-live-src" not in page, f"{name}: a finished job's page opens no stream"
         fragment = live_fragments(view="job", event="complete", data=complete_event(job))
         row = live_fragments(view="dashboard", event="progress", data=job_summary(job))
         found = active_content(page) + active_content(f"<div>{fragment}{row}</div>")

@@ -12,9 +12,7 @@ from jobs.bulk import bulk_snapshot
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
 from jobs.pages import live_fragments
 from jobs.payloads import complete_event, job_summary, progress_event
-from jobs.services import bulk_create, job_create
-from jobs.validation import JobSpec
-from tests.factories import UserFactory
+from tests.factories import BulkFactory, JobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,13 +25,12 @@ def logged_in(client: Client, user: Any) -> Client:
 
 @pytest.fixture
 def job(user: Any) -> GenerationJob:
-    return job_create(user=user, spec=JobSpec(mode="topic", topic="Composting in small apartments"))
+    return JobFactory(user=user, word_count=1000)
 
 
 @pytest.fixture
 def bulk(user: Any) -> BulkJob:
-    specs = [JobSpec(mode="topic", topic=f"Topic {n}") for n in range(3)]
-    return bulk_create(user=user, specs=specs)
+    return BulkFactory(user=user, size=3, word_count=1000)
 
 
 def running(job: GenerationJob, *, percentage: float = 45.0) -> GenerationJob:
@@ -87,8 +84,8 @@ def test_new_job_requires_login(client: Client) -> None:
 
 @pytest.mark.parametrize("path", ["/jobs/{id}/", "/bulk/{id}/"])
 def test_another_users_job_or_batch_is_404(client: Client, other_user: Any, path: str) -> None:
-    theirs_job = job_create(user=other_user, spec=JobSpec(mode="topic", topic="Theirs"))
-    theirs_bulk = bulk_create(user=other_user, specs=[JobSpec(mode="topic", topic="Theirs")])
+    theirs_job = JobFactory(user=other_user, topic="Theirs")
+    theirs_bulk = BulkFactory(user=other_user, size=1, topic="Theirs")
 
     client.force_login(UserFactory())
     target = theirs_job.pk if path.startswith("/jobs") else theirs_bulk.pk
@@ -228,7 +225,8 @@ def test_completed_job_page_renders_the_article_escaping_raw_html(logged_in: Cli
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "href=\"javascript:" not in html
-    assert "Composting at home" in html and "87" in html
+    assert "Composting at home" in html
+    assert '<span class="score-value">87<small>/100</small></span><span class="score-label">SEO score</span>' in html
     assert "data-live-src" not in html
 
 

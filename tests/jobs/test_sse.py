@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import httpx
 import pytest
 import websockets
 from bson import ObjectId
 
-from jobs import services
-from jobs.validation import parse_job
 from progress import events
-from tests.factories import token_for
-from tests.stack import Daphne, read_stream, run_async, start_worker
+from tests.factories import JobFactory, token_for
+from tests.stack import Daphne, StreamReader, read_stream, run_async, start_worker
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -32,18 +29,12 @@ def auth(user) -> dict[str, str]:
     return {"Authorization": f"Token {token_for(user)}"}
 
 
-def new_job(user, **fields):
-    spec, errors = parse_job({"mode": "topic", "topic": "Rain gardens", "word_count": 200, **fields})
-    assert not errors
-    return services.job_create(user=user, spec=spec)
-
-
 def ids(evs) -> list[int]:
     return [e.id for e in evs]
 
 
 def test_a_queued_job_stream_starts_with_its_current_state(daphne, user, auth):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     evs = read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, stop=lambda got: len(got) >= 1, timeout=20)
     assert evs[0].id == 1 and evs[0].event == "progress"
     assert evs[0].data["status"] == "queued" and evs[0].data["job_id"] == str(job.pk)
@@ -51,14 +42,11 @@ def test_a_queued_job_stream_starts_with_its_current_state(daphne, user, auth):
 
 
 def test_a_live_job_streams_every_event_in_order_and_ends_after_complete(daphne, user, auth):
-    job = new_job(user)
-    got: list = []
-    reader = threading.Thread(target=lambda: got.extend(read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=90)))
-    reader.start()
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
+    reader = StreamReader(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=90)
     worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
     assert worker.wait(timeout=90) == 0
-    reader.join(timeout=90)
-    assert not reader.is_alive()
+    got = reader.result(timeout=30)
     assert ids(got) == list(range(1, len(got) + 1))
     assert got[-1].event == "complete" and got[-1].data["status"] == "completed"
     assert ids(got) == [e["seq"] for e in events.after(job.pk, 0)]
@@ -67,7 +55,7 @@ def test_a_live_job_streams_every_event_in_order_and_ends_after_complete(daphne,
 
 
 def test_a_finished_job_stream_sends_complete_and_ends(daphne, user, auth):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     start_worker("--burst").wait(timeout=90)
     last = events.latest(job.pk)
     evs = read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=20)
@@ -76,7 +64,7 @@ def test_a_finished_job_stream_sends_complete_and_ends(daphne, user, auth):
 
 @pytest.mark.parametrize("how", ["header", "query"])
 def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne, user, auth, how):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="300")
     url = f"{daphne.url}/api/jobs/{job.pk}/progress"
     first = read_stream(url, headers=auth, stop=lambda got: any(e.data.get("progress", {}).get("stage") == "writing" for e in got), timeout=60)
@@ -96,7 +84,7 @@ def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne
 def test_a_stream_resumes_across_a_daphne_restart(user, auth, django_db_blocker):
     server = Daphne().start()
     try:
-        job = new_job(user)
+        job = JobFactory(user=user, topic="Rain gardens", word_count=200)
         worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="250")
         url = f"{server.url}/api/jobs/{job.pk}/progress"
         first = read_stream(url, headers=auth, stop=lambda got: len(got) >= 3, timeout=60)
@@ -110,7 +98,7 @@ def test_a_stream_resumes_across_a_daphne_restart(user, auth, django_db_blocker)
 
 
 def test_idle_streams_send_ping_comments(daphne, user, auth):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     comments: list[str] = []
     read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, comments=comments,
                 stop=lambda got: len(comments) >= 2, timeout=20)
@@ -118,7 +106,7 @@ def test_idle_streams_send_ping_comments(daphne, user, auth):
 
 
 def test_stream_access_matrix(daphne, user, other_user, auth):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     url = f"{daphne.url}/api/jobs/{job.pk}/progress"
     other = {"Authorization": f"Token {token_for(other_user)}"}
     assert httpx.get(url, timeout=10).status_code == 401
@@ -133,11 +121,9 @@ def test_stream_access_matrix(daphne, user, other_user, auth):
 
 def test_bulk_stream_reports_x_of_y_and_completes(daphne, user, auth, api):
     bulk_id = api.post("/api/bulk-jobs/", {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]}, format="json").json()["id"]
-    got: list = []
-    reader = threading.Thread(target=lambda: got.extend(read_stream(f"{daphne.url}/api/bulk-jobs/{bulk_id}/progress", headers=auth, timeout=90)))
-    reader.start()
+    reader = StreamReader(f"{daphne.url}/api/bulk-jobs/{bulk_id}/progress", headers=auth, timeout=90)
     assert start_worker("--burst").wait(timeout=90) == 0
-    reader.join(timeout=90)
+    got = reader.result(timeout=30)
     assert ids(got) == list(range(got[0].id, got[0].id + len(got)))
     assert got[-1].event == "complete"
     assert got[-1].data["counts"]["completed"] == 3 and got[-1].data["total"] == 3
@@ -147,7 +133,7 @@ def test_bulk_stream_reports_x_of_y_and_completes(daphne, user, auth, api):
 
 
 def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
 
     async def listen() -> list[dict]:
         url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/?last_event_id=0"
@@ -168,7 +154,7 @@ def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
 
 
 def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
 
     async def code(headers: dict[str, str]) -> int | None:
@@ -181,12 +167,13 @@ def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
             return exc.rcvd.code if exc.rcvd else None
         return None
 
+    # Accepted, then closed with a code the client can read; another user's job closes like a missing one.
     assert run_async(code({})) == 4401
     assert run_async(code({"Authorization": f"Token {token_for(other_user)}"})) == 4404
 
 
 def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_in(daphne, user, auth):
-    job = new_job(user)
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
 
     async def first(headers: dict[str, str]) -> dict | int:
@@ -198,3 +185,25 @@ def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_i
 
     assert run_async(first(auth))["seq"] == 1
     assert run_async(first({**auth, "Origin": "https://evil.example"})) == 403
+
+
+def test_websocket_takes_a_token_as_subprotocol_never_from_the_url(daphne, user):
+    job = JobFactory(user=user, topic="Rain gardens", word_count=200)
+    key = token_for(user)
+    url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
+
+    async def by_subprotocol() -> tuple[str | None, int]:
+        async with websockets.connect(url, subprotocols=["token", key], open_timeout=10) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+            return ws.subprotocol, first["seq"]
+
+    async def by_query() -> int | None:
+        async with websockets.connect(f"{url}?token={key}", open_timeout=10) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+            except websockets.ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd else None
+        return None
+
+    assert run_async(by_subprotocol()) == ("token", 1)
+    assert run_async(by_query()) == 4401

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
+import uuid
 
 import pytest
 from bson import ObjectId
 
-from jobs import services
 from jobs.models import GenerationJob
-from jobs.validation import parse_job
+from jobs.queue import live_worker_slots
 from progress import events
+from tests.factories import JobFactory
 from tests.stack import run_burst, start_worker, wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -22,20 +24,6 @@ STAGES = {
     "trends": ["research", "writing", "seo"],
     "spin": ["writing", "seo"],
 }
-INPUTS = {
-    "topic": {"topic": "Composting in small apartments"},
-    "keywords": {"keywords": ["balcony garden", "container tomatoes"]},
-    "trends": {"topic": "Home energy"},
-    "spin": {"source_text": "Solar panels cut bills. They need sun and a good roof. Installers can help."},
-}
-
-
-def make_job(user, mode: str = "topic", **fields) -> GenerationJob:
-    spec, errors = parse_job({"mode": mode, **INPUTS[mode], "word_count": 300, **fields})
-    assert not errors, errors
-    return services.job_create(user=user, spec=spec)
-
-
 def stored(job: GenerationJob) -> GenerationJob:
     return GenerationJob.objects.get(pk=job.pk)
 
@@ -54,8 +42,8 @@ def stage_sequence(evs: list[dict]) -> list[str]:
 
 
 def test_every_mode_runs_end_to_end_with_ordered_contiguous_events(user):
-    jobs = {mode: make_job(user, mode) for mode in STAGES}
-    assert run_burst(timeout=120) == 0
+    jobs = {mode: JobFactory(user=user, mode=mode) for mode in STAGES}
+    assert run_burst(timeout=100) == 0
     for mode, job in jobs.items():
         job = stored(job)
         assert job.status == "completed", (mode, job.error and job.error.message)
@@ -78,7 +66,7 @@ def test_every_mode_runs_end_to_end_with_ordered_contiguous_events(user):
 
 @pytest.mark.parametrize("stage", ["research", "writing", "seo"])
 def test_an_injected_failure_fails_the_job_in_that_stage(user, stage):
-    job = make_job(user)
+    job = JobFactory(user=user)
     assert run_burst(CONTENTGEN_OFFLINE_FAIL_STAGE=stage) == 0
     job = stored(job)
     assert job.status == "failed"
@@ -92,7 +80,7 @@ def test_an_injected_failure_fails_the_job_in_that_stage(user, stage):
 
 
 def test_a_missing_provider_key_fails_fast_naming_the_key(user):
-    job = make_job(user)
+    job = JobFactory(user=user)
     env = {"CONTENTGEN_LLM": "openai/gpt-4o-mini", "OPENAI_API_KEY": ""}
     started = time.monotonic()
     assert run_burst(**env) == 0
@@ -113,7 +101,7 @@ def _wait_for_stage(job: GenerationJob, stage: str, timeout: float = 60) -> None
 
 
 def test_a_killed_worker_is_taken_over_and_resumes_after_research(user):
-    job = make_job(user, word_count=600)
+    job = JobFactory(user=user, word_count=600)
     lease = {"CONTENTGEN_WORKER_LEASE_SECONDS": "3", "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "150"}
     first = start_worker(**lease)
     try:
@@ -133,20 +121,88 @@ def test_a_killed_worker_is_taken_over_and_resumes_after_research(user):
     assert all(e["data"]["progress"]["stage"] != "research" for e in evs[takeover:])
 
 
-def test_two_workers_run_each_of_20_jobs_exactly_once(user):
-    jobs = [make_job(user, "trends", word_count=100) for _ in range(20)]
-    workers = [start_worker("--burst"), start_worker("--burst")]
-    assert [w.wait(timeout=150) for w in workers] == [0, 0]
+def test_two_workers_share_20_jobs_and_run_each_exactly_once(user):
+    tag = uuid.uuid4().hex[:8]
+    workers = [start_worker(log=f"worker-share-{tag}-{n}") for n in range(2)]
+    try:
+        wait_until(lambda: live_worker_slots() == 2, timeout=30, what="both workers to announce themselves")
+        jobs = [JobFactory(user=user, mode="trends", word_count=100) for _ in range(20)]
+        wait_until(
+            lambda: GenerationJob.objects.filter(pk__in=[j.pk for j in jobs], status="completed").count() == 20,
+            timeout=90,
+            interval=0.2,
+            what="all 20 jobs to complete",
+        )
+    finally:
+        codes = [w.terminate(timeout=30) for w in workers]
+    assert codes == [0, 0]
+    claims = [w.claimed() for w in workers]
+    assert all(claims), f"one worker ran everything: {[len(c) for c in claims]}"
+    assert sorted(claims[0] + claims[1]) == sorted(str(j.pk) for j in jobs)
     for job in jobs:
         job = stored(job)
-        assert job.status == "completed"
         assert job.attempts == 1
         starts = [e for e in log(job) if e["data"].get("progress", {}).get("message") == "Starting generation"]
         assert len(starts) == 1
 
 
+def test_a_worker_renews_its_lease_while_a_second_worker_waits(user):
+    job = JobFactory(user=user, word_count=150)
+    lease = {"CONTENTGEN_WORKER_LEASE_SECONDS": "2", "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "60"}
+    tag = uuid.uuid4().hex[:8]
+    first = start_worker(log=f"worker-renew-{tag}-1", **lease)
+    _wait_for_stage(job, "research")
+    second = start_worker(log=f"worker-renew-{tag}-2", **lease)
+    try:
+        wait_until(lambda: stored(job).status == "completed", timeout=90, interval=0.2, what="the job to complete")
+        elapsed = stored(job).progress.elapsed_seconds
+    finally:
+        codes = [first.terminate(timeout=30), second.terminate(timeout=30)]
+    assert codes == [0, 0]
+    assert elapsed > 3 * 2, f"the job took {elapsed} s: no lease needed renewing"
+    assert (first.claimed(), second.claimed()) == ([str(job.pk)], [])
+    assert stored(job).attempts == 1
+    assert not any("Worker lost" in e["data"]["progress"]["message"] for e in log(job))
+
+
+def test_a_paused_worker_loses_its_job_and_its_late_writes_are_refused(user):
+    job = JobFactory(user=user, word_count=400)
+    lease = {"CONTENTGEN_WORKER_LEASE_SECONDS": "2", "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "150"}
+    tag = uuid.uuid4().hex[:8]
+    paused = start_worker(log=f"worker-paused-{tag}", **lease)
+    try:
+        _wait_for_stage(job, "writing")
+        paused.proc.send_signal(signal.SIGSTOP)
+        wait_until(lambda: stored(job).lease_expires_at.timestamp() < time.time(), timeout=10, what="lease expiry")
+        assert run_burst(timeout=90, log=f"worker-takeover-{tag}", **lease) == 0
+        done = stored(job)
+        assert (done.status, done.attempts, done.lease_owner) == ("completed", 2, None)
+        last = events.last_seq(job.pk)
+        paused.proc.send_signal(signal.SIGCONT)
+        wait_until(
+            lambda: "lease lost" in paused.log.read_text(errors="replace"),
+            timeout=30,
+            what="the paused worker to find its lease lost",
+        )
+        assert paused.terminate(timeout=30) == 0
+    finally:
+        if paused.proc.poll() is None:
+            paused.proc.send_signal(signal.SIGCONT)
+            paused.kill()
+    after = stored(job)
+    assert (after.status, after.result.content, after.progress.percentage) == (
+        "completed",
+        done.result.content,
+        100.0,
+    )
+    assert events.last_seq(job.pk) == last, "the paused worker published after losing its job"
+    evs = log(job)
+    assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))
+    assert evs[-1]["type"] == "complete"
+
+
 def test_sigterm_hands_running_jobs_back_and_exits_zero(user):
-    job = make_job(user, word_count=600)
+    job = JobFactory(user=user, word_count=600)
     worker = start_worker(CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="150")
     _wait_for_stage(job, "writing")
     assert worker.terminate(timeout=30) == 0

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import threading
 
+import httpx
 import pytest
 import redis
+from bson import ObjectId
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import close_old_connections
 
-from contentgen.embedded import _binary, _die_with_parent
-from jobs import services
-from jobs.validation import parse_job
+from contentgen.embedded import binary, die_with_parent
 from progress import events
 from progress.hub import BUFFER, get_hub
-from tests.factories import token_for
-from tests.stack import Daphne, free_port, read_stream, run_async, start_worker, wait_until
+from progress.publish import publish
+from progress.streams import follow
+from tests.factories import JobFactory, token_for
+from tests.stack import Daphne, StreamReader, free_port, run_async, start_worker, wait_until
 
 
 def numsub(channel: str) -> int:
@@ -67,10 +69,53 @@ def test_a_slow_viewer_is_cut_off_at_its_buffer_and_told_to_catch_up():
 
 
 @pytest.mark.django_db
+def test_a_viewer_whose_buffer_overflowed_catches_up_from_the_log_without_a_gap():
+    stream_id = ObjectId()
+    group = f"overflow_{stream_id}"
+    last = BUFFER + 40
+
+    def emit(seqs: range) -> None:
+        for seq in seqs:
+            publish(stream_id=stream_id, scope="job", type="progress", data={"n": seq}, groups=[group])
+        close_old_connections()
+
+    async def scenario() -> tuple[list[int], bool]:
+        await asyncio.to_thread(emit, range(1, 2))
+        stream = follow(stream_id=stream_id, group=group, last_event_id=None, ping_interval=30)
+        seqs = [(await asyncio.wait_for(anext(stream), timeout=10)).seq]
+        # The viewer stops reading (it is parked at its first event) while the rest arrive.
+        viewer = next(iter(get_hub().feeds[group].subscribers))
+        await asyncio.to_thread(emit, range(2, last + 1))
+        for _ in range(200):
+            if viewer.overflowed:
+                break
+            await asyncio.sleep(0.05)
+        overflowed = viewer.overflowed
+        while seqs[-1] < last:
+            seqs.append((await asyncio.wait_for(anext(stream), timeout=10)).seq)
+        await stream.aclose()
+        return seqs, overflowed
+
+    seqs, overflowed = run_async(scenario())
+    assert overflowed, "the buffer never overflowed: the test did not exercise the catch-up"
+    assert seqs == list(range(1, last + 1))
+
+
+METRICS_TOKEN = "hub-test-metrics-token"
+
+
+def degraded(server: Daphne) -> int:
+    """The daphne process's own view: 1 while its hub finds Redis unreachable."""
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    text = httpx.get(f"{server.url}/metrics", headers=headers, timeout=5).text
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith("contentgen_streams_degraded ")))
+
+
+@pytest.mark.django_db
 @pytest.mark.slow
-def test_streams_survive_a_redis_outage_by_reading_the_log(user):
+def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_returns(user):
     port = free_port()
-    redis_args = [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    redis_args = [binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     url = f"redis://127.0.0.1:{port}/0"
 
     def answers() -> bool:
@@ -79,24 +124,34 @@ def test_streams_survive_a_redis_outage_by_reading_the_log(user):
         except redis.ConnectionError:
             return False
 
-    own_redis = subprocess.Popen(redis_args, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-    server = Daphne(env={"REDIS_URL": url, "CONTENTGEN_SSE_PING_SECONDS": "1"})
-    try:
+    def start_redis() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(redis_args, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent)
         wait_until(answers, timeout=10, what="the test's own Redis")
+        return proc
+
+    own_redis = start_redis()
+    server = Daphne(
+        env={"REDIS_URL": url, "CONTENTGEN_SSE_PING_SECONDS": "1", "CONTENTGEN_METRICS_TOKEN": METRICS_TOKEN}
+    )
+    try:
         server.start()
-        spec, _ = parse_job({"mode": "topic", "topic": "Outages", "word_count": 400})
-        job = services.job_create(user=user, spec=spec)
-        worker = start_worker("--burst", REDIS_URL=url, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="150")
-        got: list = []
+        job = JobFactory(user=user, topic="Outages", word_count=800)
         auth = {"Authorization": f"Token {token_for(user)}"}
-        reader = threading.Thread(target=lambda: got.extend(read_stream(f"{server.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=120)))
-        reader.start()
-        wait_until(lambda: len(got) >= 2 or events.last_seq(job.pk) >= 4, timeout=60, what="the stream to start")
+        reader = StreamReader(f"{server.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=100)
+        worker = start_worker("--burst", REDIS_URL=url, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="50")
+        wait_until(lambda: len(reader.events) >= 3, timeout=40, what="live events on the stream")
+        assert degraded(server) == 0
+
         own_redis.kill()
         own_redis.wait(timeout=10)
-        assert worker.wait(timeout=120) == 0
-        reader.join(timeout=60)
-        assert not reader.is_alive()
+        wait_until(lambda: degraded(server) == 1, timeout=20, what="daphne to notice the outage")
+        during = len(reader.events)
+        wait_until(lambda: len(reader.events) > during, timeout=20, what="events read from the log in the outage")
+
+        own_redis = start_redis()
+        wait_until(lambda: degraded(server) == 0, timeout=20, what="daphne to see Redis back")
+        assert worker.wait(timeout=60) == 0
+        got = reader.result(timeout=20)
         stored = [e["seq"] for e in events.after(job.pk, 0)]
         assert [e.id for e in got] == stored[stored.index(got[0].id):]
         assert got[-1].event == "complete"

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from jobs.worker import Worker
+
+# --verbosity 0 shows warnings only, 1 (the default) each claim and hand-back, 2 and 3 everything.
+LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
 
 class Command(BaseCommand):
@@ -14,7 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=1, help="jobs run at once in this process")
         parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
 
-    def handle(self, *args: Any, concurrency: int, burst: bool, **options: Any) -> None:
+    def handle(self, *args: Any, concurrency: int, burst: bool, verbosity: int = 1, **options: Any) -> None:
+        logging.getLogger().setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
         worker = Worker(concurrency=concurrency, burst=burst)
         worker.install_signal_handlers()
         raise SystemExit(worker.run())

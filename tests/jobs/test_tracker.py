@@ -1,0 +1,87 @@
+"""The tracker's coalescing at the offline model's default pace: one real attempt, in this process."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from jobs import services, tracker
+from jobs.models import GenerationJob
+from jobs.pipeline.offline import DEFAULT_TOKENS_PER_SECOND, TOKENS_PER_SECOND_ENV
+from jobs.pipeline.stages import STAGE_ORDER
+from jobs.worker import RunningJob, execute
+from progress import events
+from tests.factories import JobFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+# The spies below read the clock a few microseconds after the tracker's own check.
+SLACK = 0.01
+
+
+def test_progress_is_merged_to_5_events_and_2_writes_a_second_keeping_every_stage_change(user, monkeypatch):
+    monkeypatch.setenv(TOKENS_PER_SECOND_ENV, str(DEFAULT_TOKENS_PER_SECOND))
+    writes: list[tuple[float, dict[str, Any]]] = []
+    real_write = tracker.job_snapshot_write
+
+    def counting_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -> bool:
+        writes.append((time.monotonic(), fields))
+        return real_write(job_id=job_id, worker_id=worker_id, fields=fields)
+
+    updates = 0
+    real_update = tracker.ProgressTracker.update
+
+    def counting_update(self: tracker.ProgressTracker, *args: Any, **kwargs: Any) -> None:
+        nonlocal updates
+        updates += 1
+        real_update(self, *args, **kwargs)
+
+    sent: list[tuple[float, str, str, float]] = []
+    real_emit = tracker.job_emit
+
+    def timed_emit(*, job: GenerationJob, type: str = "progress", after: int | None = None) -> int:
+        if job.status == GenerationJob.Status.PROCESSING:
+            sent.append((time.monotonic(), type, job.progress.stage, job.progress.stage_progress))
+        return real_emit(job=job, type=type, after=after)
+
+    monkeypatch.setattr(tracker, "job_emit", timed_emit)
+    monkeypatch.setattr(tracker, "job_snapshot_write", counting_write)
+    monkeypatch.setattr(tracker.ProgressTracker, "update", counting_update)
+
+    job = JobFactory(user=user, word_count=150)
+    claimed = services.job_claim(worker_id="tracker-test")
+    assert claimed is not None
+    execute(claimed[0], worker_id="tracker-test", taken_over=False, running=RunningJob(claimed[0]))
+    assert GenerationJob.objects.get(pk=job.pk).status == "completed"
+
+    log = [doc for doc in events.after(job.pk, 0) if doc["data"]["status"] == "processing"]
+    assert len(sent) == len(log)
+    assert updates >= 2 * len(log), f"{updates} updates gave {len(log)} events: little was merged"
+
+    # Events: a stage change or a stage's 100 % is sent at once; anything else waits 0.2 s after the last.
+    merged = 0
+    for (t0, _, stage0, _), (t1, _, stage1, pct1) in zip(sent, sent[1:], strict=False):
+        if stage1 == stage0 and pct1 < 100:
+            merged += 1
+            assert t1 - t0 >= tracker.EVENT_INTERVAL - SLACK, f"two events {t1 - t0:.3f} s apart ({stage1} {pct1})"
+    assert merged >= 5
+    for t0, *_ in sent:
+        window = [(stage, pct) for t, _, stage, pct in sent if 0 <= t - t0 < 1.0]
+        forced = sum(1 for _, pct in set(window) if pct in (0.0, 100.0)) + 1
+        assert len(window) <= 5 + forced, f"{len(window)} events within one second"
+
+    # Snapshot writes: the same rule at 0.5 s (a stage's stored output is written on its own).
+    progress_writes = [(at, f) for at, f in writes if not any(k.startswith("stage_outputs.") for k in f)]
+    for (t0, f0), (t1, f1) in zip(progress_writes, progress_writes[1:], strict=False):
+        if f1["progress.stage"] == f0["progress.stage"] and f1["progress.stage_progress"] < 100:
+            assert t1 - t0 >= tracker.SNAPSHOT_INTERVAL - SLACK, f"two writes {t1 - t0:.3f} s apart"
+    seconds = progress_writes[-1][0] - progress_writes[0][0]
+    assert len(progress_writes) <= 2 * seconds + 2 * (2 * len(STAGE_ORDER)) + 2
+
+    # Every stage change is kept: each stage starts at 0 and ends at 100, in order.
+    kept = [(e["data"]["progress"]["stage"], e["data"]["progress"]["stage_progress"]) for e in log]
+    marks = [mark for mark in kept if mark[1] in (0.0, 100.0) and mark[0] in STAGE_ORDER]
+    assert marks == [(stage, pct) for stage in STAGE_ORDER for pct in (0.0, 100.0)]
+    assert events.latest(job.pk)["type"] == "complete"
