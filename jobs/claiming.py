@@ -139,19 +139,8 @@ def spread_queue_times(jobs: list[GenerationJob]) -> list[GenerationJob]:
     return jobs
 
 
-EXPIRY_CHECK_SECONDS = 1.0
-_expiry_checked = 0.0
-
-
 def expired_leases(now: dt.datetime) -> list[ObjectId]:
-    """Processing jobs whose lease ran out, oldest lease first: a range on the (status, lease) index.
-
-    At most once a second per process: a lease runs for 30 s, so a takeover loses nothing by waiting one
-    more second, and a claim saves the read."""
-    global _expiry_checked
-    if time.monotonic() - _expiry_checked < EXPIRY_CHECK_SECONDS:
-        return []
-    _expiry_checked = time.monotonic()
+    """Processing jobs whose lease ran out, oldest lease first: a range on the (status, lease) index."""
     docs = collection().find(
         {"status": PROCESSING, "lease_expires_at": {"$lt": now}}, {"lease_expires_at": 1}
     )

@@ -76,6 +76,7 @@ class Subscription:
         self.queue: asyncio.Queue[Pushed] = asyncio.Queue(maxsize=BUFFER)
         self.overflowed = False
         self.offered = time.monotonic()
+        self.ping_after = PING_SECONDS - TICK_SECONDS  # idle this long: cue a ping
 
     def offer(self, message: Pushed) -> None:
         self.offered = time.monotonic()
@@ -307,7 +308,7 @@ class Hub:
                 polled = now
             for feed in list(self.feeds.values()):
                 for subscriber in list(feed.subscribers):
-                    if poll or now - subscriber.offered >= PING_SECONDS - TICK_SECONDS:
+                    if poll or now - subscriber.offered >= subscriber.ping_after:
                         subscriber.offer(TICK)
 
     async def _supervise(self) -> None:

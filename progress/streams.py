@@ -195,6 +195,7 @@ async def open_stream(
     header) means caught up at the log's last event."""
     hub = get_hub()
     subscription = await hub.subscribe(group)
+    subscription.ping_after = max(0.0, ping_interval - TICK_SECONDS)
     since, stream_key = time.monotonic(), str(stream_id)
 
     def stream(last: int, backlog: list[Item], more: bool = False) -> Stream:
@@ -261,6 +262,7 @@ async def follow_group(*, group: str, ping_interval: float = PING_INTERVAL) -> A
     """Every event pushed to a group (a user's dashboard): live only, no ids to resume from."""
     hub = get_hub()
     subscription = await hub.subscribe(group)
+    subscription.ping_after = max(0.0, ping_interval - TICK_SECONDS)
     last_sent = time.monotonic()
     try:
         while True:
