@@ -111,6 +111,7 @@ class Daphne:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    command: Callable[[int], list[str]] = daphne_command
 
     @property
     def url(self) -> str:
@@ -118,7 +119,7 @@ class Daphne:
 
     def start(self) -> Daphne:
         self.proc = subprocess.Popen(
-            daphne_command(self.port),
+            self.command(self.port),
             cwd=ROOT,
             env=child_env(**self.env),
             stdout=_log("daphne"),
