@@ -931,17 +931,35 @@ def ratio(values: dict[int, list[float]], depths: list[int]) -> str:
     return f"{statistics.median(values[depths[-1]]) / statistics.median(values[depths[0]]):.1f}x"
 
 
+def clear_queue() -> None:
+    """Nothing queued or running: the jobs earlier measures created and never ran go, with their batches
+    and events, so that no worker started later runs them first, nor repairs them (its reconciler gives
+    a job marked ended by hand the `complete` event it lacks). Raw deletes: no worker is running."""
+    from contentgen import mongo  # noqa: PLC0415
+    from jobs.claiming import collection  # noqa: PLC0415
+    from jobs.models import BulkJob  # noqa: PLC0415
+    from progress import events  # noqa: PLC0415
+
+    jobs = collection()
+    left = list(jobs.find({"status": {"$in": ["queued", "processing"]}}, {"bulk_job_id": 1}))
+    bulks = list({doc["bulk_job_id"] for doc in left if doc.get("bulk_job_id")})
+    members = [doc["_id"] for doc in jobs.find({"bulk_job_id": {"$in": bulks}}, {"_id": 1})] if bulks else []
+    gone = [doc["_id"] for doc in left] + members + bulks
+    for start in range(0, len(gone), 1000):
+        events.collection().delete_many({"job_id": {"$in": gone[start : start + 1000]}})
+        jobs.delete_many({"_id": {"$in": gone[start : start + 1000]}})
+    if bulks:
+        mongo.collection(BulkJob._meta.db_table).delete_many({"_id": {"$in": bulks}})
+
+
 def fill_queue(user: Any, depth: int) -> None:
     """Exactly `depth` queued jobs (made with the ORM in bulk, as a batch would be)."""
     from django.utils import timezone  # noqa: PLC0415
 
-    from jobs.claiming import (
-        collection,  # noqa: PLC0415
-        spread_queue_times,  # noqa: PLC0415
-    )
+    from jobs.claiming import spread_queue_times  # noqa: PLC0415
     from jobs.models import GenerationJob  # noqa: PLC0415
 
-    collection().update_many({"status": {"$in": ["queued", "processing"]}}, {"$set": {"status": "completed"}})
+    clear_queue()
     stamp = timezone.now()
     jobs = spread_queue_times(
         [
@@ -1028,10 +1046,10 @@ def start_workers(count: int, extra: dict[str, str] | None = None) -> list[subpr
 
 
 def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
-    from contentgen.embedded import stop_process  # noqa: PLC0415
+    """SIGTERM to every worker at once, then wait for them all (each hands its jobs back)."""
+    from contentgen.embedded import stop_processes  # noqa: PLC0415
 
-    for proc in procs:
-        stop_process(proc, timeout=60)
+    stop_processes(procs, timeout=60)
 
 
 def wait_finished(ids: list[Any], timeout: float) -> float:
@@ -1055,6 +1073,7 @@ def scale_out(stack: Stack, cfg: Config, report: Report) -> None:
     spec = job_spec(word_count=300)
     webs = [contentgen_server(f"scaleout-web-{i}", cfg) for i in range(2)]
     with client_pool() as clients, serving(webs[0], report.problems), serving(webs[1], report.problems):
+        clear_queue()
         bulk = services.bulk_create(user=stack.user, specs=[spec] * cfg.scaleout_jobs)
         jobs = list(GenerationJob.objects.filter(bulk_job=bulk))
         ids = [job.pk for job in jobs]
@@ -1139,6 +1158,7 @@ def jobs_per_minute(stack: Stack, cfg: Config, report: Report) -> dict[int, list
             deadline = time.monotonic() + 120
             while live_worker_slots() < count and time.monotonic() < deadline:  # started before the clock
                 time.sleep(0.2)
+            clear_queue()
             bulk = services.bulk_create(user=stack.user, specs=[spec] * cfg.workers_jobs)
             ids = list(GenerationJob.objects.filter(bulk_job=bulk).values_list("pk", flat=True))
             seconds = wait_finished(ids, timeout=600)
