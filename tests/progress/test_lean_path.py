@@ -18,7 +18,7 @@ from jobs import services
 from jobs.validation import parse_job
 from progress import events
 from tests.factories import token_for
-from tests.stack import Daphne, read_stream, run_async, run_burst, wait_until
+from tests.stack import Daphne, iter_sse, read_stream, run_async, run_burst, wait_until, ws_outcome
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 METRICS_TOKEN = "lean-path-test"
@@ -176,3 +176,56 @@ def test_the_websocket_works_under_uvicorn_with_the_token_subprotocol(server, us
 
     message = run_async(first())
     assert (message["seq"], message["type"], message["status"]) == (1, "progress", "queued")
+
+
+def _metric(server, sample: str) -> float:
+    body = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=20).text
+    found = re.search(rf"^{re.escape(sample)} ([0-9.e+-]+)$", body, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _answered_like_django(headers) -> None:
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin" and headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_the_lean_path_answers_with_djangos_headers_counts_its_streams_and_passes_the_draft_on(server, user, auth):
+    job = new_job(user)
+    url = f"{server.url}/api/jobs/{job.pk}/progress"
+    refused = httpx.get(url, headers={"X-Request-ID": "lean-42"}, timeout=20)
+    assert refused.status_code == 401 and refused.headers["X-Request-ID"] == "lean-42"
+    _answered_like_django(refused.headers)
+    gauge = 'contentgen_streams_open{transport="sse"}'
+    idle, delays = _metric(server, gauge), _metric(server, "contentgen_event_send_delay_seconds_count")
+    draft = {"offset": 0, "text": "The first words of the article."}
+    got = []
+    with httpx.Client(timeout=20) as client, client.stream("GET", url, headers=auth) as response:
+        assert response.status_code == 200 and response.headers["X-Request-ID"]
+        _answered_like_django(response.headers)
+        for item in iter_sse(response.iter_lines()):
+            if isinstance(item, str):
+                continue
+            got.append(item)
+            if len(got) == 1:
+                assert _metric(server, gauge) == idle + 1
+                services.job_emit(job=job, after=1, extra={"draft": draft})
+            else:
+                break
+    assert [(e.id, e.event, e.data.get("draft")) for e in got] == [(1, "progress", None), (2, "progress", draft)]
+    wait_until(lambda: _metric(server, gauge) == idle, timeout=10, what="the closed stream to be counted out")
+    assert _metric(server, "contentgen_event_send_delay_seconds_count") >= delays + 1  # the pushed event
+
+
+def test_websocket_refusals_are_a_403_at_the_handshake_and_a_finished_job_closes_normally(server, user, other_user):
+    job = new_job(user)
+    url = server.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
+
+    mine = {"Authorization": f"Token {token_for(user)}"}
+    assert ws_outcome(url) == 403
+    assert ws_outcome(url, {"Authorization": f"Token {token_for(other_user)}"}) == 403
+    assert ws_outcome(url + "?last_event_id=x", mine) == 403
+    assert run_burst() == 0
+    last = events.latest(job.pk)["seq"]
+    assert ws_outcome(url + f"?last_event_id={last}", mine) == 1000  # nothing after the end: a normal close
