@@ -42,7 +42,7 @@ lint: install
 	DJANGO_DEBUG=1 MONGODB_URI=mongodb://127.0.0.1:9/contentgen REDIS_URL=redis://127.0.0.1:9/0 $(BIN)/mypy .
 
 bench: install
-	$(BIN)/python bench/pipeline_throughput.py
+	PYTHON=$(BIN)/python bench/run
 
 clean:
 	rm -rf var/run var/log var/staticfiles

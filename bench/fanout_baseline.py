@@ -1,4 +1,4 @@
-"""Baseline for bench/fanout.py: a bare ASGI app where every SSE connection subscribes to the group itself.
+"""Baseline for the suite (bench/suite.py): a bare ASGI app, each SSE connection subscribed to its group.
 
 `GET /api/jobs/<id>/progress` takes a channel of its own (`new_channel()`), adds it to `job_<id>` and
 writes every message it receives as an SSE frame, with the same `id`/`event`/`data` as contentgen's
@@ -7,7 +7,7 @@ layer is the project's own (`contentgen.settings.CHANNEL_LAYERS`), so the fan-ou
 difference. No authentication, no replay, no initial state: the response headers go out once the channel
 is in the group, so a client that has them will see every later event. `/healthz` answers 200.
 
-Run: daphne bench.fanout_baseline:application (bench/fanout.py starts it with the right environment).
+Run: <server> bench.fanout_baseline:application (the suite starts it with the right environment).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`make run`: embedded MongoDB and Redis, migrations, demo user, daphne and a worker. Ctrl-C stops all.
+"""`make run`: embedded MongoDB and Redis, migrations, demo user, uvicorn and a worker. Ctrl-C stops all.
 
 Ctrl-C reaches this process alone: it takes the terminal's foreground in a process group of its own
 and starts every server in another group. So make never sees the interrupt (it would report the
@@ -122,21 +122,23 @@ def main() -> int:
         if env.get("DJANGO_DEBUG") != "1":
             _run(["collectstatic", "--noinput", "-v", "0"], env)
         _run(["ensure_demo_user"], env)
-        children.append(_start(embedded.daphne_command(port), env, web_log))
+        children.append(_start(embedded.uvicorn_command(port), env, web_log))
         children.append(_start([sys.executable, "manage.py", "run_worker"], env, worker_log))
         deadline = time.monotonic() + 60
         while not embedded._port_open(int(port)):
             if children[0].poll() is not None or time.monotonic() > deadline:
                 print(
-                    f"contentgen: daphne did not start on port {port}. {web_log}:\n{_tail(web_log)}",
+                    f"contentgen: uvicorn did not start on port {port}. {web_log}:\n{_tail(web_log)}",
                     flush=True,
                 )
                 return 1
             time.sleep(0.1)
+        # The running line last: a terminal that reads up to it has the whole message (a Ctrl-C right
+        # after it discards whatever output the terminal had not shown yet).
         print(
-            f"\ncontentgen is running: http://127.0.0.1:{port}/   (Ctrl-C stops everything)\n"
-            f"Logs, one JSON object a line: {_shown(web_log)} (web), {_shown(worker_log)} (worker); "
-            f"MongoDB and Redis beside them. Follow them all: tail -f {_shown(LOG_DIR)}/*.log\n",
+            f"\nLogs, one JSON object a line: {_shown(web_log)} (web), {_shown(worker_log)} (worker); "
+            f"MongoDB and Redis beside them. Follow them all: tail -f {_shown(LOG_DIR)}/*.log\n"
+            f"contentgen is running: http://127.0.0.1:{port}/   (Ctrl-C stops everything)\n",
             flush=True,
         )
         while True:

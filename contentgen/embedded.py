@@ -71,6 +71,15 @@ def daphne_command(port: int | str) -> list[str]:
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "contentgen.asgi:application"]
 
 
+def uvicorn_command(port: int | str) -> list[str]:
+    """uvicorn (uvloop, httptools) serving contentgen on loopback, with this interpreter."""
+    return [
+        sys.executable, "-m", "uvicorn", "contentgen.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--lifespan", "off",
+        "--no-access-log",
+    ]  # fmt: skip
+
+
 def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:
     """SIGTERM to all, then SIGKILL to those that have not exited `timeout` seconds later."""
     for proc in procs:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, models
+from pymongo import monitoring
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -22,6 +25,15 @@ TRANSACTION_ATTEMPTS = 20
 def collection(name: str) -> Collection[dict[str, Any]]:
     """A raw pymongo collection on Django's connection, for single-document conditional writes."""
     return cast(Collection[dict[str, Any]], cast(Any, connection).get_collection(name))
+
+
+def db_values(model: type[models.Model], changes: dict[str, Any]) -> dict[str, Any]:
+    """Field values as the ORM stores them (by column; embedded models as documents), for raw updates."""
+    values = {}
+    for name, value in changes.items():
+        field = model._meta.get_field(name)
+        values[cast(Any, field).column] = cast(Any, field).get_db_prep_save(value, connection)
+    return values
 
 
 def database() -> Database[dict[str, Any]]:
@@ -118,3 +130,30 @@ def conflicted(exc: BaseException) -> bool:
         and not isinstance(cause, ConnectionFailure)
         and cause.has_error_label("TransientTransactionError")
     )
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Database commands this process sent, by name: /metrics shows them (reads per stream opened)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        with self._lock:
+            self.counts[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+commands = CommandCounter()
+# Registered at import, before Django opens its client (on the first query): clients made later see it.
+monitoring.register(commands)

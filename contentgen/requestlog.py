@@ -24,8 +24,37 @@ QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def request_id(request: HttpRequest) -> str:
-    given = request.headers.get(HEADER, "")
+    return sane_request_id(request.headers.get(HEADER, ""))
+
+
+def sane_request_id(given: str) -> str:
+    """The client's request id when it is sane, else a new one (also for the lean stream path)."""
     return given if _SANE.match(given) else uuid.uuid4().hex
+
+
+def log_request(
+    *, method: str, path: str, status: int, started: float, user: Any = None, streaming: bool = False
+) -> None:
+    """The one log line of a request (the caller binds its request id)."""
+    level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+    logger.log(
+        level,
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            # For a stream this is the time to its first byte: the stream itself runs on.
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            "user_id": str(user.pk)
+            if user is not None and getattr(user, "is_authenticated", False)
+            else None,
+            "streaming": streaming,
+        },
+    )
 
 
 class RequestLogMiddleware(SyncAndAsyncMiddleware):
@@ -53,23 +82,12 @@ class RequestLogMiddleware(SyncAndAsyncMiddleware):
         # Only a user the request already loaded: evaluating the lazy `request.user` here would query
         # the database, which an async view (a stream) must not do on the event loop.
         user = getattr(request, "_acached_user", None) or getattr(request, "_cached_user", None)
-        level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
-        logger.log(
-            level,
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                # For a stream this is the time to its first byte: the stream itself runs on.
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                "user_id": str(user.pk)
-                if user is not None and getattr(user, "is_authenticated", False)
-                else None,
-                "streaming": bool(getattr(response, "streaming", False)),
-            },
+        log_request(
+            method=str(request.method),
+            path=request.path,
+            status=response.status_code,
+            started=started,
+            user=user,
+            streaming=bool(getattr(response, "streaming", False)),
         )
         return response

@@ -22,7 +22,7 @@ TRANSACTION_LIFETIME_SECONDS = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli.SecantusDBServer = functools.partial(  # type: ignore[attr-defined]
+    cli.SecantusDBServer = functools.partial(
         SecantusDBServer, transaction_lifetime_seconds=TRANSACTION_LIFETIME_SECONDS
     )
     return cli.main(argv)

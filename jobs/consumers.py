@@ -1,35 +1,50 @@
-"""WebSocket `/ws/jobs/<id>/`: the SSE stream's data objects, with `type` and `seq` added."""
+"""WebSocket `/ws/jobs/<id>/`: the SSE stream's data objects, with `type` and `seq` added.
+
+Credentials and ownership are the lean path's cached lookups (the session cookie or the token, no session
+middleware), the steps before the first event are the SSE stream's (progress.sse.start), and each event's
+JSON text is made once per process for every socket following the job.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 
 from contentgen.metrics import STREAMS_OPEN
-from jobs import selectors
 from jobs.groups import job_group
+from jobs.live import owned
+from jobs.models import GenerationJob
 from progress import stream_limits
-from progress.auth import TOKEN_SUBPROTOCOL, stream_user
-from progress.streams import follow, parse_last_event_id
+from progress.auth import TOKEN_SUBPROTOCOL, credentials_user, token_key
+from progress.jsonenc import dumps
+from progress.sse import Opened, Refusal, cached, start
+from progress.streams import Item
 
-CLOSE_NOT_FOUND = 4404
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_MANY = 4429
+CLOSE_NORMAL = 1000
+# The stream's answers that accept the socket and close it at once: over a stream cap (4429, so a client
+# knows to wait rather than give up), and resumed at or after the final event (204: a normal close).
+# Any other refusal (401, 404, 400) closes before accepting: the handshake is refused with HTTP 403.
+CLOSE_AFTER_ACCEPT = {429: CLOSE_TOO_MANY, 204: CLOSE_NORMAL}
 
 
-class JobProgressConsumer(AsyncJsonWebsocketConsumer):
-    async def _refuse(self, code: int) -> None:
+def _ws_text(item: Item) -> str:
+    return cached(item, "ws", lambda: dumps({**item.data, "type": item.type, "seq": item.seq}))
+
+
+class JobProgressConsumer(AsyncWebsocketConsumer):
+    async def _refuse(self, refusal: Refusal) -> None:
         """Unauthenticated, someone else's or a missing job, a bad last_event_id: the handshake is refused
         (HTTP 403), as it always was. Only a stream cap is told apart, with close code 4429 after accepting,
-        so a client knows to wait rather than give up."""
-        if code == CLOSE_TOO_MANY:
-            await self.accept(self.subprotocol)
+        so a client knows to wait rather than give up; a resume after the final event closes normally."""
+        code = CLOSE_AFTER_ACCEPT.get(refusal.status)
+        if code is None:
+            await self.close()  # before accept: the server answers the handshake with 403
+            return
+        await self.accept(self.subprotocol)
         await self.close(code=code)
 
     async def connect(self) -> None:
@@ -39,42 +54,35 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         subprotocols = list(self.scope.get("subprotocols") or [])
         # The token's subprotocol is echoed, as a browser requires; the key itself never is.
         self.subprotocol = TOKEN_SUBPROTOCOL if subprotocols[:1] == [TOKEN_SUBPROTOCOL] else None
-        user = await stream_user(
-            session_user=self.scope.get("user"),
-            authorization=headers.get(b"authorization", b"").decode("latin-1"),
-            subprotocols=subprotocols,
+        user = await credentials_user(
+            cookie=headers.get(b"cookie", b"").decode("latin-1"),
+            token=token_key(headers.get(b"authorization", b"").decode("latin-1"), subprotocols),
         )
-        if user is None:
-            await self._refuse(CLOSE_UNAUTHORIZED)
-            return
-        job = await database_sync_to_async(selectors.job_for_user)(
-            user=user, job_id=self.scope["url_route"]["kwargs"]["job_id"]
+        job_id = await owned(GenerationJob, user=user, object_id=self.scope["url_route"]["kwargs"]["job_id"])
+        opened = await start(
+            user=user,
+            stream_id=job_id,
+            group=job_group(job_id),
+            last_header=None,
+            last_query=(query.get("last_event_id") or [None])[0],
         )
-        if job is None:
-            await self._refuse(CLOSE_NOT_FOUND)
-            return
-        last, error = parse_last_event_id(None, (query.get("last_event_id") or [None])[0])
-        if error:
-            await self._refuse(CLOSE_BAD_REQUEST)
-            return
-        try:
-            slot = await stream_limits.acquire(user)
-        except stream_limits.TooManyStreams:
-            await self._refuse(CLOSE_TOO_MANY)
+        if isinstance(opened, Refusal):
+            await self._refuse(opened)
             return
         await self.accept(self.subprotocol)
-        self.task = asyncio.create_task(self._pump(job.pk, last, slot))
+        self.task = asyncio.create_task(self._pump(opened))
 
-    async def _pump(self, job_id: Any, last: int | None, slot: stream_limits.StreamSlot) -> None:
+    async def _pump(self, opened: Opened) -> None:
+        assert opened.stream is not None
         STREAMS_OPEN.labels("websocket").inc()
         try:
-            items = follow(stream_id=job_id, group=job_group(job_id), last_event_id=last)
-            async for item in stream_limits.held(items, slot):
-                if item.type == "ping":
-                    continue
-                await self.send_json({**item.data, "type": item.type, "seq": item.seq})
+            async for item in stream_limits.held(opened.stream.items(), opened.slot):
+                if item.type != "ping":
+                    await self.send(text_data=_ws_text(item))
         finally:
             STREAMS_OPEN.labels("websocket").dec()
+            opened.slot.release()
+            await opened.stream.close()
         await self.close()
 
     async def disconnect(self, code: int) -> None:
@@ -83,5 +91,5 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Clients only listen; anything they send is ignored."""

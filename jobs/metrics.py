@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from contentgen import metrics
+from contentgen import metrics, mongo
 from jobs import signals
 from jobs.models import GenerationJob
 from jobs.queue import live_worker_slots
@@ -119,6 +119,10 @@ async def metrics_view(request: HttpRequest) -> HttpResponseBase:
         return refusal
     body = await sync_to_async(metrics.exposition, thread_sensitive=False)()
     hub = get_hub()
+    commands = "".join(
+        f'contentgen_mongodb_commands_total{{command="{name}"}} {n}\n'
+        for name, n in sorted(mongo.commands.snapshot().items())
+    )
     local = (
         "# HELP contentgen_stream_viewers Open progress streams in this web process (hub subscribers).\n"
         "# TYPE contentgen_stream_viewers gauge\n"
@@ -129,5 +133,8 @@ async def metrics_view(request: HttpRequest) -> HttpResponseBase:
         "# HELP contentgen_streams_degraded 1 while Redis is unreachable and streams read the event log.\n"
         "# TYPE contentgen_streams_degraded gauge\n"
         f"contentgen_streams_degraded {int(hub.degraded)}\n"
+        "# HELP contentgen_mongodb_commands_total Database commands this web process sent, by command.\n"
+        "# TYPE contentgen_mongodb_commands_total counter\n"
+        f"{commands}"
     )
     return HttpResponse(body + local.encode(), content_type=CONTENT_TYPE_LATEST)

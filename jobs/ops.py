@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from jobs import heartbeat
 from jobs.models import GenerationJob
-from progress.sse import request_user, sse_frame, stream_response
+from progress.sse import request_user, serve_live, sse_frame
 from progress.streams import Item, follow_group
 
 TEMPLATE = "jobs/ops.html"
@@ -114,4 +114,4 @@ async def ops_live(request: HttpRequest) -> HttpResponseBase:
     user = await request_user(request, token=False)
     if user is None or not user.is_staff:
         return JsonResponse({"detail": "Staff only."}, status=403 if user is not None else 401)
-    return await stream_response(user, _panels(), _encode)
+    return await serve_live(user, _panels(), _encode)

@@ -1,8 +1,11 @@
-"""The job and batch streams over SSE: the API's (JSON data) and the pages' live streams (HTML fragments)."""
+"""The job and batch streams over SSE: the API's (JSON data) and the pages' live streams (HTML fragments).
+
+These Django views answer the stream URLs for anything that goes through Django; under an ASGI server
+the same URLs are served by the lean path (jobs.live), which shares every step with them.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -12,32 +15,33 @@ from django.http.response import HttpResponseBase
 from jobs import selectors
 from jobs.groups import bulk_group, job_group, user_group
 from jobs.pages import live_fragments
-from progress.sse import Encoder, request_user, serve_stream, sse_frame, stream_response, unauthorized
+from progress.sse import (
+    PING_FRAME,
+    Encoder,
+    cached,
+    frame,
+    request_user,
+    serve_live,
+    serve_stream,
+    sse_frame,
+    unauthorized,
+)
 from progress.streams import Item, follow_group
 
 # The pages' live streams: the same events, rendered once per process into the pages' partials.
 
-_RENDERED: OrderedDict[tuple[str, str | None, int | None, str], str] = OrderedDict()
-_RENDERED_MAX = 2048
+
+def html_frames(view: str) -> Encoder:
+    def encode(item: Item) -> bytes:
+        if item.type == "ping":
+            return PING_FRAME
+        return cached(item, ("html", view), lambda: frame(item, _fragment(view, item)))
+
+    return encode
 
 
 def _fragment(view: str, item: Item) -> str:
-    key = (view, item.stream_id, item.seq, item.type)
-    html = _RENDERED.get(key) if item.seq is not None else None
-    if html is None:
-        html = " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
-        if item.seq is not None:
-            _RENDERED[key] = html
-            if len(_RENDERED) > _RENDERED_MAX:
-                _RENDERED.popitem(last=False)
-    return html
-
-
-def _html_frames(view: str) -> Encoder:
-    def encode(item: Item) -> bytes:
-        return sse_frame(item, None if item.type == "ping" else _fragment(view, item))
-
-    return encode
+    return " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
 
 
 Find = Callable[[Any, str], Any]
@@ -53,7 +57,7 @@ def _stream_view(find: Find, group: Callable[[Any], str], *, page: str | None = 
             user=await request_user(request, token=page is None),
             find=lambda user: find(user, object_id),
             group=group,
-            encode=sse_frame if page is None else _html_frames(page),
+            encode=sse_frame if page is None else html_frames(page),
         )
 
     return view
@@ -77,4 +81,4 @@ async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
     user = await request_user(request, token=False)
     if user is None:
         return unauthorized()
-    return await stream_response(user, follow_group(group=user_group(user.pk)), _html_frames("dashboard"))
+    return await serve_live(user, follow_group(group=user_group(user.pk)), html_frames("dashboard"))

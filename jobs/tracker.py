@@ -169,9 +169,11 @@ class ProgressTracker:
             self._persist(self._snapshot_fields())
             self._last_snapshot = clock
             self._dirty_snapshot = False
-        if self._dirty_event and (force or clock - self._last_event >= EVENT_INTERVAL):
+        # Timed from the publish itself, after the snapshot write above: a slow write must not let the
+        # next event follow this one sooner than EVENT_INTERVAL.
+        if self._dirty_event and (force or time.monotonic() - self._last_event >= EVENT_INTERVAL):
+            self._last_event = time.monotonic()
             self._publish("progress")
-            self._last_event = clock
             self._dirty_event = False
 
     def _snapshot_fields(self) -> dict[str, Any]:

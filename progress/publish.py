@@ -30,6 +30,32 @@ def publish(
     """
     seq = events.append(stream_id=stream_id, scope=scope, type=type, data=data, after=after)
     EVENTS_PUBLISHED.labels(scope, type).inc()
+    _push(stream_id=stream_id, scope=scope, type=type, data=data, groups=groups, seq=seq)
+    return seq
+
+
+def publish_many(entries: list[dict[str, Any]]) -> list[int]:
+    """Several events in one write (a batch's first events): entries as `publish`'s keyword arguments,
+    with `after` given. Pushed in order once all are stored (after the commit, inside a transaction).
+    Returns their seqs."""
+    seqs = events.append_many(entries)
+    for entry, seq in zip(entries, seqs, strict=True):
+        EVENTS_PUBLISHED.labels(entry["scope"], entry["type"]).inc()
+        _push(
+            stream_id=entry["stream_id"],
+            scope=entry["scope"],
+            type=entry["type"],
+            data=entry["data"],
+            groups=entry["groups"],
+            seq=seq,
+        )
+    return seqs
+
+
+def _push(
+    *, stream_id: ObjectId, scope: str, type: str, data: dict[str, Any], groups: list[str], seq: int
+) -> None:
+    """group_send the stored event to `groups`; inside a transaction, once it commits."""
     message = {
         "type": MESSAGE_TYPE,
         "scope": scope,
@@ -45,4 +71,3 @@ def publish(
             out.send(group, message)
 
     transaction.on_commit(push)
-    return seq

@@ -1,14 +1,16 @@
-"""Server-Sent Events framing and the streaming response every stream view returns.
+"""Server-Sent Events framing, and the steps every progress stream takes before its first byte.
 
 Each connection is a coroutine reading its bounded buffer in the process's hub (progress.hub), never
-the database, except to start, to replay, or to catch up (progress.streams).
+the database, except to start, to replay, or to catch up (progress.streams). The streams themselves
+are served by the lean ASGI path (progress.asgi); the Django views here answer the same URLs for
+anything that goes through Django instead (the test client, a WSGI server).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -17,12 +19,102 @@ from django.http.response import HttpResponseBase
 from contentgen.metrics import STREAMS_OPEN
 from progress import stream_limits
 from progress.auth import stream_user
-from progress.streams import Item, follow, parse_last_event_id, resume_is_finished
+from progress.jsonenc import dumps
+from progress.streams import Item, Stream, open_stream, parse_last_event_id
 
 RETRY_MS = 3000
+RETRY_FRAME = f"retry: {RETRY_MS}\n\n".encode()
+PING_FRAME = b": ping\n\n"
 NOT_FOUND = {"detail": "Not found."}
+UNAUTHORIZED = {"detail": "Authentication credentials were not provided."}
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 Encoder = Callable[[Item], bytes]
+T = TypeVar("T")
+
+
+def cached(item: Item, key: Any, make: Callable[[], T]) -> T:
+    """What `make` builds from `item`, built once per process for every stream sending that event."""
+    if item.cache is None:
+        return make()
+    value = item.cache.get(key)
+    if value is None:
+        value = item.cache[key] = make()
+    return cast(T, value)
+
+
+def frame(item: Item, payload: str) -> bytes:
+    lines = [f"id: {item.seq}"] if item.seq is not None else []
+    lines.append(f"event: {item.type}")
+    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def sse_frame(item: Item, data: str | None = None) -> bytes:
+    if item.type == "ping":
+        return PING_FRAME
+    if data is not None:
+        return frame(item, data)
+    return cached(item, "sse", lambda: frame(item, dumps(item.data)))
+
+
+# Opening: the same answers on every path -----------------------------------------------------------
+
+
+@dataclass
+class Refusal:
+    """A stream that does not start: 401, 404, 400, 429, or 204 (resumed at or after the final event,
+    which tells EventSource not to reconnect)."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Opened:
+    stream: Stream | None  # None: a live-only group stream (the dashboard), see progress.streams.follow_group
+    slot: stream_limits.StreamSlot
+
+
+def unauthorized_refusal() -> Refusal:
+    return Refusal(401, UNAUTHORIZED, {"WWW-Authenticate": "Token"})
+
+
+async def acquire_slot(user: Any) -> stream_limits.StreamSlot | Refusal:
+    try:
+        return await stream_limits.acquire(user)
+    except stream_limits.TooManyStreams as exc:
+        return Refusal(429, {"detail": exc.message}, {"Retry-After": str(stream_limits.RETRY_AFTER)})
+
+
+async def start(
+    *, user: Any, stream_id: Any, group: str, last_header: str | None, last_query: str | None
+) -> Opened | Refusal:
+    """401 without a user, 404 without the object (`stream_id` None: missing or someone else's), 400 for a
+    bad Last-Event-ID, 429 over a stream cap, 204 when resuming at or after the final event."""
+    if user is None:
+        return unauthorized_refusal()
+    if stream_id is None:
+        return Refusal(404, NOT_FOUND)
+    last, error = parse_last_event_id(last_header, last_query)
+    if error:
+        return Refusal(400, {"last_event_id": [error]})
+    slot = await acquire_slot(user)
+    if isinstance(slot, Refusal):
+        return slot
+    try:
+        stream = await open_stream(stream_id=stream_id, group=group, last_event_id=last)
+    except BaseException:
+        slot.release()
+        raise
+    if stream is None:
+        slot.release()
+        return Refusal(204)
+    return Opened(stream, slot)
+
+
+# Through Django ------------------------------------------------------------------------------------
 
 
 async def request_user(request: HttpRequest, *, token: bool = True) -> Any:
@@ -33,51 +125,45 @@ async def request_user(request: HttpRequest, *, token: bool = True) -> Any:
     )
 
 
-def unauthorized() -> JsonResponse:
-    response = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
-    response["WWW-Authenticate"] = "Token"
+def refusal_response(refusal: Refusal) -> HttpResponseBase:
+    response: HttpResponseBase = (
+        JsonResponse(refusal.body, status=refusal.status)
+        if refusal.body is not None
+        else HttpResponse(status=refusal.status)
+    )
+    for name, value in refusal.headers.items():
+        response[name] = value
     return response
 
 
-def sse_frame(item: Item, data: str | None = None) -> bytes:
-    if item.type == "ping":
-        return b": ping\n\n"
-    payload = data if data is not None else json.dumps(item.data, separators=(",", ":"))
-    lines = [f"id: {item.seq}"] if item.seq is not None else []
-    lines.append(f"event: {item.type}")
-    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
-    return ("\n".join(lines) + "\n\n").encode()
+def unauthorized() -> HttpResponseBase:
+    return refusal_response(unauthorized_refusal())
 
 
 async def _frames(items: AsyncIterator[Item], encode: Encoder) -> AsyncIterator[bytes]:
     STREAMS_OPEN.labels("sse").inc()
     try:
-        yield f"retry: {RETRY_MS}\n\n".encode()
+        yield RETRY_FRAME
         async for item in items:
             yield encode(item)
     finally:
         STREAMS_OPEN.labels("sse").dec()
 
 
-def _too_many(exc: stream_limits.TooManyStreams) -> JsonResponse:
-    response = JsonResponse({"detail": exc.message}, status=429)
-    response["Retry-After"] = str(stream_limits.RETRY_AFTER)
+def stream_response(items: AsyncIterator[Item], encode: Encoder = sse_frame) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(_frames(items, encode), content_type="text/event-stream")
+    for name, value in STREAM_HEADERS.items():
+        response[name] = value
     return response
 
 
-async def stream_response(
-    user: Any, items: AsyncIterator[Item], encode: Encoder = sse_frame
-) -> HttpResponseBase:
-    """The stream, holding one of the user's stream slots, or 429 when a stream cap is reached."""
-    try:
-        slot = await stream_limits.acquire(user)
-    except stream_limits.TooManyStreams as exc:
-        return _too_many(exc)
-    held = stream_limits.held(items, slot)
-    response = StreamingHttpResponse(_frames(held, encode), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+async def serve_live(user: Any, items: AsyncIterator[Item], encode: Encoder = sse_frame) -> HttpResponseBase:
+    """A live-only stream (`items` follow a group from now on: a dashboard, /ops/) for a known `user`,
+    holding one of the user's stream slots, or 429 when a stream cap is reached."""
+    slot = await acquire_slot(user)
+    if isinstance(slot, Refusal):
+        return refusal_response(slot)
+    return stream_response(stream_limits.held(items, slot), encode)
 
 
 async def serve_stream(
@@ -88,20 +174,17 @@ async def serve_stream(
     group: Callable[[Any], str],
     encode: Encoder = sse_frame,
 ) -> HttpResponseBase:
-    """401 without a user, 404 unless `find(user)` gives the streamed object, 400 for a bad Last-Event-ID,
-    204 (which tells EventSource not to reconnect) when resuming at or after the final event.
-
-    The stream is the object's event log (keyed by its pk), pushed live through `group(pk)`.
-    """
-    if user is None:
-        return unauthorized()
-    obj = await sync_to_async(find, thread_sensitive=False)(user)
-    if obj is None:
-        return JsonResponse(NOT_FOUND, status=404)
-    last, error = parse_last_event_id(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))
-    if error:
-        return JsonResponse({"last_event_id": [error]}, status=400)
-    if await resume_is_finished(obj.pk, last):
-        return HttpResponse(status=204)
-    items = follow(stream_id=obj.pk, group=group(obj.pk), last_event_id=last)
-    return await stream_response(user, items, encode)
+    """`start`'s answers: the stream is the event log of `find(user)` (by pk), pushed through `group(pk)`."""
+    obj = await sync_to_async(find, thread_sensitive=False)(user) if user is not None else None
+    pk = obj.pk if obj is not None else None
+    opened = await start(
+        user=user,
+        stream_id=pk,
+        group=group(pk),
+        last_header=request.headers.get("Last-Event-ID"),
+        last_query=request.GET.get("last_event_id"),
+    )
+    if isinstance(opened, Refusal):
+        return refusal_response(opened)
+    assert opened.stream is not None
+    return stream_response(stream_limits.held(opened.stream.items(), opened.slot), encode)

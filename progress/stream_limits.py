@@ -79,4 +79,3 @@ async def held(items: AsyncIterator[Item], slot: StreamSlot) -> AsyncIterator[It
             yield item
     finally:
         slot.release()
-

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import websockets
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
@@ -111,6 +112,7 @@ class Daphne:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    command: Callable[[int], list[str]] = daphne_command
 
     @property
     def url(self) -> str:
@@ -118,7 +120,7 @@ class Daphne:
 
     def start(self) -> Daphne:
         self.proc = subprocess.Popen(
-            daphne_command(self.port),
+            self.command(self.port),
             cwd=ROOT,
             env=child_env(**self.env),
             stdout=_log("daphne"),
@@ -245,3 +247,20 @@ def run_async(coro: Any, timeout: float = 100) -> Any:
     """asyncio.run in a fresh thread: playwright's sync API keeps an event loop running in the main one."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout)
+
+
+def ws_outcome(url: str, headers: dict[str, str] | None = None) -> int | None:
+    """How a WebSocket on `url` ends before its first message: the handshake's HTTP status when it is
+    refused (403), the close code when it is accepted and closed (4429, 1000), None if a message came."""
+
+    async def connect() -> int | None:
+        try:
+            async with websockets.connect(url, additional_headers=headers or {}, open_timeout=10) as ws:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code
+        except websockets.ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        return None
+
+    return run_async(connect())

@@ -12,7 +12,7 @@ from bson import ObjectId
 
 from progress import events
 from tests.factories import JobFactory, token_for
-from tests.stack import Daphne, StreamReader, read_stream, run_async, start_worker
+from tests.stack import Daphne, StreamReader, read_stream, run_async, start_worker, ws_outcome
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -157,19 +157,10 @@ def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
 
-    async def code(headers: dict[str, str]) -> int | None:
-        try:
-            async with websockets.connect(url, additional_headers={**headers, "Origin": daphne.url}, open_timeout=10) as ws:
-                await asyncio.wait_for(ws.recv(), timeout=10)
-        except websockets.InvalidStatus as exc:
-            return exc.response.status_code
-        except websockets.ConnectionClosed as exc:
-            return exc.rcvd.code if exc.rcvd else None
-        return None
-
-    # Accepted, then closed with a code the client can read; another user's job closes like a missing one.
-    assert run_async(code({})) == 403
-    assert run_async(code({"Authorization": f"Token {token_for(other_user)}"})) == 403
+    origin = {"Origin": daphne.url}
+    # Refused at the handshake (HTTP 403); another user's job is refused like a missing one.
+    assert ws_outcome(url, origin) == 403
+    assert ws_outcome(url, {**origin, "Authorization": f"Token {token_for(other_user)}"}) == 403
 
 
 def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_in(daphne, user, auth):

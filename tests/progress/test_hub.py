@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import subprocess
 
 import httpx
@@ -15,7 +16,7 @@ from django.db import close_old_connections
 
 from contentgen.embedded import binary, die_with_parent
 from progress import events
-from progress.hub import BUFFER, get_hub
+from progress.hub import BUFFER, Pushed, get_hub
 from progress.publish import publish
 from progress.streams import follow
 from tests.factories import JobFactory, token_for
@@ -159,3 +160,14 @@ def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_
         server.stop()
         if own_redis.poll() is None:
             own_redis.kill()
+
+
+def test_a_pushed_events_creation_time_is_parsed_once_for_all_its_viewers():
+    stamp = "2026-11-29T10:00:00.123456+00:00"
+    message = Pushed({"stream_id": "x", "seq": 1, "event": "progress", "data": {"timestamp": stamp}})
+    assert message.created() == dt.datetime.fromisoformat(stamp).timestamp()
+    message["data"]["timestamp"] = "2030-01-01T00:00:00+00:00"
+    assert message.created() == dt.datetime.fromisoformat(stamp).timestamp()  # the first parse stands
+    assert Pushed({"data": {}}).created() is None
+    assert Pushed({"data": {"timestamp": "not a time"}}).created() is None
+    assert Pushed({"data": {"timestamp": "2026-11-29T10:00:00"}}).created() is None  # no zone: not counted

@@ -1,0 +1,185 @@
+"""Claiming from a deep queue with index range reads that cost the size of a window, not of the queue.
+
+The embedded SecantusDB fetches every document an index lookup matches before it sorts and limits:
+`{status: "queued"}` sorted by `queued_at`, limit 8, read all 10,000 queued jobs (300-500 ms, hinted
+or not; a hint made it worse), and the ORM's `$and`/`$expr` filters scan the collection. A range on the
+(status, queued_at) index reads only the entries inside the range (0.6 ms for 10). So the claimer keeps
+a floor under the queue and reads it one window at a time, [floor, floor + width), with the width
+adapted to hold about 2 x CANDIDATES jobs. Jobs older than the floor (handed back by a stopping worker,
+queued on a host whose clock is behind) are found by a range read below the floor, which is empty and
+cheap in the normal case, and jobs queued after the last window (a host whose clock is ahead) by a
+range read above it. Real MongoDB stops at the limit anyway; the windows cost it nothing.
+
+Only the choice of candidates lives here. The claim itself is `take_queued`/`take_over`: one
+conditional update on `_id` plus the expected state, run by jobs.services inside the transaction
+(contentgen.mongo.atomic) that also moves the batch's counters, so two claimers never both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+import redis
+from bson import ObjectId
+from pymongo.collection import Collection
+
+from contentgen import mongo
+from jobs.models import GenerationJob
+from jobs.queue import client as redis_client
+
+CANDIDATES = 8
+MIN_WIDTH = dt.timedelta(milliseconds=1)
+FIRST_WIDTH = dt.timedelta(seconds=1)
+QUEUED = GenerationJob.Status.QUEUED.value
+PROCESSING = GenerationJob.Status.PROCESSING.value
+
+
+FLOOR_KEY = "contentgen:queue:floor"
+
+
+def collection() -> Collection[dict[str, Any]]:
+    return mongo.collection(GenerationJob._meta.db_table)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _read(filter: dict[str, Any]) -> list[tuple[dt.datetime, ObjectId]]:
+    docs = collection().find(filter, {"_id": 1, "queued_at": 1})
+    return sorted((_aware(doc["queued_at"]), doc["_id"]) for doc in docs)
+
+
+class QueueWindow:
+    """The per-process floor and width. Only a hint: a wrong floor costs one larger read, never a job."""
+
+    def __init__(self) -> None:
+        self.floor: dt.datetime | None = None
+        self.width = FIRST_WIDTH
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.floor, self.width = None, FIRST_WIDTH
+
+    def oldest(self, now: dt.datetime) -> list[ObjectId]:
+        """Ids of the oldest queued jobs (up to CANDIDATES), oldest first."""
+        with self._lock:
+            if self.floor is None:
+                self.floor = _shared_floor()
+            if self.floor is None:
+                # Only when no claimer has left a floor in Redis: a read of the whole queue, to place it.
+                return self._found(_read({"status": QUEUED}), lo=None, now=now)
+            # Everything below the floor (normally nothing) and the first window, in one read.
+            first = _read({"status": QUEUED, "queued_at": {"$lt": self.floor + self.width}})
+            if first:
+                return self._found(first, lo=None, now=now)
+            lo = self.floor + self.width
+            self.width *= 2
+            while lo <= now:
+                hi = lo + self.width
+                docs = _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": hi}})
+                if docs:
+                    return self._found(docs, lo=lo, now=now)
+                lo, self.width = hi, self.width * 2
+            # Nothing queued up to now. Above it only a job stamped by a clock running ahead: the reads
+            # together cover every queue time, so a queued job is always found.
+            ahead = _read({"status": QUEUED, "queued_at": {"$gte": lo}})
+            if ahead:
+                return self._found(ahead, lo=None, now=now)
+            # Nothing queued at all: restart small from here.
+            self.floor, self.width = min(lo, now), FIRST_WIDTH
+            return []
+
+    def _found(
+        self, docs: list[tuple[dt.datetime, ObjectId]], *, lo: dt.datetime | None, now: dt.datetime
+    ) -> list[ObjectId]:
+        if not docs:
+            self.floor, self.width = now, FIRST_WIDTH
+            return []
+        start = docs[0][0] if lo is None else lo
+        if start != self.floor:
+            _share_floor(start)
+        self.floor = start
+        # The next window should hold about twice the candidates: wide enough to spread concurrent
+        # claimers, narrow enough to stay cheap.
+        reach = docs[min(len(docs) - 1, 2 * CANDIDATES)][0]
+        if len(docs) > 2 * CANDIDATES or lo is None:
+            self.width = max(MIN_WIDTH, reach - start + MIN_WIDTH)
+        return [pk for _, pk in docs[:CANDIDATES]]
+
+
+window = QueueWindow()
+
+
+def _shared_floor() -> dt.datetime | None:
+    """The floor another claimer left: a hint for a process's first claim (a wrong one costs a read)."""
+    try:
+        raw = redis_client().get(FLOOR_KEY)
+    except redis.RedisError:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+_shared_at = 0.0
+
+
+def _share_floor(floor: dt.datetime) -> None:
+    """At most once a second: the hint needs to be roughly right, not current."""
+    global _shared_at
+    if time.monotonic() - _shared_at < 1.0:
+        return
+    _shared_at = time.monotonic()
+    with contextlib.suppress(redis.RedisError):
+        redis_client().set(FLOOR_KEY, floor.isoformat())
+
+
+def spread_queue_times(jobs: list[GenerationJob]) -> list[GenerationJob]:
+    """One millisecond of queue time per job of a batch, oldest first, ending now: BSON keeps milliseconds,
+    and a window can only split jobs whose queue times differ."""
+    if jobs:
+        end = jobs[-1].queued_at
+        for back, job in enumerate(reversed(jobs)):
+            job.queued_at = end - dt.timedelta(milliseconds=back)
+    return jobs
+
+
+def expired_leases(now: dt.datetime, *, exclude_owner: str) -> list[dict[str, Any]]:
+    """Processing jobs whose lease ran out and that `exclude_owner` does not hold, oldest lease first:
+    a range on the (status, lease) index. Each as {_id, lease_owner, lease_expires_at, bulk_job_id}."""
+    docs = collection().find(
+        {"status": PROCESSING, "lease_expires_at": {"$lt": now}},
+        {"lease_owner": 1, "lease_expires_at": 1, "bulk_job_id": 1},
+    )
+    mine = [doc for doc in docs if doc.get("lease_owner") != exclude_owner]
+    for doc in mine:
+        doc["lease_expires_at"] = _aware(doc["lease_expires_at"])
+    return sorted(mine, key=lambda doc: doc["lease_expires_at"])[:CANDIDATES]
+
+
+def take_over(*, pk: ObjectId, worker_id: str, now: dt.datetime, lease_until: dt.datetime) -> bool:
+    """Lease an expired job to `worker_id` (an attempt more). Inside a transaction, joins it."""
+    result = collection().update_one(
+        {"_id": pk, "status": PROCESSING, "lease_expires_at": {"$lt": now}},
+        {"$set": {"lease_owner": worker_id, "lease_expires_at": lease_until, "updated_at": now},
+         "$inc": {"attempts": 1}},
+        session=mongo.session(),
+    )  # fmt: skip
+    return result.modified_count == 1
+
+
+def take_queued(*, pk: ObjectId, worker_id: str, now: dt.datetime, lease_until: dt.datetime) -> bool:
+    """Lease a queued job to `worker_id` (an attempt more). Inside a transaction, joins it."""
+    result = collection().update_one(
+        {"_id": pk, "status": QUEUED},
+        {"$set": {"status": PROCESSING, "lease_owner": worker_id, "lease_expires_at": lease_until,
+                  "updated_at": now},
+         "$inc": {"attempts": 1}},
+        session=mongo.session(),
+    )  # fmt: skip
+    return result.modified_count == 1
