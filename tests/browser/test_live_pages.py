@@ -107,7 +107,7 @@ def test_a_job_created_from_the_form_goes_live_to_100_without_a_reload(page: Any
     assert page.locator("#job-result .scores").is_visible()
     assert page.locator("[data-elapsed-since][data-elapsed-final]").count() == 1, "elapsed time froze"
     assert_no_duplicate_activity(page)
-    shot(page, "job-finished")  # docs/job-page.png in the README is a copy of this artifact
+    shot(page, "job-finished")
 
 
 def test_the_job_page_survives_a_daphne_restart_mid_job(page: Any, live_server_stack: Stack) -> None:
