@@ -945,9 +945,10 @@ def clear_queue() -> None:
     bulks = list({doc["bulk_job_id"] for doc in left if doc.get("bulk_job_id")})
     members = [doc["_id"] for doc in jobs.find({"bulk_job_id": {"$in": bulks}}, {"_id": 1})] if bulks else []
     gone = [doc["_id"] for doc in left] + members + bulks
-    for start in range(0, len(gone), 1000):
-        events.collection().delete_many({"job_id": {"$in": gone[start : start + 1000]}})
-        jobs.delete_many({"_id": {"$in": gone[start : start + 1000]}})
+    # Small chunks: a delete of 1,000 jobs' events can outlast the 20 s socket timeout on SecantusDB.
+    for start in range(0, len(gone), 100):
+        events.collection().delete_many({"job_id": {"$in": gone[start : start + 100]}})
+        jobs.delete_many({"_id": {"$in": gone[start : start + 100]}})
     if bulks:
         mongo.collection(BulkJob._meta.db_table).delete_many({"_id": {"$in": bulks}})
 
