@@ -419,8 +419,11 @@ class Worker:
                 services.job_requeue_abandoned(worker_id=self.worker_id)
                 expiry = services.next_lease_expiry(worker_id=self.worker_id)
                 if expiry is not None:
-                    until = (expiry - timezone.now()).total_seconds() + random.uniform(0.05, 0.3)
-                    wait = min(wait, max(0.05, until))
+                    # A lease that ran out and is still held (its owner alive but cut off from MongoDB, or
+                    # every claimer just skipped it as contended) is tried again after a jittered pause:
+                    # the workers' watches must not spin against each other on the same job.
+                    until = (expiry - timezone.now()).total_seconds()
+                    wait = min(wait, max(random.uniform(0.3, 1.0), until + random.uniform(0.05, 0.3)))
             except Exception as exc:
                 logger.warning(
                     "worker %s: requeueing dead workers' jobs failed (%s: %s)",
