@@ -34,13 +34,15 @@ def test_a_local_model_job_runs_every_stage_and_passes_the_offline_field_checks(
         if e["type"] == "progress" and e["data"]["progress"]["stage"] == "writing"
     ]
     assert len(set(writing)) >= 10 and writing == sorted(writing)
-    # The SEO stage's bar moves with the title and description tokens, not in one jump at the end.
+    # The SEO stage's bar moves with the title and description tokens, not in one jump at the end (it was
+    # [0, 2.5, 100]); the stage lasts about a second, and the tracker sends at most 5 events a second.
     seo = [
         e["data"]["progress"]["stage_progress"]
         for e in evs
         if e["type"] == "progress" and e["data"]["progress"]["stage"] == "seo"
     ]
-    assert len({p for p in seo if 0 < p < 100}) >= 5 and seo == sorted(seo), seo
+    assert len({p for p in seo if 0 < p < 100}) >= 3 and seo == sorted(seo), seo
+    assert max(b - a for a, b in zip(seo, seo[1:], strict=False)) <= 60, seo
     result = job.result
     assert len(result.meta_title) <= 60 and 70 <= len(result.meta_description) <= 160
     assert abs(result.word_count - 300) <= 60, result.word_count
