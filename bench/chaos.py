@@ -442,9 +442,16 @@ def results(
         "failure messages": sorted({(j.get("error") or {}).get("message", "")[:80] for j in jobs if j["status"] == "failed"}),  # noqa: E501
     }  # fmt: skip
     missing = duplicated = unfinished = 0
+    gaps: list[str] = []
     for follower in followers:
         stored = [e["seq"] for e in db.progress_events.find({"job_id": ObjectId(follower.id)}, {"seq": 1})]
-        missing += len(set(stored) - set(follower.seqs))
+        lacking = sorted(set(stored) - set(follower.seqs))
+        missing += len(lacking)
+        if lacking:
+            gaps.append(
+                f"{follower.kind} {follower.id}: seqs {lacking} of {max(stored)}, "
+                f"client last at {max(follower.seqs or [0])}"
+            )
         duplicated += len(follower.seqs) - len(set(follower.seqs))
         unfinished += not follower.done
     out.update(
@@ -453,6 +460,7 @@ def results(
             "events duplicated at clients": duplicated,
             "clients without their complete": unfinished,
             "client reconnects": sum(f.reconnects for f in followers),
+            "gaps at clients": gaps,
         }
     )
     detections: list[float] = []
@@ -565,7 +573,7 @@ def main() -> int:
         print(f"| {label} | {count} |")
     print("\n| measure | value | goal |\n|---|---|---|")
     for key, value in out.items():
-        if key in ("failure messages", "detection goal (s)", "slow detections"):
+        if key in ("failure messages", "detection goal (s)", "slow detections", "gaps at clients"):
             continue
         informative = (
             "jobs", "completed", "failed", "client reconnects", "dead-worker detections measured",
@@ -574,6 +582,8 @@ def main() -> int:
         target = "" if key in informative else "0"
         target = f"<= {out['detection goal (s)']}" if key.startswith("longest") else target
         print(f"| {key} | {value} | {target} |")
+    if out["gaps at clients"]:
+        print("\nevents missing at clients:", *out["gaps at clients"], sep="\n- ")
     if out["slow detections"]:
         print("\nslow detections:", *out["slow detections"], sep="\n- ")
     if out["failure messages"]:
