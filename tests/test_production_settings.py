@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from contentgen.settings import mongodb_client_options
 from tests.stack import ROOT, child_mongodb_uri
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -92,3 +93,19 @@ def test_pages_and_api_answers_carry_the_security_headers():
         assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
     docs = answers["docs"]["headers"]["Content-Security-Policy"]
     assert "script-src 'self';" in docs + ";" and "unsafe-eval" not in docs
+
+
+@pytest.mark.parametrize(
+    ("query", "journal", "timeout"),
+    [
+        ("", True, 20000),
+        ("?socketTimeoutMS=500", True, None),
+        ("?journal=false", None, 20000),
+        ("?w=majority", None, 20000),
+        ("?W=1", None, 20000),
+    ],
+)
+def test_writes_are_journaled_unless_the_uri_names_its_write_concern(query, journal, timeout):
+    options = mongodb_client_options(f"mongodb://127.0.0.1:27017/contentgen{query}")
+    assert options.get("journal") is journal
+    assert options.get("socketTimeoutMS") == timeout
