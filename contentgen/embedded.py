@@ -189,6 +189,10 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
             str(data_dir),
             "--log-level",
             "WARNING",
+            # Every commit reaches the disk before it is acknowledged, a transaction's too: without it a
+            # killed server lost its last acknowledged writes, and SecantusDB's commitTransaction
+            # ignores the client's `j: true` (tests/jobs/test_outages.py).
+            "--sync-on-commit",
         ],
         logs / "mongodb.log",
     )
