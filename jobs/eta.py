@@ -18,9 +18,9 @@ import heapq
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 
@@ -110,22 +110,44 @@ def fit_stage(samples: Sequence[Sample], prior: StageModel) -> StageModel:
     return replace(model, spread=min(MAX_SPREAD, max(MIN_SPREAD, spread)))
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """Values kept per process for `ttl` seconds after they were loaded (thread-safe, at most `size`)."""
+
+    def __init__(self, *, ttl: float, size: int = 1000) -> None:
+        self.ttl, self.size = ttl, size
+        self._lock = threading.Lock()
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+        value = load()
+        with self._lock:
+            if len(self._entries) >= self.size:
+                now = time.monotonic()
+                self._entries = {k: e for k, e in self._entries.items() if now - e[0] < self.ttl}
+            self._entries[key] = (time.monotonic(), value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 class History:
     """Recent finished jobs of a mode: stage durations and overheads, cached per process for a few seconds."""
 
-    _lock = threading.Lock()
-    _cache: dict[str, tuple[float, dict[str, list[Sample]], list[float]]] = {}
+    _cache: Recent[str, tuple[dict[str, list[Sample]], list[float]]] = Recent(ttl=HISTORY_TTL)
 
     @classmethod
     def get(cls, mode: str) -> tuple[dict[str, list[Sample]], list[float]]:
-        with cls._lock:
-            cached = cls._cache.get(mode)
-            if cached and time.monotonic() - cached[0] < HISTORY_TTL:
-                return cached[1], cached[2]
-        samples, overheads = cls._load(mode)
-        with cls._lock:
-            cls._cache[mode] = (time.monotonic(), samples, overheads)
-        return samples, overheads
+        return cls._cache.get(mode, lambda: cls._load(mode))
 
     @classmethod
     def samples(cls, mode: str) -> dict[str, list[Sample]]:
@@ -133,8 +155,7 @@ class History:
 
     @classmethod
     def forget(cls) -> None:
-        with cls._lock:
-            cls._cache.clear()
+        cls._cache.clear()
 
     @staticmethod
     def _load(mode: str) -> tuple[dict[str, list[Sample]], list[float]]:
@@ -392,14 +413,23 @@ def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, 
     return out
 
 
+# Every batch event (a member's stage change) estimates the batch again. The expected durations of its
+# queued members are kept per batch for BULK_QUEUED_TTL seconds instead of read each time: a 500-job batch
+# read 500 documents per event. A member claimed meanwhile counts as queued for at most that long.
+BULK_QUEUED_TTL = 1.0
+_bulk_queued: Recent[Any, list[float]] = Recent(ttl=BULK_QUEUED_TTL)
+
+
+def _queued_durations(bulk_pk: Any) -> list[float]:
+    """Expected seconds of each queued member of the batch, in no particular order."""
+    queued = GenerationJob.objects.filter(bulk_job_id=bulk_pk, status=GenerationJob.Status.QUEUED)
+    return [Estimator.for_job(job).total_expected() for job in queued.only("mode", "word_count")]
+
+
 def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datetime | None:
     """When the batch's last job ends: in-flight jobs finish, queued ones run on the slots it gets now."""
     now = dt.datetime.now(dt.UTC)
-    queued = list(
-        GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.QUEUED).only(
-            "mode", "word_count"
-        )
-    )
+    queued = _bulk_queued.get(bulk.pk, lambda: _queued_durations(bulk.pk))
     if not queued and not in_flight:
         return None
     flight_left = [
@@ -409,8 +439,6 @@ def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datet
     ]
     parallelism = max(1, len(in_flight), min(worker_slots(), len(queued) + len(in_flight)))
     lanes = sorted(flight_left)[:parallelism] + [0.0] * max(0, parallelism - len(flight_left))
-    spans = forecast_lanes(
-        lanes=lanes, ahead=[], own=[Estimator.for_job(job).total_expected() for job in queued]
-    )
+    spans = forecast_lanes(lanes=lanes, ahead=[], own=queued)
     last = max([end for _, end in spans] + lanes)
     return now + dt.timedelta(seconds=last)
