@@ -311,8 +311,7 @@ def run_clients(followers: list[Follower], ports: list[int], token: str, stop: t
 @dataclass
 class Kill:
     at: float  # unix time
-    jobs: list[ObjectId]
-    leases: dict[ObjectId, float] = field(default_factory=dict)  # job -> its lease's end (unix time)
+    leases: dict[ObjectId, float]  # the jobs the dead worker held -> the end of each one's lease (unix time)
 
 
 def held_jobs(db: Any, pid: int) -> dict[ObjectId, float]:
@@ -346,7 +345,7 @@ def inject(cluster: Cluster, fault: Fault, db: Any, kills: list[Kill], outages: 
         proc.wait(timeout=10)
         at = time.time()
         jobs = held_jobs(db, proc.pid)  # after the kill: the leases as the dead worker left them
-        kills.append(Kill(at=at, jobs=list(jobs), leases=jobs))
+        kills.append(Kill(at=at, leases=jobs))
         fault.detail = f"worker {index} (pid {proc.pid}, {len(jobs)} jobs held), restarted"
         cluster.start_worker(index)
     elif fault.kind == "SIGTERM worker":
@@ -476,14 +475,14 @@ def results(
     measurable = [k for k in kills if all(k.at + lease + 5 < start or k.at > end for start, end in mongo)]
     out["kills during a MongoDB outage (not measured)"] = len(kills) - len(measurable)
     for kill in measurable:
-        for pk in kill.jobs:
+        for pk, lease_end in kill.leases.items():
             for event in logs.get(pk, []):
                 at = aware(event["timestamp"]).timestamp()
                 message = (event["data"].get("progress") or {}).get("message", "")
                 if at > kill.at and message.startswith("Worker lost"):
                     detections.append(at - kill.at)
                     how = "requeued" if "queue" in message else "taken over"
-                    ends = kill.leases.get(pk, 0.0) - kill.at
+                    ends = lease_end - kill.at
                     found.append((at - kill.at, f"job {pk}: {how} {at - kill.at:.1f} s after the kill at "
                                   f"{dt.datetime.fromtimestamp(kill.at, dt.UTC):%H:%M:%S.%f} UTC, "
                                   f"{at - kill.at - ends:.1f} s after its lease ran out"))  # fmt: skip

@@ -16,11 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import statistics
-import threading
-import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from django.conf import settings
 
@@ -28,6 +26,7 @@ from jobs.models import GenerationJob
 from jobs.pipeline import local_model, pace
 from jobs.pipeline.stages import STAGE_ORDER, stages_for
 from jobs.queue import live_worker_slots
+from progress.ttlcache import Recent
 
 HISTORY_SIZE = 30
 HISTORY_TTL = 10.0
@@ -108,36 +107,6 @@ def fit_stage(samples: Sequence[Sample], prior: StageModel) -> StageModel:
     ratios = [s / max(model.expected(w), 1e-3) for s, w in pairs]
     spread = 1.4826 * statistics.median(abs(r - 1.0) for r in ratios)
     return replace(model, spread=min(MAX_SPREAD, max(MIN_SPREAD, spread)))
-
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class Recent(Generic[K, V]):
-    """Values kept per process for `ttl` seconds after they were loaded (thread-safe, at most `size`)."""
-
-    def __init__(self, *, ttl: float, size: int = 1000) -> None:
-        self.ttl, self.size = ttl, size
-        self._lock = threading.Lock()
-        self._entries: dict[K, tuple[float, V]] = {}
-
-    def get(self, key: K, load: Callable[[], V]) -> V:
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached and time.monotonic() - cached[0] < self.ttl:
-                return cached[1]
-        value = load()
-        with self._lock:
-            if len(self._entries) >= self.size:
-                now = time.monotonic()
-                self._entries = {k: e for k, e in self._entries.items() if now - e[0] < self.ttl}
-            self._entries[key] = (time.monotonic(), value)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 class History:

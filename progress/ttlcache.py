@@ -4,6 +4,7 @@ key at the same moment share one lookup (1,000 viewers opening one job's stream 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -109,3 +110,30 @@ class Batcher(Generic[K, V]):
                         future.set_result(found.get(key))
         finally:
             self._running = False
+
+
+class Recent(Generic[K, V]):
+    """`TtlCache` for synchronous callers (worker threads): values kept for `ttl` seconds after they were
+    loaded, thread-safe, at most `size` (expired entries are dropped when it is reached)."""
+
+    def __init__(self, *, ttl: float, size: int = 1000) -> None:
+        self.ttl, self.size = ttl, size
+        self._lock = threading.Lock()
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+        value = load()
+        with self._lock:
+            if len(self._entries) >= self.size:
+                now = time.monotonic()
+                self._entries = {k: e for k, e in self._entries.items() if now - e[0] < self.ttl}
+            self._entries[key] = (time.monotonic(), value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
