@@ -1000,7 +1000,8 @@ def time_claims(claim: Callable[[], Any], count: int, depth: int) -> list[float]
 def new_claim() -> Any:
     from jobs.services import job_claim  # noqa: PLC0415
 
-    return job_claim(worker_id="bench")
+    # As a worker claims: its lease watch, not the claim, takes dead workers' jobs back.
+    return job_claim(worker_id="bench", take_over=False)
 
 
 def orm_claim() -> Any:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
-from django.db import DatabaseError, connection, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
 from pymongo import monitoring
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=models.Model)
 _supported: bool | None = None
 TRANSACTION_ATTEMPTS = 20
 
@@ -34,6 +35,30 @@ def db_values(model: type[models.Model], changes: dict[str, Any]) -> dict[str, A
         field = model._meta.get_field(name)
         values[cast(Any, field).column] = cast(Any, field).get_db_prep_save(value, connection)
     return values
+
+
+def instance(model: type[M], doc: dict[str, Any]) -> M:
+    """A model instance from a stored document, converted as the ORM converts what it reads (as
+    django-mongodb-backend's raw_aggregate does): for a document a raw read already holds."""
+    fields, converters, compiler = _reader(model)
+    row = [doc.get(column) for _, column in fields]
+    if converters:
+        row = next(iter(compiler.apply_converters([row], converters)))
+    return model.from_db(connection.alias, [attname for attname, _ in fields], row)
+
+
+def _reader(model: type[models.Model]) -> tuple[list[tuple[str, str]], Any, Any]:
+    """The model's (attname, column) pairs and the ORM's converters for them, once per connection (the
+    converters belong to the connection of the thread that reads)."""
+    cache = connections[DEFAULT_DB_ALIAS].__dict__.setdefault("_contentgen_readers", {})
+    if model not in cache:
+        concrete = model._meta.concrete_fields
+        compiler = connection.ops.compiler("SQLCompiler")(
+            model._base_manager.all().query, connection, connection.alias
+        )
+        converters = compiler.get_converters([field.get_col(model._meta.db_table) for field in concrete])
+        cache[model] = ([(f.attname, cast(Any, f).column) for f in concrete], converters, compiler)
+    return cast(tuple[list[tuple[str, str]], Any, Any], cache[model])
 
 
 def database() -> Database[dict[str, Any]]:

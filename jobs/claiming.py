@@ -45,13 +45,13 @@ def collection() -> Collection[dict[str, Any]]:
     return mongo.collection(GenerationJob._meta.db_table)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
+def aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _read(filter: dict[str, Any]) -> list[tuple[dt.datetime, ObjectId]]:
-    docs = collection().find(filter, {"_id": 1, "queued_at": 1})
-    return sorted((_aware(doc["queued_at"]), doc["_id"]) for doc in docs)
+def _read(filter: dict[str, Any]) -> list[dict[str, Any]]:
+    """Whole documents, oldest first: the claim builds its job from the one it wins, without a read more."""
+    return sorted(collection().find(filter), key=lambda doc: (doc["queued_at"], doc["_id"]))
 
 
 class QueueWindow:
@@ -66,14 +66,24 @@ class QueueWindow:
         with self._lock:
             self.floor, self.width = None, FIRST_WIDTH
 
-    def oldest(self, now: dt.datetime) -> list[ObjectId]:
-        """Ids of the oldest queued jobs (up to CANDIDATES), oldest first."""
+    def oldest(self, now: dt.datetime) -> list[dict[str, Any]]:
+        """The oldest queued jobs' documents (up to CANDIDATES), oldest first."""
         with self._lock:
             if self.floor is None:
                 self.floor = _shared_floor()
             if self.floor is None:
-                # Only when no claimer has left a floor in Redis: a read of the whole queue, to place it.
-                return self._found(_read({"status": QUEUED}), lo=None, now=now)
+                # Only when no claimer has left a floor in Redis: a read of the whole queue's times places it.
+                times = sorted(
+                    aware(doc["queued_at"])
+                    for doc in collection().find({"status": QUEUED}, {"queued_at": 1})
+                )
+                if not times:
+                    self.floor, self.width = now, FIRST_WIDTH
+                    return []
+                self.floor = times[0]
+                self.width = max(
+                    MIN_WIDTH, times[min(len(times) - 1, 2 * CANDIDATES)] - self.floor + MIN_WIDTH
+                )
             # Everything below the floor (normally nothing) and the first window, in one read.
             first = _read({"status": QUEUED, "queued_at": {"$lt": self.floor + self.width}})
             if first:
@@ -95,22 +105,44 @@ class QueueWindow:
             self.floor, self.width = min(lo, now), FIRST_WIDTH
             return []
 
+    def head(self, count: int, now: dt.datetime) -> list[dict[str, Any]]:
+        """The oldest `count` queued jobs' documents, oldest first (for the estimates' refresh): range reads
+        up from the floor, each twice as wide as the last, so the cost is that of the jobs read."""
+        if self.floor is None:
+            self.oldest(now)  # places the floor
+        with self._lock:
+            floor, width = self.floor, self.width
+        if floor is None:
+            return []
+        step = width * max(1, count // CANDIDATES)
+        docs = _read({"status": QUEUED, "queued_at": {"$lt": floor + step}})
+        lo = floor + step
+        while len(docs) < count and lo <= now:
+            step *= 2
+            docs += _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": lo + step}})
+            lo += step
+        return docs[:count]
+
     def _found(
-        self, docs: list[tuple[dt.datetime, ObjectId]], *, lo: dt.datetime | None, now: dt.datetime
-    ) -> list[ObjectId]:
+        self, docs: list[dict[str, Any]], *, lo: dt.datetime | None, now: dt.datetime
+    ) -> list[dict[str, Any]]:
         if not docs:
             self.floor, self.width = now, FIRST_WIDTH
             return []
-        start = docs[0][0] if lo is None else lo
+        start = aware(docs[0]["queued_at"]) if lo is None else lo
         if start != self.floor:
             _share_floor(start)
         self.floor = start
         # The next window should hold about twice the candidates: wide enough to spread concurrent
         # claimers, narrow enough to stay cheap.
-        reach = docs[min(len(docs) - 1, 2 * CANDIDATES)][0]
-        if len(docs) > 2 * CANDIDATES or lo is None:
-            self.width = max(MIN_WIDTH, reach - start + MIN_WIDTH)
-        return [pk for _, pk in docs[:CANDIDATES]]
+        # About CANDIDATES jobs per window: each document read costs (about 0.05 ms on SecantusDB, against
+        # 1 ms for the read itself), and a window that held too few widens, or the next claims would find
+        # it empty and read on.
+        if len(docs) > 2 * CANDIDATES:
+            self.width = max(MIN_WIDTH, aware(docs[CANDIDATES]["queued_at"]) - start)
+        elif len(docs) < CANDIDATES // 2:
+            self.width = 2 * max(self.width, aware(docs[-1]["queued_at"]) - start + MIN_WIDTH)
+        return docs[:CANDIDATES]
 
 
 window = QueueWindow()
@@ -149,6 +181,20 @@ def spread_queue_times(jobs: list[GenerationJob]) -> list[GenerationJob]:
     return jobs
 
 
+def queued_before(when: dt.datetime, fields: list[str]) -> list[dict[str, Any]]:
+    """The queued jobs queued before `when`, oldest first, with only `fields`: a range on the queue index
+    (the ORM's filter of the same reads the whole collection on SecantusDB)."""
+    docs = collection().find(
+        {"status": QUEUED, "queued_at": {"$lt": when}}, dict.fromkeys([*fields, "queued_at"], 1)
+    )
+    return sorted(docs, key=lambda doc: (doc["queued_at"], doc["_id"]))
+
+
+def running(fields: list[str]) -> list[dict[str, Any]]:
+    """The processing jobs, with only `fields`: a range on the lease index."""
+    return list(collection().find({"status": PROCESSING}, dict.fromkeys(fields, 1)))
+
+
 def expired_leases(now: dt.datetime, *, exclude_owner: str) -> list[dict[str, Any]]:
     """Processing jobs whose lease ran out and that `exclude_owner` does not hold, oldest lease first:
     a range on the (status, lease) index. Each as {_id, lease_owner, lease_expires_at, bulk_job_id}."""
@@ -158,7 +204,7 @@ def expired_leases(now: dt.datetime, *, exclude_owner: str) -> list[dict[str, An
     )
     mine = [doc for doc in docs if doc.get("lease_owner") != exclude_owner]
     for doc in mine:
-        doc["lease_expires_at"] = _aware(doc["lease_expires_at"])
+        doc["lease_expires_at"] = aware(doc["lease_expires_at"])
     return sorted(mine, key=lambda doc: doc["lease_expires_at"])[:CANDIDATES]
 
 
@@ -173,13 +219,29 @@ def take_over(*, pk: ObjectId, worker_id: str, now: dt.datetime, lease_until: dt
     return result.modified_count == 1
 
 
-def take_queued(*, pk: ObjectId, worker_id: str, now: dt.datetime, lease_until: dt.datetime) -> bool:
-    """Lease a queued job to `worker_id` (an attempt more). Inside a transaction, joins it."""
+def take_queued(
+    *, doc: dict[str, Any], worker_id: str, now: dt.datetime, lease_until: dt.datetime
+) -> dict[str, Any] | None:
+    """Lease the queued job `doc` (as the window read it) to `worker_id`, an attempt more; returns the
+    document as it now stands, or None if another claimer won. Inside a transaction, joins it.
+
+    The filter also names the `updated_at` that was read: every move of a job stamps it, so the update
+    fails if the job moved at all since (claimed, run and put back in the queue) and the document in
+    hand is never stale. (A queued job's refreshed estimates leave it alone, and the worker's first
+    progress replaces them.)"""
+    changes = {"status": PROCESSING, "lease_owner": worker_id, "lease_expires_at": _bson_time(lease_until),
+               "updated_at": _bson_time(now)}  # fmt: skip
     result = collection().update_one(
-        {"_id": pk, "status": QUEUED},
-        {"$set": {"status": PROCESSING, "lease_owner": worker_id, "lease_expires_at": lease_until,
-                  "updated_at": now},
-         "$inc": {"attempts": 1}},
+        {"_id": doc["_id"], "status": QUEUED, "updated_at": doc.get("updated_at")},
+        {"$set": changes, "$inc": {"attempts": 1}},
         session=mongo.session(),
-    )  # fmt: skip
-    return result.modified_count == 1
+    )
+    if result.modified_count != 1:
+        return None
+    return {**doc, **changes, "attempts": doc.get("attempts", 0) + 1}
+
+
+def _bson_time(value: dt.datetime) -> dt.datetime:
+    """As a read returns it: naive UTC, to the millisecond."""
+    value = value.astimezone(dt.UTC) if value.tzinfo else value
+    return value.replace(tzinfo=None, microsecond=value.microsecond // 1000 * 1000)

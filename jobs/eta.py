@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
+from jobs.claiming import aware, queued_before, running
 from jobs.models import GenerationJob
 from jobs.pipeline import local_model, pace
 from jobs.pipeline.stages import STAGE_ORDER, stages_for
@@ -342,6 +343,14 @@ def worker_slots() -> int:
     return live_worker_slots()
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """What a forecast needs of a job ahead in the queue."""
+
+    mode: str
+    word_count: int
+
+
 def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]]:
     """(estimated_start, completion, low, high) for each of the newly queued `jobs` (not yet saved), in
     order; [] while no worker runs."""
@@ -350,17 +359,13 @@ def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, 
         return []
     now = dt.datetime.now(dt.UTC)
     first = min(job.queued_at for job in jobs)
-    ahead_jobs = list(
-        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED, queued_at__lt=first)
-        .order_by("queued_at")
-        .only("mode", "word_count")[:2000]
-    )
+    ahead_jobs = [
+        _Queued(doc["mode"], doc["word_count"]) for doc in queued_before(first, ["mode", "word_count"])[:2000]
+    ]
     in_flight = [
-        max(0.0, (job.progress.estimated_completion - now).total_seconds())
-        for job in GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING).only("progress")[
-            :1000
-        ]
-        if job.progress.estimated_completion
+        max(0.0, (aware(ends) - now).total_seconds())
+        for doc in running(["progress.estimated_completion"])[:1000]
+        if (ends := (doc.get("progress") or {}).get("estimated_completion"))
     ]
     lanes = sorted(in_flight)[:slots] + [0.0] * max(0, slots - len(in_flight))
     estimators = [Estimator.for_job(job) for job in jobs]

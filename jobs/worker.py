@@ -242,7 +242,9 @@ class Worker:
         self.futures: set[Future[None]] = set()
         self.lease_seconds = float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
         self._pubsub: Any = None
-        self._next_expiry: Any = None
+        # Set once the lease watch has made its first pass: the first claim comes after it, so a burst
+        # worker started after a crash finds the dead worker's jobs back in the queue.
+        self._watched = threading.Event()
 
     # Signals -------------------------------------------------------------------------------
 
@@ -270,6 +272,7 @@ class Worker:
         heart.start()
         watch = threading.Thread(target=self._watch_abandoned, name="abandoned-watch", daemon=True)
         watch.start()
+        self._watched.wait(self.lease_seconds)
         sidecars = Sidecars(
             self, metrics_port=self.metrics_port, metrics_address=self.metrics_address
         ).start()
@@ -282,8 +285,6 @@ class Worker:
                 close_old_connections()
                 try:
                     claimed = self._free_slots() and self._claim_one()
-                    if not claimed and self._free_slots():
-                        self._next_expiry = services.next_lease_expiry(worker_id=self.worker_id)
                 except Exception as exc:
                     # The loop outlives any outage: log once, back off with jitter, resume when it returns.
                     if outage_since is None:
@@ -334,12 +335,7 @@ class Worker:
     def _idle_timeout(self, idle: float) -> float:
         if not self._free_slots():
             return idle
-        timeout = idle * random.uniform(0.8, 1.2)
-        if self._next_expiry is not None:
-            until = (self._next_expiry - timezone.now()).total_seconds()
-            if until > 0:
-                timeout = min(timeout, until + random.uniform(0.05, 0.3))
-        return timeout
+        return idle * random.uniform(0.8, 1.2)
 
     def _free_slots(self) -> bool:
         with self.lock:
@@ -350,7 +346,8 @@ class Worker:
             return bool(self.running)
 
     def _claim_one(self) -> bool:
-        claimed = services.job_claim(worker_id=self.worker_id)
+        # No takeovers here: the lease watch puts dead workers' jobs back in the queue (see _watch_abandoned).
+        claimed = services.job_claim(worker_id=self.worker_id, take_over=False)
         if claimed is None:
             return False
         job, taken_over = claimed
@@ -412,7 +409,10 @@ class Worker:
     def _watch_abandoned(self) -> None:
         """Requeue the jobs of dead workers as their leases run out: this thread wakes when the next lease
         held by another worker expires (at least every third of a lease), busy or not, so a dead worker's
-        job goes back to the queue about a lease after its last renewal even when no slot is free here."""
+        job goes back to the queue about a lease after its last renewal even when no slot is free here.
+        The requeue wakes the idle claimers, and a job back in the queue keeps its age, so it is the next
+        claimed. This is the worker's only way to take a dead worker's job: its claims skip the read of
+        expired leases."""
         while not self.finished.is_set():
             wait = self.lease_seconds / 3.0
             try:
@@ -433,6 +433,7 @@ class Worker:
                 )
             finally:
                 close_old_connections()
+                self._watched.set()
             self.finished.wait(wait)
 
     def _heartbeat(self) -> None:

@@ -1,0 +1,91 @@
+"""The claim's reads and its conditional update, against the embedded MongoDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from contentgen import mongo
+from jobs import claiming, services
+from jobs.models import GenerationJob, JobError, Progress
+from tests.factories import JobFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def queue(user, count: int) -> list[GenerationJob]:
+    """`count` queued jobs, one millisecond of queue time apart, oldest first."""
+    stamp = timezone.now()
+    jobs = claiming.spread_queue_times(
+        [
+            GenerationJob(user=user, mode="topic", topic=f"job {n}", status="queued", queued_at=stamp)
+            for n in range(count)
+        ]
+    )
+    GenerationJob.objects.bulk_create(jobs)
+    return jobs
+
+
+def stored_values(job: GenerationJob) -> dict:
+    """Every field as the ORM would store it: embedded models compared by their stored documents."""
+    names = [field.attname for field in GenerationJob._meta.concrete_fields]
+    return mongo.db_values(GenerationJob, {name: getattr(job, name) for name in names})
+
+
+def test_the_head_of_the_queue_is_its_oldest_jobs_in_order_across_several_windows(user):
+    jobs = queue(user, 60)
+    claiming.window.reset()
+    claiming.window.oldest(timezone.now())  # a window of about CANDIDATES jobs: the head reads on past it
+    assert claiming.window.width < dt.timedelta(milliseconds=60)
+
+    head = claiming.window.head(45, timezone.now())
+
+    assert [doc["_id"] for doc in head] == [job.pk for job in jobs[:45]]
+
+
+def test_a_claimed_job_is_exactly_the_stored_job(user):
+    job = JobFactory(user=user, keywords=["soil", "worms"], tone="casual")
+    progress = Progress(message="Queued for generation", estimated_start=timezone.now())
+    GenerationJob.objects.filter(pk=job.pk).update(
+        progress=progress, error=JobError(message="earlier", stage="writing"), stage_outputs={"research": "x"}
+    )
+
+    claimed, _ = services.job_claim(worker_id="w1", take_over=False)
+
+    assert claimed.pk == job.pk
+    assert claimed.user_id == user.pk and claimed.user.username == user.username
+    fresh = GenerationJob.objects.get(pk=job.pk)
+    assert stored_values(claimed) == stored_values(fresh)
+    assert (claimed.status, claimed.lease_owner, claimed.attempts) == ("processing", "w1", 1)
+
+
+def test_a_claim_does_not_take_a_job_that_moved_after_its_window_was_read(user):
+    job = JobFactory(user=user)
+    claiming.window.reset()
+    [doc] = [doc for doc in claiming.window.oldest(timezone.now()) if doc["_id"] == job.pk]
+    # Meanwhile another worker claimed it, and it came back to the queue (a retry, a hand-back).
+    claim = services.job_claim(worker_id="other", take_over=False)
+    assert claim is not None and claim[0].pk == job.pk
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status="queued", lease_owner=None, lease_expires_at=None, updated_at=timezone.now()
+    )
+
+    now = timezone.now()
+    taken = claiming.take_queued(doc=doc, worker_id="late", now=now, lease_until=now)
+
+    assert taken is None
+    after = GenerationJob.objects.get(pk=job.pk)
+    assert (after.status, after.lease_owner, after.attempts) == ("queued", None, 1)
+
+
+def test_a_workers_claim_leaves_expired_leases_to_its_lease_watch(user):
+    job = JobFactory(user=user)
+    services.job_claim(worker_id="dead")
+    GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+    assert services.job_claim(worker_id="w2", take_over=False) is None
+    assert services.job_requeue_abandoned(worker_id="w2") == 1
+    claimed, taken_over = services.job_claim(worker_id="w2", take_over=False)
+    assert (claimed.pk, taken_over, claimed.attempts) == (job.pk, False, 2)
