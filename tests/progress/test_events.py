@@ -40,3 +40,38 @@ def test_concurrent_writers_get_contiguous_distinct_seqs():
     assert [e["seq"] for e in events.after(stream, 0)] == list(range(1, 61))
     assert events.latest(stream)["seq"] == 60 and events.last_seq(stream) == 60
     assert [e["seq"] for e in events.after(stream, 57)] == [58, 59, 60]
+
+
+def test_the_group_commit_writes_every_event_once_and_frees_its_writers():
+    """16 threads, each appending to its own stream as fast as it can: they share batches, the pen passes
+    between threads, and afterwards nobody is left writing or waiting."""
+    streams = [ObjectId() for _ in range(16)]
+    got: dict[ObjectId, list[int]] = {stream: [] for stream in streams}
+    sizes: list[int] = []
+    write = events._commit._write
+
+    def counted(batch: list) -> None:
+        sizes.append(len(batch))
+        write(batch)
+
+    def run(stream: ObjectId) -> None:
+        last = 0
+        for _ in range(40):
+            last = events.append(stream_id=stream, scope="job", type="progress", data={}, after=last)
+            got[stream].append(last)
+
+    events._commit._write = counted  # type: ignore[method-assign]
+    try:
+        threads = [threading.Thread(target=run, args=(stream,)) for stream in streams]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        del events._commit._write
+    assert not any(thread.is_alive() for thread in threads)
+    for stream in streams:
+        assert got[stream] == list(range(1, 41))
+        assert [e["seq"] for e in events.after(stream, 0)] == list(range(1, 41))
+    assert sum(sizes) == 16 * 40 and max(sizes) > 1  # shared batches, each event in exactly one
+    assert events._commit._writing is False and events._commit._queue == []
