@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pymongo
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -150,6 +152,9 @@ def met_text(met: bool | None) -> str:
 # Publishing -------------------------------------------------------------------------------------
 
 
+PUBLISH_TIMEOUT = 10.0
+
+
 class Publisher:
     """Publishes progress events through contentgen's one publish path, at a steady rate, in a thread.
 
@@ -199,6 +204,7 @@ class Publisher:
                 if due <= 0:
                     time.sleep(tick)
                     continue
+                kept = dict(self.last), dict(self.first)
                 entries = []
                 for _ in range(due):
                     job = self.jobs[turn % len(self.jobs)]
@@ -217,8 +223,12 @@ class Publisher:
                     self.last[job.pk] += 1
                     self.first.setdefault(job.pk, self.last[job.pk])
                 try:
-                    publish_many(entries)
+                    # Bounded: a starved server (the polling baseline, 1,000 connections polling the
+                    # embedded MongoDB) once held one insert for over 10 minutes.
+                    with pymongo.timeout(PUBLISH_TIMEOUT):
+                        publish_many(entries)
                 except Exception as exc:  # a write timed out: stop; the shortfall shows at the clients
+                    self.last, self.first = kept  # what was not stored is not expected
                     print(f"publisher stopped after {self.count} events: {type(exc).__name__}", flush=True)
                     break
                 self.count += len(entries)

@@ -36,6 +36,12 @@ def _claimed(*, job: Any, taken_over: bool, **kwargs: Any) -> None:
         logger.info("job %s claimed%s", job.pk, " (takeover)" if taken_over else "")
 
 
+@receiver(signals.job_abandoned)
+def _abandoned(*, job: Any, **kwargs: Any) -> None:
+    with job_log_context(job):
+        logger.warning("job %s requeued: its worker stopped renewing the lease", job.pk)
+
+
 @receiver(signals.job_finished)
 def _finished(*, job: Any, **kwargs: Any) -> None:
     with job_log_context(job):

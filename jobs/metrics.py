@@ -49,7 +49,9 @@ JOBS_FINISHED = Counter(
     ["mode", "status"],
 )
 LEASE_TAKEOVERS = Counter(
-    "contentgen_lease_takeovers", "Jobs taken over from a worker whose lease expired.", ["mode"]
+    "contentgen_lease_takeovers",
+    "Jobs taken from a worker whose lease expired (taken over by a claim, or put back in the queue).",
+    ["mode"],
 )
 STAGE_SECONDS = Histogram(
     "contentgen_stage_duration_seconds",
@@ -69,6 +71,11 @@ def _claimed(*, job: GenerationJob, taken_over: bool, **kwargs: Any) -> None:
     JOBS_STARTED.labels(job.mode).inc()
     if taken_over:
         LEASE_TAKEOVERS.labels(job.mode).inc()
+
+
+@receiver(signals.job_abandoned)
+def _abandoned(*, job: GenerationJob, **kwargs: Any) -> None:
+    LEASE_TAKEOVERS.labels(job.mode).inc()
 
 
 @receiver(signals.job_finished)

@@ -259,6 +259,7 @@ def job_requeue_abandoned(*, worker_id: str) -> int:
             GenerationJob.objects.filter(pk=pk).update(progress=job.progress)
             _bulk_move(job, GenerationJob.Status.PROCESSING, GenerationJob.Status.QUEUED)
             job_emit(job=job)
+            signals.emit(signals.job_abandoned, job=job)
             return True
 
         requeued += bool(_uncontended(requeue))

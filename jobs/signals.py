@@ -13,6 +13,8 @@ logger = logging.getLogger(__name__)
 
 # job=GenerationJob, taken_over=bool: a worker won the claim.
 job_claimed = Signal()
+# job=GenerationJob, back in the queue: its worker stopped renewing the lease (the lease watch requeued it).
+job_abandoned = Signal()
 # job=GenerationJob in its terminal status (completed, failed or cancelled), stored.
 job_finished = Signal()
 # bulk=BulkJob: every job in the batch has ended.

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from contentgen import mongo
 from jobs import claiming, services
+from jobs.metrics import LEASE_TAKEOVERS
 from jobs.models import GenerationJob, JobError, Progress
 from tests.factories import JobFactory
 
@@ -86,6 +87,8 @@ def test_a_workers_claim_leaves_expired_leases_to_its_lease_watch(user):
     GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
 
     assert services.job_claim(worker_id="w2", take_over=False) is None
+    takeovers = LEASE_TAKEOVERS.labels(job.mode)._value.get()
     assert services.job_requeue_abandoned(worker_id="w2") == 1
+    assert LEASE_TAKEOVERS.labels(job.mode)._value.get() == takeovers + 1
     claimed, taken_over = services.job_claim(worker_id="w2", take_over=False)
     assert (claimed.pk, taken_over, claimed.attempts) == (job.pk, False, 2)
