@@ -49,9 +49,10 @@ def aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _read(filter: dict[str, Any]) -> list[dict[str, Any]]:
-    """Whole documents, oldest first: the claim builds its job from the one it wins, without a read more."""
-    return sorted(collection().find(filter), key=lambda doc: (doc["queued_at"], doc["_id"]))
+def _read(filter: dict[str, Any], projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Queued jobs' documents, oldest first; whole by default: the claim builds its job from the one it
+    wins, without a read more."""
+    return sorted(collection().find(filter, projection), key=lambda doc: (doc["queued_at"], doc["_id"]))
 
 
 class QueueWindow:
@@ -73,10 +74,7 @@ class QueueWindow:
                 self.floor = _shared_floor()
             if self.floor is None:
                 # Only when no claimer has left a floor in Redis: a read of the whole queue's times places it.
-                times = sorted(
-                    aware(doc["queued_at"])
-                    for doc in collection().find({"status": QUEUED}, {"queued_at": 1})
-                )
+                times = [aware(doc["queued_at"]) for doc in _read({"status": QUEUED}, {"queued_at": 1})]
                 if not times:
                     self.floor, self.width = now, FIRST_WIDTH
                     return []
@@ -133,11 +131,9 @@ class QueueWindow:
         if start != self.floor:
             _share_floor(start)
         self.floor = start
-        # The next window should hold about twice the candidates: wide enough to spread concurrent
-        # claimers, narrow enough to stay cheap.
-        # About CANDIDATES jobs per window: each document read costs (about 0.05 ms on SecantusDB, against
-        # 1 ms for the read itself), and a window that held too few widens, or the next claims would find
-        # it empty and read on.
+        # About CANDIDATES jobs per window: enough to spread concurrent claimers, and each document read
+        # costs (about 0.05 ms on SecantusDB, against 1 ms for the read itself). A window that held too
+        # few widens, or the next claims would find it empty and read on.
         if len(docs) > 2 * CANDIDATES:
             self.width = max(MIN_WIDTH, aware(docs[CANDIDATES]["queued_at"]) - start)
         elif len(docs) < CANDIDATES // 2:
@@ -184,10 +180,7 @@ def spread_queue_times(jobs: list[GenerationJob]) -> list[GenerationJob]:
 def queued_before(when: dt.datetime, fields: list[str]) -> list[dict[str, Any]]:
     """The queued jobs queued before `when`, oldest first, with only `fields`: a range on the queue index
     (the ORM's filter of the same reads the whole collection on SecantusDB)."""
-    docs = collection().find(
-        {"status": QUEUED, "queued_at": {"$lt": when}}, dict.fromkeys([*fields, "queued_at"], 1)
-    )
-    return sorted(docs, key=lambda doc: (doc["queued_at"], doc["_id"]))
+    return _read({"status": QUEUED, "queued_at": {"$lt": when}}, dict.fromkeys([*fields, "queued_at"], 1))
 
 
 def running(fields: list[str]) -> list[dict[str, Any]]:

@@ -366,7 +366,7 @@ def _uncontended(body: Callable[[], T]) -> T | None:
     except (PyMongoError, DatabaseError) as exc:
         if not mongo.conflicted(exc):
             raise
-        logger.info("claim skipped a contended job: %s", exc)
+        logger.info("skipped a job another transaction holds: %s", exc)
         return None
 
 
@@ -490,11 +490,20 @@ def queue_refresh_estimates(*, force: bool = False) -> int:
             continue
         p.estimated_start, p.estimated_completion = start, eta
         p.estimated_completion_low, p.estimated_completion_high = low, high
-        won = claiming.collection().update_one(
-            {"_id": job.pk, "status": GenerationJob.Status.QUEUED.value},
-            {"$set": mongo.db_values(GenerationJob, {"progress": p})},
-        )
-        if won.modified_count == 1:
+
+        def estimate(job: GenerationJob = job, p: Progress = p) -> int:
+            return (
+                claiming.collection()
+                .update_one(
+                    {"_id": job.pk, "status": GenerationJob.Status.QUEUED.value},
+                    {"$set": mongo.db_values(GenerationJob, {"progress": p})},
+                    session=mongo.session(),
+                )
+                .modified_count
+            )
+
+        # Like a claim, skipped when another transaction holds the job: a plain write would wait it out.
+        if _uncontended(estimate) == 1:
             job_emit(job=job)
             changed += 1
     return changed
