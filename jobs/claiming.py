@@ -34,6 +34,10 @@ from jobs.queue import client as redis_client
 CANDIDATES = 8
 MIN_WIDTH = dt.timedelta(milliseconds=1)
 FIRST_WIDTH = dt.timedelta(seconds=1)
+# Windows widen while they run thin (a short queue makes every window thin). Uncapped, 38 doublings from
+# a second passed datetime's range, and every later claim of the process raised OverflowError.
+MAX_WIDTH = dt.timedelta(days=366)
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 QUEUED = GenerationJob.Status.QUEUED.value
 PROCESSING = GenerationJob.Status.PROCESSING.value
 
@@ -47,6 +51,18 @@ def collection() -> Collection[dict[str, Any]]:
 
 def aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _wider(span: dt.timedelta) -> dt.timedelta:
+    return min(MAX_WIDTH, 2 * span)
+
+
+def _end(start: dt.datetime, span: dt.timedelta) -> dt.datetime:
+    """`start + span`, or the latest time there is when that passes it."""
+    try:
+        return start + span
+    except OverflowError:
+        return LATEST
 
 
 def _read(filter: dict[str, Any], projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -79,21 +95,20 @@ class QueueWindow:
                     self.floor, self.width = now, FIRST_WIDTH
                     return []
                 self.floor = times[0]
-                self.width = max(
-                    MIN_WIDTH, times[min(len(times) - 1, 2 * CANDIDATES)] - self.floor + MIN_WIDTH
-                )
+                spanned = times[min(len(times) - 1, 2 * CANDIDATES)] - self.floor
+                self.width = min(MAX_WIDTH, spanned + MIN_WIDTH)
             # Everything below the floor (normally nothing) and the first window, in one read.
-            first = _read({"status": QUEUED, "queued_at": {"$lt": self.floor + self.width}})
+            lo = _end(self.floor, self.width)
+            first = _read({"status": QUEUED, "queued_at": {"$lt": lo}})
             if first:
                 return self._found(first, lo=None, now=now)
-            lo = self.floor + self.width
-            self.width *= 2
+            self.width = _wider(self.width)
             while lo <= now:
-                hi = lo + self.width
+                hi = _end(lo, self.width)
                 docs = _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": hi}})
                 if docs:
                     return self._found(docs, lo=lo, now=now)
-                lo, self.width = hi, self.width * 2
+                lo, self.width = hi, _wider(self.width)
             # Nothing queued up to now. Above it only a job stamped by a clock running ahead: the reads
             # together cover every queue time, so a queued job is always found.
             ahead = _read({"status": QUEUED, "queued_at": {"$gte": lo}})
@@ -112,13 +127,14 @@ class QueueWindow:
             floor, width = self.floor, self.width
         if floor is None:
             return []
-        step = width * max(1, count // CANDIDATES)
-        docs = _read({"status": QUEUED, "queued_at": {"$lt": floor + step}})
-        lo = floor + step
+        step = min(MAX_WIDTH, width * max(1, count // CANDIDATES))
+        lo = _end(floor, step)
+        docs = _read({"status": QUEUED, "queued_at": {"$lt": lo}})
         while len(docs) < count and lo <= now:
-            step *= 2
-            docs += _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": lo + step}})
-            lo += step
+            step = _wider(step)
+            hi = _end(lo, step)
+            docs += _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": hi}})
+            lo = hi
         return docs[:count]
 
     def _found(
@@ -135,9 +151,9 @@ class QueueWindow:
         # costs (about 0.05 ms on SecantusDB, against 1 ms for the read itself). A window that held too
         # few widens, or the next claims would find it empty and read on.
         if len(docs) > 2 * CANDIDATES:
-            self.width = max(MIN_WIDTH, aware(docs[CANDIDATES]["queued_at"]) - start)
+            self.width = min(MAX_WIDTH, max(MIN_WIDTH, aware(docs[CANDIDATES]["queued_at"]) - start))
         elif len(docs) < CANDIDATES // 2:
-            self.width = 2 * max(self.width, aware(docs[-1]["queued_at"]) - start + MIN_WIDTH)
+            self.width = _wider(max(self.width, aware(docs[-1]["queued_at"]) - start + MIN_WIDTH))
         return docs[:CANDIDATES]
 
 

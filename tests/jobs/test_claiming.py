@@ -46,6 +46,18 @@ def test_the_head_of_the_queue_is_its_oldest_jobs_in_order_across_several_window
     assert [doc["_id"] for doc in head] == [job.pk for job in jobs[:45]]
 
 
+def test_a_short_queue_widens_its_windows_only_so_far(user):
+    """Every window of a one-job queue runs thin and widens; uncapped, the 38th passed datetime's range."""
+    [job] = queue(user, 1)
+    claiming.window.reset()
+
+    for _ in range(60):
+        assert [doc["_id"] for doc in claiming.window.oldest(timezone.now())] == [job.pk]
+
+    assert claiming.window.width <= claiming.MAX_WIDTH
+    assert [doc["_id"] for doc in claiming.window.head(200, timezone.now())] == [job.pk]
+
+
 def test_a_claimed_job_is_exactly_the_stored_job(user):
     job = JobFactory(user=user, keywords=["soil", "worms"], tone="casual")
     progress = Progress(message="Queued for generation", estimated_start=timezone.now())
