@@ -33,7 +33,7 @@ run: install $(if $(filter local,$(LLM)),$(LOCAL_STAMP))
 	$(if $(LLM),CONTENTGEN_LLM='$(LLM)' )$(BIN)/python -m contentgen.devserver
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # mypy's Django plugin imports the settings: point them at unused ports so no embedded server starts.
 lint: install

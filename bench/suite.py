@@ -257,6 +257,7 @@ def job_path(job: Any) -> str:
 
 
 def streams_run(
+    stack: Stack,
     server: Server,
     clients: ClientPool,
     paths: list[str],
@@ -268,7 +269,11 @@ def streams_run(
     ready_on_event: bool,
     concurrency: int,
 ) -> dict[str, Any]:
-    """Connect the clients, publish, wait until every client has the last event; the figures."""
+    """Connect the clients, publish, wait until every client has the last event; the figures. It starts
+    once the embedded MongoDB is idle, and prints the run's headline figures."""
+    from bench.common import wait_quiet  # noqa: PLC0415
+
+    waited = wait_quiet(stack.services)
     clients.call(
         "connect",
         port=server.port,
@@ -319,6 +324,11 @@ def streams_run(
         latencies=latencies,
         published=publisher.count,
     )
+    print(
+        f"    {server.name}: connected in {result['connect']:.2f} s, p50 {result['p50']:.2f} ms, "
+        f"p99 {result['p99']:.1f} ms (MongoDB idle after {waited:.1f} s)",
+        flush=True,
+    )
     return result
 
 
@@ -350,6 +360,7 @@ def one_job(stack: Stack, cfg: Config, report: Report) -> None:
                 with serving(server, report.problems):
                     runs[design].append(
                         streams_run(
+                            stack,
                             server,
                             clients,
                             [job_path(job)] * cfg.fanout_viewers,
@@ -422,6 +433,7 @@ def many_jobs(stack: Stack, cfg: Config, report: Report) -> None:
                 with serving(server, report.problems):
                     runs[design].append(
                         streams_run(
+                            stack,
                             server,
                             clients,
                             paths,
@@ -581,6 +593,7 @@ def choices(stack: Stack, cfg: Config, report: Report) -> None:
                 with serving(server, report.problems):
                     runs[name].append(
                         streams_run(
+                            stack,
                             server,
                             clients,
                             paths,

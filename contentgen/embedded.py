@@ -110,9 +110,13 @@ class Services:
     def _index(self, name: str) -> int:
         return list(self.servers).index(name)
 
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """The running process of one server ("mongodb", "redis")."""
+        return self.processes[self._index(name)]
+
     def halt(self, name: str, *, graceful: bool = False) -> None:
         """Stop one server (SIGKILL, or SIGTERM when `graceful`); `resume` brings it back."""
-        proc = self.processes[self._index(name)]
+        proc = self.process(name)
         if graceful:
             stop_process(proc)
         else:

@@ -7,6 +7,12 @@ from rest_framework.test import APIClient
 from tests.factories import UserFactory, token_for
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests (real processes, tens of seconds each) first, in their order: `make test` runs on
+    several xdist workers, and one of them started last would leave the others idle at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

@@ -1,4 +1,5 @@
-"""A real stack for browser tests: daphne and a worker (two slots) on the pytest test database, and Chromium.
+"""A real stack for browser tests: daphne and a worker (five slots: a batch of five runs at once) on the pytest
+test database, and Chromium.
 
 The processes come from `tests.stack`, like the other integration tests': `live_server_stack.daphne.restart()`
 restarts daphne on the same port.
@@ -50,7 +51,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Stack]:
-    """daphne and a two-slot worker for one module, stopped with it, so no later test shares them.
+    """daphne and a five-slot worker for one module, stopped with it, so no later test shares them.
 
     MongoDB has no transactions to roll back, so a user created here is seen by the child processes.
     """
@@ -59,7 +60,7 @@ def live_server_stack(django_db_setup: Any, django_db_blocker: Any) -> Iterator[
         UserFactory(username=username, password=PASSWORD)
     env = {"CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": PACE}
     daphne = Daphne(env=env)
-    worker = start_worker("--concurrency", "2", **env)
+    worker = start_worker("--concurrency", "5", **env)
     try:
         daphne.start()
         yield Stack(daphne=daphne, worker=worker, username=username, password=PASSWORD)

@@ -29,6 +29,12 @@ def queue(user, count: int) -> list[GenerationJob]:
     return jobs
 
 
+def fresh_window() -> None:
+    """As in a new process, with no floor left in Redis by an earlier claimer (another test's)."""
+    claiming.window.reset()
+    claiming.redis_client().delete(claiming.FLOOR_KEY)
+
+
 def stored_values(job: GenerationJob) -> dict:
     """Every field as the ORM would store it: embedded models compared by their stored documents."""
     names = [field.attname for field in GenerationJob._meta.concrete_fields]
@@ -37,7 +43,7 @@ def stored_values(job: GenerationJob) -> dict:
 
 def test_the_head_of_the_queue_is_its_oldest_jobs_in_order_across_several_windows(user):
     jobs = queue(user, 60)
-    claiming.window.reset()
+    fresh_window()
     claiming.window.oldest(timezone.now())  # a window of about CANDIDATES jobs: the head reads on past it
     assert claiming.window.width < dt.timedelta(milliseconds=60)
 
@@ -49,7 +55,7 @@ def test_the_head_of_the_queue_is_its_oldest_jobs_in_order_across_several_window
 def test_a_short_queue_widens_its_windows_only_so_far(user):
     """Every window of a one-job queue runs thin and widens; uncapped, the 38th passed datetime's range."""
     [job] = queue(user, 1)
-    claiming.window.reset()
+    fresh_window()
 
     for _ in range(60):
         assert [doc["_id"] for doc in claiming.window.oldest(timezone.now())] == [job.pk]
@@ -76,7 +82,7 @@ def test_a_claimed_job_is_exactly_the_stored_job(user):
 
 def test_a_claim_does_not_take_a_job_that_moved_after_its_window_was_read(user):
     job = JobFactory(user=user)
-    claiming.window.reset()
+    fresh_window()
     [doc] = [doc for doc in claiming.window.oldest(timezone.now()) if doc["_id"] == job.pk]
     # Meanwhile another worker claimed it, and it came back to the queue (a retry, a hand-back).
     claim = services.job_claim(worker_id="other", take_over=False)

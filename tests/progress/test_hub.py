@@ -136,7 +136,7 @@ def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_
     )
     try:
         server.start()
-        job = JobFactory(user=user, topic="Outages", word_count=800)
+        job = JobFactory(user=user, topic="Outages", word_count=400)
         auth = {"Authorization": f"Token {token_for(user)}"}
         reader = StreamReader(f"{server.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=100)
         worker = start_worker("--burst", REDIS_URL=url, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="50")
