@@ -75,7 +75,9 @@ async def _latest_many(stream_ids: list[ObjectId]) -> dict[ObjectId, dict[str, A
 
 # Streams opening at the same moment on different jobs share one read of their latest events. A batch's
 # query starts after every request in it was made, so after each of those streams had subscribed.
-_latest: Batcher[ObjectId, dict[str, Any]] = Batcher(_latest_many)
+# Batches of 10: each key's whole log is read (the latest is picked here), so a key costs more than an
+# owner's read.
+_latest: Batcher[ObjectId, dict[str, Any]] = Batcher(_latest_many, max_batch=10)
 
 
 async def _read(function: Callable[..., Any], *args: Any, since: float) -> Any:

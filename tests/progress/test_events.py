@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from progress import events
+from progress import events, streams
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +76,29 @@ def test_the_group_commit_writes_every_event_once_and_frees_its_writers():
         assert [e["seq"] for e in events.after(stream, 0)] == list(range(1, 41))
     assert sum(sizes) == 16 * 40 and max(sizes) > 1  # shared batches, each event in exactly one
     assert events._commit._writing is False and events._commit._queue == []
+
+
+def test_streams_opening_on_many_jobs_at_once_each_get_their_own_latest_event_in_small_batches(monkeypatch):
+    """The shared read of the latest events: one answer per stream, read 10 streams per query (SecantusDB
+    tests every event it reads against the whole `$in` list: 500 streams per query took seconds)."""
+    ids = [ObjectId() for _ in range(25)]
+    events.collection().insert_many(
+        [{"job_id": pk, "seq": seq, "type": "progress", "data": {"n": seq}} for n, pk in enumerate(ids)
+         for seq in range(1, n % 4 + 2)]
+    )  # fmt: skip
+    batches: list[int] = []
+    read = events.latest_many
+
+    def counted(stream_ids):
+        batches.append(len(stream_ids))
+        return read(stream_ids)
+
+    monkeypatch.setattr(events, "latest_many", counted)
+
+    async def open_all():
+        return await asyncio.wait_for(asyncio.gather(*(streams._latest.get(pk) for pk in ids)), timeout=30)
+
+    latest = asyncio.run(open_all())
+
+    assert [(doc["job_id"], doc["seq"]) for doc in latest] == [(pk, n % 4 + 1) for n, pk in enumerate(ids)]
+    assert sum(batches) == 25 and max(batches) <= 10
