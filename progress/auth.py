@@ -76,9 +76,7 @@ def session_key_from(cookie_header: str) -> str:
     return morsel.value if morsel is not None else ""
 
 
-async def stream_user(
-    *, session_user: Any, authorization: str = "", subprotocols: Sequence[str] = ()
-) -> Any:
+async def stream_user(*, session_user: Any, authorization: str = "", subprotocols: Sequence[str] = ()) -> Any:
     """The authenticated user, or None."""
     if session_user is not None and session_user.is_authenticated:
         return session_user

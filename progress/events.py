@@ -209,10 +209,29 @@ def after(stream_id: ObjectId, seq: int, *, limit: int = 0) -> list[dict[str, An
     return list(cursor.limit(limit) if limit else cursor)
 
 
-def latest_many(stream_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
-    """The latest stored event of each stream, in one query."""
+# From this many events on, a stream's latest is read from its hinted seq. SecantusDB reads every event
+# of a job to find its latest (about 0.05 ms each), where a range read from a seq costs about 0.55 ms.
+HINTED_FROM = 10
+
+
+def latest_many(
+    stream_ids: list[ObjectId], *, hints: dict[ObjectId, int] | None = None
+) -> dict[ObjectId, dict[str, Any]]:
+    """The latest stored event of each stream. `hints` give a seq each stream's log has reached (never
+    above its last): a long log is read from there, one range read per stream; the others, and any
+    stream with nothing at or after its hint, share one `$in` read of their whole logs."""
     found: dict[ObjectId, dict[str, Any]] = {}
-    for doc in collection().find({"job_id": {"$in": stream_ids}}):
+    whole = []
+    for stream_id in stream_ids:
+        hint = (hints or {}).get(stream_id, 0)
+        docs = []
+        if hint >= HINTED_FROM:
+            docs = list(collection().find({"job_id": stream_id, "seq": {"$gte": hint}}))
+        if docs:
+            found[stream_id] = max(docs, key=lambda doc: doc["seq"])
+        else:
+            whole.append(stream_id)
+    for doc in collection().find({"job_id": {"$in": whole}}) if whole else ():
         known = found.get(doc["job_id"])
         if known is None or doc["seq"] > known["seq"]:
             found[doc["job_id"]] = doc

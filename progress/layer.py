@@ -7,6 +7,12 @@ A Redis outage costs only the push: the event is already in the log, and streams
 With the pub/sub layer, whatever is queued goes out as one Redis pipeline of PUBLISH commands, in
 order, to the channels and in the format the layer's own group_send uses: one round trip for many
 events, where group_send makes one each behind the layer's per-connection lock.
+
+The same pipeline leaves a hint per stream: `contentgen:seq:<stream id>` holds a seq its log has
+reached (set after the event was stored, so never above the log's last). A stream opening on a job with a
+long log reads its latest event from there instead of reading the whole log (progress.events.latest_many).
+A hint may be lower than the last seq (two processes pushing one stream) or missing (expired, Redis
+restarted): either only costs a longer read.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import threading
 import time
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
+from bson import ObjectId
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
@@ -29,6 +37,22 @@ logger = logging.getLogger(__name__)
 
 
 PIPELINE_MAX = 500
+SEQ_HINT_PREFIX = "contentgen:seq:"
+SEQ_HINT_SECONDS = 24 * 3600  # a day: streams of older jobs read their log instead
+
+
+def seq_hint_key(stream_id: object) -> str:
+    return f"{SEQ_HINT_PREFIX}{stream_id}"
+
+
+def _hints(batch: list[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+    """The highest seq each stream reaches in `batch` (an event goes to several groups)."""
+    found: dict[str, int] = {}
+    for _group, message in batch:
+        stream_id, seq = message.get("stream_id"), message.get("seq")
+        if stream_id is not None and isinstance(seq, int):
+            found[stream_id] = max(seq, found.get(stream_id, 0))
+    return found
 
 
 class LayerSender:
@@ -60,14 +84,17 @@ class LayerSender:
             stop = None in items
             batch = [item for item in items if item is not None]
             try:
-                if pubsub and batch:
-                    pipe = client.pipeline(transaction=False)
+                pipe = client.pipeline(transaction=False)
+                if pubsub:
                     for group, message in batch:
                         pipe.publish(layer._get_group_channel_name(group), layer.serialize(message))
-                    await asyncio.wait_for(pipe.execute(), timeout=5)
                 else:
                     for group, message in batch:
                         await asyncio.wait_for(layer.group_send(group, message), timeout=5)
+                for stream_id, seq in _hints(batch).items():
+                    pipe.set(seq_hint_key(stream_id), seq, ex=SEQ_HINT_SECONDS)
+                if batch:
+                    await asyncio.wait_for(pipe.execute(), timeout=5)
             except Exception as exc:  # the events are in the log already; streams will catch up
                 CHANNEL_LAYER_ERRORS.labels("group_send").inc(len(batch))
                 logger.warning("pushing %d event(s) failed: %s", len(batch), exc)
@@ -91,6 +118,27 @@ class LayerSender:
                     return True
             time.sleep(0.01)
         return False
+
+
+def seq_hints(stream_ids: list[ObjectId]) -> dict[ObjectId, int]:
+    """The hinted seqs of these streams (see the module's docstring); {} when Redis does not answer."""
+    if not stream_ids:
+        return {}
+    try:
+        values = _hint_client().mget([seq_hint_key(stream_id) for stream_id in stream_ids])
+    except redis.RedisError:
+        return {}
+    return {stream_id: int(value) for stream_id, value in zip(stream_ids, values, strict=True) if value}
+
+
+_hint_redis: redis.Redis | None = None
+
+
+def _hint_client() -> redis.Redis:
+    global _hint_redis
+    if _hint_redis is None:
+        _hint_redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    return _hint_redis
 
 
 _sender: LayerSender | None = None

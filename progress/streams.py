@@ -27,6 +27,7 @@ from django.conf import settings
 from contentgen.metrics import EVENT_SEND_DELAY
 from progress import events
 from progress.hub import CATCHUP, TICK, TICK_SECONDS, Hub, Pushed, Subscription, get_hub
+from progress.layer import seq_hints
 from progress.ttlcache import Batcher
 
 PING_INTERVAL = float(settings.CONTENTGEN_SSE_PING_SECONDS)
@@ -69,13 +70,19 @@ def event_cache(stream_id: str, seq: int, cache: dict[Any, Any] | None = None) -
 _inflight: dict[tuple[Any, ...], tuple[float, asyncio.Future[Any]]] = {}
 
 
+def _read_latest(stream_ids: list[ObjectId], hinted: bool) -> dict[ObjectId, dict[str, Any]]:
+    return events.latest_many(stream_ids, hints=seq_hints(stream_ids) if hinted else None)
+
+
 async def _latest_many(stream_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
-    return await sync_to_async(events.latest_many, thread_sensitive=False)(stream_ids)
+    """Read with the pushes' seq hints (progress.layer), unless Redis is away."""
+    hinted = not get_hub().degraded
+    return await sync_to_async(_read_latest, thread_sensitive=False)(stream_ids, hinted)
 
 
-# Streams opening at the same moment on different jobs share one read of their latest events. A batch's
+# Streams opening at the same moment on different jobs share reads of their latest events. A batch's
 # query starts after every request in it was made, so after each of those streams had subscribed.
-# Batches of 10: each key's whole log is read (the latest is picked here), so a key costs more than an
+# Batches of 10: a short log is read whole (the latest is picked here), so a key costs more than an
 # owner's read.
 _latest: Batcher[ObjectId, dict[str, Any]] = Batcher(_latest_many, max_batch=10)
 

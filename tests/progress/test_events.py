@@ -10,6 +10,8 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from progress import events, streams
+from progress.layer import sender, seq_hints
+from progress.publish import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -89,9 +91,9 @@ def test_streams_opening_on_many_jobs_at_once_each_get_their_own_latest_event_in
     batches: list[int] = []
     read = events.latest_many
 
-    def counted(stream_ids):
+    def counted(stream_ids, **kwargs):
         batches.append(len(stream_ids))
-        return read(stream_ids)
+        return read(stream_ids, **kwargs)
 
     monkeypatch.setattr(events, "latest_many", counted)
 
@@ -102,3 +104,42 @@ def test_streams_opening_on_many_jobs_at_once_each_get_their_own_latest_event_in
 
     assert [(doc["job_id"], doc["seq"]) for doc in latest] == [(pk, n % 4 + 1) for n, pk in enumerate(ids)]
     assert sum(batches) == 25 and max(batches) <= 10
+
+
+class RecordingCollection:
+    """The event log, recording each find's filter and how many events it returned."""
+
+    def __init__(self, real):
+        self.real, self.reads = real, []
+
+    def find(self, filter, *args, **kwargs):
+        docs = list(self.real.find(filter, *args, **kwargs))
+        self.reads.append((filter, len(docs)))
+        return docs
+
+
+def test_a_long_log_is_read_from_its_hinted_seq_and_a_missing_or_stale_hint_reads_the_whole_log(monkeypatch):
+    long, lower, missing, above, short = (ObjectId() for _ in range(5))
+    sizes = {long: 30, lower: 30, missing: 30, above: 12, short: 3}
+    events.collection().insert_many(
+        [{"job_id": pk, "seq": seq, "type": "progress", "data": {}} for pk, size in sizes.items()
+         for seq in range(1, size + 1)]
+    )  # fmt: skip
+    recording = RecordingCollection(events.collection())
+    monkeypatch.setattr(events, "collection", lambda: recording)
+
+    found = events.latest_many(list(sizes), hints={long: 30, lower: 20, above: 40, short: 3})
+
+    assert {pk: doc["seq"] for pk, doc in found.items()} == sizes
+    assert ({"job_id": long, "seq": {"$gte": 30}}, 1) in recording.reads  # one event read, not 30
+    assert ({"job_id": lower, "seq": {"$gte": 20}}, 11) in recording.reads
+    whole = [filter["job_id"]["$in"] for filter, _ in recording.reads if "$in" in str(filter)]
+    assert whole == [[missing, above, short]]  # no hint, a hint past the log, a short log
+
+
+def test_a_pushed_event_leaves_its_seq_as_the_streams_hint():
+    stream = ObjectId()
+    for _ in range(3):
+        seq = publish(stream_id=stream, scope="job", type="progress", data={}, groups=[f"job-{stream}"])
+    assert sender().flush(timeout=10)
+    assert seq_hints([stream, ObjectId()]) == {stream: seq}
