@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import json
 import logging
 import time
@@ -38,6 +37,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
 from contentgen.metrics import CHANNEL_LAYER_ERRORS
+from progress.layer import sync_client
 
 logger = logging.getLogger(__name__)
 
@@ -389,14 +389,9 @@ def _notice(data: bytes) -> None:
 def tell_every_process(notice: dict[str, Any]) -> None:
     """Publish a notice to every web process's hub (from sync code; best effort)."""
     try:
-        _notice_client().publish(HUB_CHANNEL, json.dumps(notice))
+        sync_client().publish(HUB_CHANNEL, json.dumps(notice))
     except redis.RedisError as exc:
         logger.warning("could not tell the other web processes: %s", exc)
-
-
-@functools.cache
-def _notice_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
 import threading
 import time
@@ -125,20 +126,16 @@ def seq_hints(stream_ids: list[ObjectId]) -> dict[ObjectId, int]:
     if not stream_ids:
         return {}
     try:
-        values = _hint_client().mget([seq_hint_key(stream_id) for stream_id in stream_ids])
+        values = sync_client().mget([seq_hint_key(stream_id) for stream_id in stream_ids])
     except redis.RedisError:
         return {}
     return {stream_id: int(value) for stream_id, value in zip(stream_ids, values, strict=True) if value}
 
 
-_hint_redis: redis.Redis | None = None
-
-
-def _hint_client() -> redis.Redis:
-    global _hint_redis
-    if _hint_redis is None:
-        _hint_redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    return _hint_redis
+@functools.cache
+def sync_client() -> redis.Redis:
+    """The process's synchronous Redis client for short calls (hints, hub notices): 1 s timeouts."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
 
 
 _sender: LayerSender | None = None
