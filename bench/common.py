@@ -254,8 +254,8 @@ class Stack:
         self.services.stop()
 
 
-def wait_quiet(services: Any, *, below: float = 10.0, timeout: float = 30.0) -> float:
-    """Wait until the embedded MongoDB is idle: under `below`% of a core over half a second, for at most
+def wait_quiet(services: Any, *, below: float = 10.0, interval: float = 0.5, timeout: float = 30.0) -> float:
+    """Wait until the embedded MongoDB is idle: under `below`% of a core over `interval` seconds, for at most
     `timeout` seconds. Returns the seconds waited. A server stopped just before can leave it a backlog
     (the polling baseline's 1,000 connections each polling every 2 s), and a measurement started then
     would time its reads and writes behind that backlog."""
@@ -265,7 +265,7 @@ def wait_quiet(services: Any, *, below: float = 10.0, timeout: float = 30.0) -> 
     process = psutil.Process(services.process("mongodb").pid)
     process.cpu_percent()
     while time.monotonic() - started < timeout:
-        time.sleep(0.5)
+        time.sleep(interval)
         if process.cpu_percent() < below:
             break
     return time.monotonic() - started

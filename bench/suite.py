@@ -17,10 +17,11 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +80,18 @@ class Config:
     claims: int
     baseline_claims: int
     scaleout_jobs: int
+    scaleout_workers: int
     worker_counts: list[int]
     workers_jobs: int
+    pause: float = 0.5  # for RSS and the embedded MongoDB to settle between steps
     server: tuple[str, str] = ("uvicorn", "uvloop")
 
     @classmethod
     def make(cls, quick: bool) -> Config:
         if quick:
-            return cls(True, 1, 20, 1.0, 20, 1.0, 5, 200, 2, 100, 4, 2, 1.0, [100, 300], 5, 2, 4, [], 3)
+            return cls(
+                True, 1, 20, 0.4, 20, 0.4, 5, 200, 2, 100, 4, 2, 0.4, [100, 300], 5, 2, 4, 1, [], 3, 0.1
+            )
         return cls(
             quick=False,
             runs=3,
@@ -105,6 +110,7 @@ class Config:
             claims=30,
             baseline_claims=2,
             scaleout_jobs=200,
+            scaleout_workers=3,
             worker_counts=[1, 2, 3],
             workers_jobs=20,
         )
@@ -268,12 +274,13 @@ def streams_run(
     token: str | None,
     ready_on_event: bool,
     concurrency: int,
+    pause: float,
 ) -> dict[str, Any]:
     """Connect the clients, publish, wait until every client has the last event; the figures. It starts
     once the embedded MongoDB is idle, and prints the run's headline figures."""
     from bench.common import wait_quiet  # noqa: PLC0415
 
-    waited = wait_quiet(stack.services)
+    waited = wait_quiet(stack.services, interval=pause)
     clients.call(
         "connect",
         port=server.port,
@@ -300,7 +307,7 @@ def streams_run(
         raise RuntimeError(
             f"{connect['failures']} streams did not start on {server.name}: {connect['first_failure']}"
         )
-    time.sleep(0.5)
+    time.sleep(pause)
     rss_after = server.rss_mib()
     clients.call("reset")
     cpu = server.cpu_seconds()
@@ -370,6 +377,7 @@ def one_job(stack: Stack, cfg: Config, report: Report) -> None:
                             token=stack.token if design == "contentgen" else None,
                             ready_on_event=design == "contentgen",
                             concurrency=64,
+                            pause=cfg.pause,
                         )
                     )
     base, ours = runs["bare"], runs["contentgen"]
@@ -422,12 +430,14 @@ def one_job(stack: Stack, cfg: Config, report: Report) -> None:
 def many_jobs(stack: Stack, cfg: Config, report: Report) -> None:
     from bench.common import queued_jobs  # noqa: PLC0415
 
-    jobs = queued_jobs(stack.user, cfg.many_clients)
-    paths = [job_path(job) for job in jobs]
     designs = ["contentgen", "channels", "polling"]
     runs: dict[str, list[dict[str, Any]]] = {d: [] for d in designs}
     with client_pool() as clients:
         for run in range(cfg.runs):
+            # Each run on jobs of its own, so that the runs repeat one experiment: on the same jobs, every
+            # run would open streams on logs 6 events longer than the last (see the README on long logs).
+            jobs = queued_jobs(stack.user, cfg.many_clients)
+            paths = [job_path(job) for job in jobs]
             for design in designs:
                 server = design_server(design, f"many-jobs-{design}-{run}", cfg)
                 with serving(server, report.problems):
@@ -443,6 +453,7 @@ def many_jobs(stack: Stack, cfg: Config, report: Report) -> None:
                             token=stack.token if design == "contentgen" else None,
                             ready_on_event=design != "channels",
                             concurrency=64,
+                            pause=cfg.pause,
                         )
                     )
     ours, bare, poll = runs["contentgen"], runs["channels"], runs["polling"]
@@ -603,6 +614,7 @@ def choices(stack: Stack, cfg: Config, report: Report) -> None:
                             token=stack.token,
                             ready_on_event=True,
                             concurrency=64,
+                            pause=cfg.pause,
                         )
                     )
     section = Section(
@@ -665,7 +677,7 @@ def capacity(stack: Stack, cfg: Config, report: Report) -> None:
                     ready_on_event=design == "contentgen",
                 )
                 clients.call("close")
-                time.sleep(0.5)
+                time.sleep(cfg.pause)
                 base = server.rss_mib()
                 curve = [(0, base)]
                 seconds = 0.0
@@ -683,7 +695,7 @@ def capacity(stack: Stack, cfg: Config, report: Report) -> None:
                             f"{got['failures']} idle streams failed on {design}: {got['first_failure']}"
                         )
                     seconds += got["seconds"]
-                    time.sleep(0.5)
+                    time.sleep(cfg.pause)
                     curve.append((start + step, server.rss_mib()))
                 curves[DESIGNS[design][0]] = curve
                 figures[design] = {
@@ -745,11 +757,11 @@ def leak_check(
 ) -> dict[str, Any]:
     warm = paths[: min(len(paths), 200)]
     clients.call("cycles", port=server.port, paths=warm, token=token, concurrency=50)
-    settle(server)
+    settle(server, cfg.pause)
     before = {"rss": server.rss_mib(), "redis": redis_clients()}
     cycle_paths = (paths * (cfg.cycles // len(paths) + 1))[: cfg.cycles]
     result = clients.call("cycles", port=server.port, paths=cycle_paths, token=token, concurrency=100)
-    settle(server)
+    settle(server, cfg.pause)
     return {
         "rss_before": before["rss"],
         "rss_after": server.rss_mib(),
@@ -771,11 +783,11 @@ def server_metric(server: Server, name: str) -> float:
     return float("nan")
 
 
-def settle(server: Server, timeout: float = 15.0) -> None:
+def settle(server: Server, pause: float, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server_metric(server, "contentgen_stream_viewers") != 0:
         time.sleep(0.2)
-    time.sleep(1.0)
+    time.sleep(2 * pause)
 
 
 # 5. Throughput ---------------------------------------------------------------------------------------
@@ -913,20 +925,19 @@ def flood(jobs: list[Any], seconds: float) -> dict[str, Any]:
 
 
 def queue_depth(stack: Stack, cfg: Config, report: Report) -> None:
-    from jobs.models import GenerationJob  # noqa: PLC0415
-
     ours: dict[int, list[float]] = {}
     base: dict[int, list[float]] = {}
     for depth in cfg.depths:
         ours[depth], base[depth] = [], []
+        fill_queue(stack.user, depth)
         for _ in range(cfg.runs):
-            fill_queue(stack.user, depth)
             # The previous claim takes seconds at depth: fewer of them there.
             claims = cfg.baseline_claims if depth < 10_000 else 1
+            top_up_queue(stack.user, depth)
             base[depth].append(statistics.median(time_claims(orm_claim, claims, depth)))
-            fill_queue(stack.user, depth)
+            top_up_queue(stack.user, depth)
             ours[depth].append(statistics.median(time_claims(new_claim, cfg.claims, depth)))
-    GenerationJob.objects.filter(topic="queue depth").delete()
+    clear_queue()
     section = Section(
         "6. The queue at depth (one claim: find the oldest queued jobs and take one by a conditional update)",
         "The embedded SecantusDB; the queue refilled to the depth before each run; "
@@ -985,12 +996,23 @@ def clear_queue() -> None:
 
 def fill_queue(user: Any, depth: int) -> None:
     """Exactly `depth` queued jobs (made with the ORM in bulk, as a batch would be)."""
+    clear_queue()
+    add_queued(user, depth)
+
+
+def top_up_queue(user: Any, depth: int) -> None:
+    """Back to `depth` queued jobs after some were claimed: as many new ones at the back of the queue."""
+    from jobs.claiming import collection  # noqa: PLC0415
+
+    add_queued(user, depth - collection().count_documents({"status": "queued"}))
+
+
+def add_queued(user: Any, count: int) -> None:
     from django.utils import timezone  # noqa: PLC0415
 
     from jobs.claiming import spread_queue_times  # noqa: PLC0415
     from jobs.models import GenerationJob  # noqa: PLC0415
 
-    clear_queue()
     stamp = timezone.now()
     jobs = spread_queue_times(
         [
@@ -1003,10 +1025,10 @@ def fill_queue(user: Any, depth: int) -> None:
                 created_at=stamp,
                 updated_at=stamp,
             )
-            for _ in range(depth)
+            for _ in range(count)
         ]
     )
-    for start in range(0, depth, 1000):
+    for start in range(0, count, 1000):
         GenerationJob.objects.bulk_create(jobs[start : start + 1000])
 
 
@@ -1121,7 +1143,7 @@ def scale_out(stack: Stack, cfg: Config, report: Report) -> None:
             )
             if got["failures"]:
                 raise RuntimeError(f"scale-out clients failed: {got['first_failure']}")
-        workers = start_workers(3)
+        workers = start_workers(cfg.scaleout_workers)
         try:
             seconds = wait_finished(ids, timeout=600)
         finally:
@@ -1139,8 +1161,8 @@ def scale_out(stack: Stack, cfg: Config, report: Report) -> None:
     once = complete_events == attempts_one == len(ids)
     rates = jobs_per_minute(stack, cfg, report)
     section = Section(
-        f"8. Scale-out on this machine (2 web processes, 3 workers, {cfg.scaleout_jobs} jobs "
-        "at zero model delay)",
+        f"8. Scale-out on this machine (2 web processes, {cfg.scaleout_workers} workers, "
+        f"{cfg.scaleout_jobs} jobs at zero model delay)",
         "Clients spread over both web processes, one stream per job, opened before the workers start.",
         "1 worker",
     )
@@ -1159,7 +1181,11 @@ def scale_out(stack: Stack, cfg: Config, report: Report) -> None:
             "all",
             every,
         ),
-        Row("jobs per minute, 3 workers, this run", "-", f"{len(ids) / seconds * 60:.1f}"),
+        Row(
+            f"jobs per minute, {cfg.scaleout_workers} workers, this run",
+            "-",
+            f"{len(ids) / seconds * 60:.1f}",
+        ),
     ]
     for count in cfg.worker_counts:
         section.rows.append(
@@ -1170,9 +1196,9 @@ def scale_out(stack: Stack, cfg: Config, report: Report) -> None:
             )
         )
     report.sections.append(section)
-    # The quick run measures no worker counts of its own: its one point is this run's 3 workers.
+    # The quick run measures no worker counts of its own: its one point is this run's workers.
     report.plots["workers"] = {count: rates[count] for count in cfg.worker_counts} or {
-        3: [len(ids) / seconds * 60]
+        cfg.scaleout_workers: [len(ids) / seconds * 60]
     }
 
 
@@ -1351,6 +1377,40 @@ SCENARIOS: dict[str, Callable[[Stack, Config, Report], None]] = {
 }
 
 
+PART_TIMEOUT = 3600.0
+
+
+def run_part(cfg: Config, names: list[str], part: Path) -> int:
+    """Run the named measures here, on embedded services of their own; their sections, plots and server
+    log problems go to `part` (JSON) after each measure."""
+    report = Report(cfg)
+    clock = time.monotonic()
+    stack = start_stack()
+    try:
+        for name in names:
+            print(f"  [{time.monotonic() - clock:5.1f} s] {name}", flush=True)
+            SCENARIOS[name](stack, cfg, report)
+            part.write_text(
+                json.dumps({"sections": [asdict(s) for s in report.sections], "plots": report.plots,
+                            "problems": report.problems})
+            )  # fmt: skip
+    finally:
+        stack.stop()
+    return 0
+
+
+def merge(report: Report, part: Path) -> None:
+    got = json.loads(part.read_text())
+    for section in got["sections"]:
+        rows = [Row(**row) for row in section.pop("rows")]
+        report.sections.append(Section(**section, rows=rows))
+    plots = got["plots"]
+    if "workers" in plots:  # JSON made its keys strings
+        plots["workers"] = {int(count): rates for count, rates in plots["workers"].items()}
+    report.plots.update(plots)
+    report.problems.update(got["problems"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1359,25 +1419,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="run only these measures")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where REPORT.md and the plots go")
     parser.add_argument("--runs", type=int, help="runs per measure (default: 3, or 1 with --quick)")
+    parser.add_argument("--part", type=Path, help=argparse.SUPPRESS)  # internal: see run_part
     args = parser.parse_args(argv)
     cfg = Config.make(args.quick)
     if args.runs:
         cfg.runs = args.runs
     if raise_open_files() < cfg.idle_streams + 1024:
         parser.error("the open-files limit is too low for the capacity measure")
+    names = [name for name in SCENARIOS if not args.only or name in args.only]
+    if args.part:
+        return run_part(cfg, names, args.part)
     args.out.mkdir(parents=True, exist_ok=True)
     report = Report(cfg)
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
-    stack = start_stack()
-    try:
-        for name, scenario in SCENARIOS.items():
-            if args.only and name not in args.only:
-                continue
-            print(f"[{time.monotonic() - clock:6.0f} s] {name}", flush=True)
-            scenario(stack, cfg, report)
+    # Each measure runs in a process of its own, on a new embedded MongoDB and Redis: SecantusDB slows as
+    # it fills (bench/store_growth.py), and measures sharing one store would each start where the last
+    # left it. The quick run shares one: it is a smoke test, and each store costs seconds to start.
+    groups = [names] if cfg.quick else [[name] for name in names]
+    with tempfile.TemporaryDirectory(prefix="bench-parts-") as parts:
+        for group in groups:
+            print(f"[{time.monotonic() - clock:6.0f} s] {', '.join(group)}", flush=True)
+            part = Path(parts) / f"{group[0]}.json"
+            command = [sys.executable, "-m", "bench.suite", "--part", str(part), "--runs", str(cfg.runs)]
+            command += ["--quick"] * cfg.quick + [f"--only={name}" for name in group]
+            done = subprocess.run(command, cwd=ROOT, timeout=PART_TIMEOUT, check=False)
+            if part.exists():
+                merge(report, part)
             write(report, started, time.monotonic() - clock, plot(report, args.out), args.out)  # so far
-    finally:
-        stack.stop()
+            if done.returncode != 0:
+                print(
+                    f"bench: {', '.join(group)} failed (exit {done.returncode}); see above", file=sys.stderr
+                )
+                return 1
     path = write(report, started, time.monotonic() - clock, plot(report, args.out), args.out)
     print(path.read_text())
     return 0
