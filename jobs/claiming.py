@@ -10,9 +10,9 @@ queued on a host whose clock is behind) are found by a range read below the floo
 cheap in the normal case, and jobs queued after the last window (a host whose clock is ahead) by a
 range read above it. Real MongoDB stops at the limit anyway; the windows cost it nothing.
 
-Only the choice of candidates lives here. The claim itself is `take_queued`/`take_over`: one
-conditional update on `_id` plus the expected state, run by jobs.services inside the transaction
-(contentgen.mongo.atomic) that also moves the batch's counters, so two claimers never both win.
+Only the choice of candidates lives here. The claim itself is `take_queued`/`take_over`, run by
+jobs.services inside the transaction (contentgen.mongo.atomic) that also moves the batch's counters,
+so two claimers never both win.
 """
 
 from __future__ import annotations
@@ -232,20 +232,34 @@ def take_queued(
     *, doc: dict[str, Any], worker_id: str, now: dt.datetime, lease_until: dt.datetime
 ) -> dict[str, Any] | None:
     """Lease the queued job `doc` (as the window read it) to `worker_id`, an attempt more; returns the
-    document as it now stands, or None if another claimer won. Inside a transaction, joins it.
+    document as it now stands, or None if it is no longer queued (another claimer won). Joins the
+    caller's transaction when there is one.
 
-    The filter also names the `updated_at` that was read: every move of a job stamps it, so the update
-    fails if the job moved at all since (claimed, run and put back in the queue) and the document in
-    hand is never stale. (A queued job's refreshed estimates leave it alone, and the worker's first
-    progress replaces them.)"""
+    In a transaction it reads the job, and updates it by `_id` alone if it is still queued. A write by
+    anyone else to the job between that read and this update aborts the transaction with a write
+    conflict (MongoDB's snapshot isolation; tests/jobs/test_claiming.py checks that SecantusDB does the
+    same), so two claimers never both win. On SecantusDB that costs less than one conditional update,
+    whose filter of more than one field first walks the server's index catalogue. (Reading the window
+    inside the transaction as well costs more: the transaction's reads and its commit grow with what it
+    has read.)
+
+    Without transactions (a standalone mongod) it is one conditional update, whose filter also names the
+    `updated_at` that was read: every move of a job stamps it, so the update fails if the job moved at
+    all since (claimed, run and put back in the queue), and the document in hand is never stale. (A
+    queued job's refreshed estimates leave it alone, and the worker's first progress replaces them.)"""
     changes = {"status": PROCESSING, "lease_owner": worker_id, "lease_expires_at": _bson_time(lease_until),
                "updated_at": _bson_time(now)}  # fmt: skip
-    result = collection().update_one(
-        {"_id": doc["_id"], "status": QUEUED, "updated_at": doc.get("updated_at")},
-        {"$set": changes, "$inc": {"attempts": 1}},
-        session=mongo.session(),
-    )
-    if result.modified_count != 1:
+    update = {"$set": changes, "$inc": {"attempts": 1}}
+    jobs = collection()
+    session = mongo.session()
+    if session is not None:
+        current = jobs.find_one({"_id": doc["_id"]}, session=session)
+        if current is None or current.get("status") != QUEUED:
+            return None
+        jobs.update_one({"_id": doc["_id"]}, update, session=session)
+        return {**current, **changes, "attempts": current.get("attempts", 0) + 1}
+    filter = {"_id": doc["_id"], "status": QUEUED, "updated_at": doc.get("updated_at")}
+    if jobs.update_one(filter, update).modified_count != 1:
         return None
     return {**doc, **changes, "attempts": doc.get("attempts", 0) + 1}
 

@@ -317,8 +317,8 @@ def job_claim(*, worker_id: str, take_over: bool = True) -> tuple[GenerationJob,
     """Take over a job whose lease expired, else one of the oldest queued. Returns (job, taken_over).
 
     An expired job that has used up its attempts is failed instead of taken over. The candidates come
-    from cheap index reads (jobs.claiming); each claim is one conditional update inside a transaction,
-    with the batch's counters for a batch member, and counts an attempt. `take_over=False` skips the
+    from cheap index reads (jobs.claiming); each claim is one transaction (a read of the candidate, its
+    update, and the batch's counters for a batch member), and counts an attempt. `take_over=False` skips the
     read of expired leases: a worker passes it, because its lease watch puts dead workers' jobs back in
     the queue as their leases run out, where this claim finds them first.
     """
@@ -343,7 +343,7 @@ def job_claim(*, worker_id: str, take_over: bool = True) -> tuple[GenerationJob,
             taken = claiming.take_queued(doc=doc, worker_id=worker_id, now=stamp, lease_until=_lease_until())
             if taken is None:
                 return None
-            # Built from the document the window read and the update's changes: no read more.
+            # Built from the document as the claim read it and the update's changes: no read more.
             job = mongo.instance(GenerationJob, taken)
             _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
             return job

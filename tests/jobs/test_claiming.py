@@ -81,6 +81,7 @@ def test_a_claimed_job_is_exactly_the_stored_job(user):
 
 
 def test_a_claim_does_not_take_a_job_that_moved_after_its_window_was_read(user):
+    # Outside a transaction, as on a standalone mongod: the conditional update names the `updated_at` read.
     job = JobFactory(user=user)
     fresh_window()
     [doc] = [doc for doc in claiming.window.oldest(timezone.now()) if doc["_id"] == job.pk]
@@ -110,3 +111,43 @@ def test_a_workers_claim_leaves_expired_leases_to_its_lease_watch(user):
     assert LEASE_TAKEOVERS.labels(job.mode)._value.get() == takeovers + 1
     claimed, taken_over = services.job_claim(worker_id="w2", take_over=False)
     assert (claimed.pk, taken_over, claimed.attempts) == (job.pk, False, 2)
+
+
+def test_a_claim_that_meets_a_write_to_its_pick_aborts_and_takes_another_job(user, monkeypatch):
+    """The claim reads its pick and updates it by `_id` in one transaction: a write to the pick in between
+    (another claimer winning it) must abort the transaction with a write conflict, as MongoDB's snapshot
+    isolation has it. Without that conflict the update would take the other claimer's job."""
+    first, second = queue(user, 2)
+    fresh_window()
+    real = claiming.collection
+    raced: list = []
+
+    class Racing:
+        """The jobs collection, where another worker claims the first job the claim reads by `_id`, right
+        after that read (outside the claim's transaction)."""
+
+        def __init__(self) -> None:
+            self.jobs = real()
+
+        def find_one(self, *args, **kwargs):
+            doc = self.jobs.find_one(*args, **kwargs)
+            if doc is not None and not raced:
+                raced.append(doc["_id"])
+                self.jobs.update_one(
+                    {"_id": doc["_id"]}, {"$set": {"status": "processing", "lease_owner": "other"}}
+                )
+            return doc
+
+        def __getattr__(self, name):
+            return getattr(self.jobs, name)
+
+    monkeypatch.setattr(claiming, "collection", Racing)
+    claimed = services.job_claim(worker_id="w1", take_over=False)
+
+    [lost] = raced
+    assert claimed is not None
+    assert claimed[0].pk in {first.pk, second.pk} - {lost}
+    after = GenerationJob.objects.get(pk=lost)
+    assert (after.status, after.lease_owner, after.attempts) == ("processing", "other", 0)
+    won = GenerationJob.objects.get(pk=claimed[0].pk)
+    assert (won.status, won.lease_owner, won.attempts) == ("processing", "w1", 1)
