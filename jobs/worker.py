@@ -311,7 +311,7 @@ class Worker:
                 if claimed:
                     idle = IDLE_MIN
                     continue
-                if self.burst and not self._busy():
+                if self.burst and not self._busy() and not self._abandoned_pending():
                     break
                 self._wait_for_work(self._idle_timeout(idle))
                 idle = min(IDLE_MAX, idle * 2)
@@ -344,6 +344,14 @@ class Worker:
     def _busy(self) -> bool:
         with self.lock:
             return bool(self.running)
+
+    def _abandoned_pending(self) -> bool:
+        """Whether a lease held by another worker has run out and its job is not back in the queue yet. A
+        burst worker drains dead workers' jobs too, so it waits for its lease watch then: the watch skips
+        a job that a transaction holds, and a worker killed inside one leaves it open until the server
+        reaps it (within its transaction lifetime)."""
+        expiry = services.next_lease_expiry(worker_id=self.worker_id)
+        return expiry is not None and expiry <= timezone.now()
 
     def _claim_one(self) -> bool:
         # No takeovers here: the lease watch puts dead workers' jobs back in the queue (see _watch_abandoned).

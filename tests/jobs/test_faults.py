@@ -352,3 +352,24 @@ def test_a_transaction_left_open_by_a_dead_worker_is_skipped_by_claims_and_reape
     waited = time.monotonic() - started
     assert again[0].pk == held.pk
     assert waited <= secantus_server.TRANSACTION_LIFETIME_SECONDS + 3, waited
+
+
+def test_a_burst_worker_drains_a_dead_workers_job_that_a_transaction_it_left_open_still_holds(user):
+    """A worker killed inside a transaction leaves the job held until the server reaps the transaction. A
+    burst worker started in between must not find nothing to do and exit with that job still running."""
+    if "secantusVersion" not in mongo.database().client.admin.command("buildInfo"):
+        pytest.skip("the transaction lifetime is set on the embedded server only (README: Production)")
+    job = services.job_create(user=user, spec=spec(topic="Its worker died in a transaction"))
+    claimed = services.job_claim(worker_id="dead:1:x", take_over=False)
+    assert claimed is not None and claimed[0].pk == job.pk
+    GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)  # its lease ran out
+    subprocess.run(
+        [sys.executable, "-c", DIES_IN_A_TRANSACTION, child_mongodb_uri(), str(job.pk)],
+        timeout=30,
+        check=True,
+    )
+
+    assert run_burst(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="0") == 0
+
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.attempts) == ("completed", 2)
