@@ -2,7 +2,8 @@
 
 Run it with `bench/run` (about 10 minutes) or `bench/run --quick` (a smoke run, seconds to a minute).
 Everything runs on this machine, on the embedded SecantusDB and Redis: the servers under test, the
-clients (bench/clients.py, their own process) and the publisher (this process). Latency figures are the
+clients (bench/clients.py, their own process) and the publisher (this process). Each measure runs in a
+process of its own (`--part`, see `main`), on new embedded services. Latency figures are the
 median of RUNS runs, with the smallest and largest beside it; each baseline is measured in the same
 run as contentgen, on the same server and channel layer.
 """

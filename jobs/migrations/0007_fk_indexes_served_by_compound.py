@@ -1,6 +1,6 @@
 # The foreign keys' single-field indexes go: the compound indexes that start with the same field
 # (job_user_created, job_bulk, bulk_user_created) serve every lookup they served, and each index costs
-# every write of the collection (a claim's update on SecantusDB: about 0.25 ms per index).
+# every write of the collection (a claim's update on SecantusDB: about 0.1-0.3 ms per index).
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
