@@ -91,7 +91,27 @@ class Config:
     def make(cls, quick: bool) -> Config:
         if quick:
             return cls(
-                True, 1, 20, 0.4, 20, 0.4, 5, 200, 2, 100, 4, 2, 0.4, [100, 300], 5, 2, 4, 1, [], 3, 0.1
+                quick=True,
+                runs=1,
+                fanout_viewers=20,
+                fanout_seconds=0.4,
+                many_clients=20,
+                many_seconds=0.4,
+                open_samples=5,
+                idle_streams=200,
+                idle_steps=2,
+                cycles=100,
+                throughput_jobs=4,
+                throughput_viewers=2,
+                throughput_seconds=0.4,
+                depths=[100, 300],
+                claims=5,
+                baseline_claims=2,
+                scaleout_jobs=4,
+                scaleout_workers=1,
+                worker_counts=[],
+                workers_jobs=3,
+                pause=0.1,
             )
         return cls(
             quick=False,

@@ -257,10 +257,11 @@ def take_queued(
         if current is None or current.get("status") != QUEUED:
             return None
         jobs.update_one({"_id": doc["_id"]}, update, session=session)
-        return {**current, **changes, "attempts": current.get("attempts", 0) + 1}
-    filter = {"_id": doc["_id"], "status": QUEUED, "updated_at": doc.get("updated_at")}
-    if jobs.update_one(filter, update).modified_count != 1:
-        return None
+        doc = current
+    else:
+        filter = {"_id": doc["_id"], "status": QUEUED, "updated_at": doc.get("updated_at")}
+        if jobs.update_one(filter, update).modified_count != 1:
+            return None
     return {**doc, **changes, "attempts": doc.get("attempts", 0) + 1}
 
 
