@@ -10,6 +10,10 @@ queued on a host whose clock is behind) are found by a range read below the floo
 cheap in the normal case, and jobs queued after the last window (a host whose clock is ahead) by a
 range read above it. Real MongoDB stops at the limit anyway; the windows cost it nothing.
 
+A claim tries its window's candidates in random order; the ones it did not try are the next claim's
+first picks, if that comes within SPARE_SECONDS (`QueueWindow.picks`), so a run of claims reads the
+window about once per CANDIDATES claims.
+
 Only the choice of candidates lives here. The claim itself is `take_queued`/`take_over`, run by
 jobs.services inside the transaction (contentgen.mongo.atomic) that also moves the batch's counters,
 so two claimers never both win.
@@ -21,6 +25,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -32,6 +37,8 @@ from jobs.models import GenerationJob
 from jobs.queue import client as redis_client
 
 CANDIDATES = 8
+# How long a claim's untried candidates stay the next claim's first picks.
+SPARE_SECONDS = 1.0
 MIN_WIDTH = dt.timedelta(milliseconds=1)
 FIRST_WIDTH = dt.timedelta(seconds=1)
 # Windows widen while they run thin (a short queue makes every window thin). Uncapped, 38 doublings from
@@ -78,10 +85,31 @@ class QueueWindow:
         self.floor: dt.datetime | None = None
         self.width = FIRST_WIDTH
         self._lock = threading.Lock()
+        self._spare: list[dict[str, Any]] = []
+        self._spare_at = 0.0
 
     def reset(self) -> None:
         with self._lock:
             self.floor, self.width = None, FIRST_WIDTH
+            self._spare = []
+
+    def picks(self, now: dt.datetime) -> Iterator[list[dict[str, Any]]]:
+        """The claim's candidates, a list at a time: the ones the last claim of this process left, if it
+        was less than SPARE_SECONDS ago, then the oldest queued jobs (`oldest`). A claim already picks at
+        random among the oldest few, so the spares change no order it keeps, and the claim re-reads each
+        one by `_id` (a spare another claimer took since is skipped). It saves a claim the window's read
+        in a run of claims (a worker filling its slots, jobs that end at once)."""
+        with self._lock:
+            spare, self._spare = self._spare, []
+            fresh = time.monotonic() - self._spare_at < SPARE_SECONDS
+        if spare and fresh:
+            yield spare
+        yield self.oldest(now)
+
+    def leave(self, docs: list[dict[str, Any]]) -> None:
+        """The candidates a claim did not try: the next claim's first picks."""
+        with self._lock:
+            self._spare, self._spare_at = docs, time.monotonic()
 
     def oldest(self, now: dt.datetime) -> list[dict[str, Any]]:
         """The oldest queued jobs' documents (up to CANDIDATES), oldest first."""
@@ -200,13 +228,15 @@ def queued_before(when: dt.datetime, fields: list[str]) -> list[dict[str, Any]]:
 
 
 def running(fields: list[str]) -> list[dict[str, Any]]:
-    """The processing jobs, with only `fields`: a range on the lease index."""
+    """The processing jobs, with only `fields`: the status prefix of the queue indexes. There are at most
+    as many as the workers have slots."""
     return list(collection().find({"status": PROCESSING}, dict.fromkeys(fields, 1)))
 
 
 def expired_leases(now: dt.datetime, *, exclude_owner: str) -> list[dict[str, Any]]:
     """Processing jobs whose lease ran out and that `exclude_owner` does not hold, oldest lease first:
-    a range on the (status, lease) index. Each as {_id, lease_owner, lease_expires_at, bulk_job_id}."""
+    the processing jobs (see `running`), filtered by the server. Each as {_id, lease_owner, lease_expires_at,
+    bulk_job_id}."""
     docs = collection().find(
         {"status": PROCESSING, "lease_expires_at": {"$lt": now}},
         {"lease_owner": 1, "lease_expires_at": 1, "bulk_job_id": 1},

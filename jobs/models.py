@@ -170,7 +170,6 @@ class GenerationJob(models.Model):
             models.Index(fields=["status", "queued_at"], name="job_claim"),
             models.Index(fields=["user", "-created_at"], name="job_user_created"),
             models.Index(fields=["bulk_job", "created_at"], name="job_bulk"),
-            models.Index(fields=["status", "lease_expires_at"], name="job_lease"),
             models.Index(fields=["mode", "status", "-updated_at"], name="job_history"),
         ]
 

@@ -317,7 +317,8 @@ def job_claim(*, worker_id: str, take_over: bool = True) -> tuple[GenerationJob,
     """Take over a job whose lease expired, else one of the oldest queued. Returns (job, taken_over).
 
     An expired job that has used up its attempts is failed instead of taken over. The candidates come
-    from cheap index reads (jobs.claiming); each claim is one transaction (a read of the candidate, its
+    from cheap index reads, or are the untried ones of this process's last claim if it was under a second
+    ago (jobs.claiming); each claim is one transaction (a read of the candidate, its
     update, and the batch's counters for a batch member), and counts an attempt. `take_over=False` skips the
     read of expired leases: a worker passes it, because its lease watch puts dead workers' jobs back in
     the queue as their leases run out, where this claim finds them first.
@@ -334,27 +335,28 @@ def job_claim(*, worker_id: str, take_over: bool = True) -> tuple[GenerationJob,
             job = GenerationJob.objects.get(pk=pk)
             signals.emit(signals.job_claimed, job=job, taken_over=True)
             return job, True
-    queued = claiming.window.oldest(stamp)
-    # A random pick among the oldest few spreads concurrent claimers over different documents.
-    random.shuffle(queued)
-    for doc in queued:
-
-        def claim(doc: dict[str, Any] = doc) -> GenerationJob | None:
-            taken = claiming.take_queued(doc=doc, worker_id=worker_id, now=stamp, lease_until=_lease_until())
-            if taken is None:
-                return None
-            # Built from the document as the claim read it and the update's changes: no read more.
-            job = mongo.instance(GenerationJob, taken)
-            _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
-            return job
-
-        # A batch member's claim also moves its batch's counters: one transaction, or neither.
-        claimed = _uncontended(claim)
-        if claimed is not None:
-            signals.emit(signals.job_claimed, job=claimed, taken_over=False)
-            queue_refresh_estimates()
-            return claimed, False
+    for queued in claiming.window.picks(stamp):
+        # A random pick among the oldest few spreads concurrent claimers over different documents.
+        random.shuffle(queued)
+        for tried, doc in enumerate(queued, start=1):
+            # A batch member's claim also moves its batch's counters: one transaction, or neither.
+            claimed = _uncontended(partial(_take_queued, doc=doc, worker_id=worker_id, stamp=stamp))
+            if claimed is not None:
+                claiming.window.leave(queued[tried:])
+                signals.emit(signals.job_claimed, job=claimed, taken_over=False)
+                queue_refresh_estimates()
+                return claimed, False
     return None
+
+
+def _take_queued(*, doc: dict[str, Any], worker_id: str, stamp: Any) -> GenerationJob | None:
+    taken = claiming.take_queued(doc=doc, worker_id=worker_id, now=stamp, lease_until=_lease_until())
+    if taken is None:
+        return None
+    # Built from the document as the claim read it and the update's changes: no read more.
+    job = mongo.instance(GenerationJob, taken)
+    _bulk_move(job, GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING)
+    return job
 
 
 def _uncontended(body: Callable[[], T]) -> T | None:

@@ -151,3 +151,44 @@ def test_a_claim_that_meets_a_write_to_its_pick_aborts_and_takes_another_job(use
     assert (after.status, after.lease_owner, after.attempts) == ("processing", "other", 0)
     won = GenerationJob.objects.get(pk=claimed[0].pk)
     assert (won.status, won.lease_owner, won.attempts) == ("processing", "w1", 1)
+
+
+def counting_window_reads(monkeypatch) -> list[int]:
+    reads: list[int] = []
+    real = claiming.window.oldest
+
+    def oldest(now):
+        reads.append(1)
+        return real(now)
+
+    monkeypatch.setattr(claiming.window, "oldest", oldest)
+    return reads
+
+
+def test_the_next_claim_takes_a_spare_candidate_without_reading_the_window(user, monkeypatch):
+    jobs = queue(user, 3)
+    fresh_window()
+    first, _ = services.job_claim(worker_id="w1", take_over=False)
+    spares = [job.pk for job in jobs if job.pk != first.pk]
+    # Another process's claimer takes one of them meanwhile: this claim must skip it, not take it again.
+    claiming.collection().update_one({"_id": spares[0]}, {"$set": {"status": "processing", "lease_owner": "other"}})
+    reads = counting_window_reads(monkeypatch)
+
+    second, _ = services.job_claim(worker_id="w1", take_over=False)
+
+    assert (second.pk, reads) == (spares[1], [])
+    assert GenerationJob.objects.get(pk=spares[0]).lease_owner == "other"
+    # No spare left: the next claim reads the window, and finds the queue empty.
+    assert services.job_claim(worker_id="w1", take_over=False) is None
+    assert reads == [1]
+
+
+def test_spare_candidates_older_than_spare_seconds_are_not_used(user, monkeypatch):
+    queue(user, 3)
+    fresh_window()
+    services.job_claim(worker_id="w1", take_over=False)
+    monkeypatch.setattr(claiming, "SPARE_SECONDS", 0.0)
+    reads = counting_window_reads(monkeypatch)
+
+    assert services.job_claim(worker_id="w1", take_over=False) is not None
+    assert reads == [1]
