@@ -202,11 +202,15 @@ def bulk_member_changed(*, job: GenerationJob) -> None:
     cancelled and the batch completed: such a late one is dropped, as no batch event may follow `complete`.
     """
     bulk = BulkJob.objects.get(pk=job.bulk_job_id)
-    if (
-        bulk.completed_at is None
-        and GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.PROCESSING).exists()
-    ):
+    if bulk.completed_at is None and _stored_status(job.pk) == GenerationJob.Status.PROCESSING:
         bulk_emit(bulk=bulk, trigger=job)
+
+
+def _stored_status(pk: Any) -> str | None:
+    """A read by `_id` alone: the ORM's filter on `_id` and status reads the whole collection on
+    SecantusDB."""
+    doc = claiming.collection().find_one({"_id": pk}, {"status": 1})
+    return None if doc is None else doc.get("status")
 
 
 # A claim retries a write conflict this many times before it moves on to the next candidate.
@@ -247,12 +251,15 @@ def job_requeue_abandoned(*, worker_id: str) -> int:
             continue
 
         def requeue(pk: Any = pk) -> bool:
-            won = GenerationJob.objects.filter(
-                pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp
-            ).update(
-                status=GenerationJob.Status.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=stamp
+            expired = {"_id": pk, "status": PROCESSING, "lease_expires_at": {"$lt": stamp}}
+            back = _update_job(
+                expired,
+                status=GenerationJob.Status.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=stamp,
             )
-            if won != 1:
+            if back != 1:
                 return False
             job = GenerationJob.objects.select_related("user").get(pk=pk)
             job.progress.message = ABANDONED_MESSAGE
@@ -277,11 +284,13 @@ def _give_up(*, pk: Any, stamp: Any) -> bool:
         ""
     )
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
-    job = GenerationJob.objects.filter(
-        pk=pk, status=GenerationJob.Status.PROCESSING, lease_expires_at__lt=stamp, attempts__gte=max_attempts
-    ).first()
-    if job is None:
+    expired = {"_id": pk, "status": PROCESSING, "lease_expires_at": {"$lt": stamp}}
+    doc = claiming.collection().find_one(
+        {**expired, "attempts": {"$gte": max_attempts}}, session=mongo.session()
+    )
+    if doc is None:
         return False
+    job = mongo.instance(GenerationJob, doc)
     stage = job.progress.stage if job.progress.stage in STAGE_ORDER else STAGE_ORDER[0]
     job.status = GenerationJob.Status.FAILED
     job.error = JobError(
@@ -294,9 +303,8 @@ def _give_up(*, pk: Any, stamp: Any) -> bool:
     p.message = f"Failed in the {stage_label(stage)} stage"
     p.completed_at = stamp
     p.estimated_completion = p.estimated_completion_low = p.estimated_completion_high = None
-    won = GenerationJob.objects.filter(
-        pk=pk, status=GenerationJob.Status.PROCESSING, lease_owner=job.lease_owner, lease_expires_at__lt=stamp
-    ).update(
+    won = _update_job(
+        {**expired, "lease_owner": job.lease_owner},
         status=job.status,
         error=job.error,
         progress=p,
@@ -372,16 +380,18 @@ def _uncontended(body: Callable[[], T]) -> T | None:
         return None
 
 
-def next_lease_expiry(*, worker_id: str) -> Any:
+def next_lease_expiry(*, worker_id: str) -> dt.datetime | None:
     """When the next lease held by another worker runs out (None if none): an idle worker wakes then,
-    so a dead worker's job is taken over within about a lease, not a lease plus an idle backoff."""
-    return (
-        GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING, lease_expires_at__isnull=False)
-        .exclude(lease_owner=worker_id)
-        .order_by("lease_expires_at")
-        .values_list("lease_expires_at", flat=True)
-        .first()
-    )
+    so a dead worker's job is taken over within about a lease, not a lease plus an idle backoff.
+
+    A raw read of the processing jobs: every worker's lease watch asks this every third of a lease, and the
+    ORM's filter of the same reads the whole collection on SecantusDB (0.28 s with 10,000 jobs stored)."""
+    leases = [
+        claiming.aware(doc["lease_expires_at"])
+        for doc in claiming.running(["lease_owner", "lease_expires_at"])
+        if doc.get("lease_expires_at") is not None and doc.get("lease_owner") != worker_id
+    ]
+    return min(leases, default=None)
 
 
 def job_renew_leases(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
@@ -415,20 +425,26 @@ def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -
     return result.matched_count == 1
 
 
-def _held_update(
-    job: GenerationJob, worker_id: str, *, inc: dict[str, int] | None = None, **changes: Any
-) -> bool:
-    """One conditional update while `worker_id` holds the job's lease, as a raw filter on `_id`, inside the
-    caller's transaction (`changes` by field name, stored as the ORM stores them)."""
+PROCESSING = GenerationJob.Status.PROCESSING.value
+
+
+def _update_job(where: dict[str, Any], *, inc: dict[str, int] | None = None, **changes: Any) -> int:
+    """One conditional update of a job, `where` a raw filter on its `_id` (stored names), inside the
+    caller's transaction if there is one (`changes` by field name, stored as the ORM stores them). Returns
+    how many matched: 0 or 1. The ORM's filter on `_id` and another field reads the whole collection on
+    SecantusDB (0.19 s with 10,000 jobs stored); a raw one is a point lookup."""
     update: dict[str, Any] = {"$set": mongo.db_values(GenerationJob, changes)}
     if inc:
         update["$inc"] = inc
-    result = claiming.collection().update_one(
-        {"_id": job.pk, "lease_owner": worker_id, "status": GenerationJob.Status.PROCESSING},
-        update,
-        session=mongo.session(),
-    )
-    return result.matched_count == 1
+    return claiming.collection().update_one(where, update, session=mongo.session()).matched_count
+
+
+def _held_update(
+    job: GenerationJob, worker_id: str, *, inc: dict[str, int] | None = None, **changes: Any
+) -> bool:
+    """One conditional update while `worker_id` holds the job's lease."""
+    held = {"_id": job.pk, "lease_owner": worker_id, "status": PROCESSING}
+    return _update_job(held, inc=inc, **changes) == 1
 
 
 def job_finish(*, job: GenerationJob, worker_id: str) -> int:
@@ -565,8 +581,11 @@ def _cancel_queued(job: GenerationJob) -> bool:
     job.progress.estimated_completion = None
     job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
     won = mongo.atomic(
-        lambda: GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(
-            status=GenerationJob.Status.CANCELLED, progress=job.progress, updated_at=stamp
+        lambda: _update_job(
+            {"_id": job.pk, "status": GenerationJob.Status.QUEUED.value},
+            status=GenerationJob.Status.CANCELLED,
+            progress=job.progress,
+            updated_at=stamp,
         )
     )
     if won != 1:
@@ -583,16 +602,12 @@ def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
     (the flag alone is seen at the next lease renewal, up to a third of the lease later)."""
     if not job_ids:
         return set()
-    mongo.atomic(
-        lambda: GenerationJob.objects.filter(
-            pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING
-        ).update(cancel_requested=True, updated_at=timezone.now())
-    )
-    flagged = set(
-        GenerationJob.objects.filter(
-            pk__in=list(job_ids), status=GenerationJob.Status.PROCESSING, cancel_requested=True
-        ).values_list("pk", flat=True)
-    )
+    # Raw filters on `_id`, as in _update_job.
+    running = {"_id": {"$in": list(job_ids)}, "status": PROCESSING}
+    jobs = claiming.collection()
+    flag = {"$set": mongo.db_values(GenerationJob, {"cancel_requested": True, "updated_at": timezone.now()})}
+    mongo.atomic(lambda: jobs.update_many(running, flag, session=mongo.session()))
+    flagged = {doc["_id"] for doc in jobs.find({**running, "cancel_requested": True}, {"_id": 1})}
     with contextlib.suppress(redis.RedisError):
         pipe = client().pipeline(transaction=False)
         for pk in flagged:
@@ -628,7 +643,8 @@ def _requeue(job: GenerationJob) -> bool:
     stamp = timezone.now()
     keep = Progress(percentage=0, stage=Stage.QUEUED, message="Queued again (retry)", started_at=None)
     won = mongo.atomic(
-        lambda: GenerationJob.objects.filter(pk=job.pk, status=job.status).update(
+        lambda: _update_job(
+            {"_id": job.pk, "status": job.status},
             status=GenerationJob.Status.QUEUED,
             progress=keep,
             result=None,
@@ -680,11 +696,7 @@ class BulkActionResult:
 
 def bulk_cancel(*, bulk: BulkJob) -> BulkActionResult:
     """Every unfinished member: queued ones end at once, running ones stop at their worker's next step."""
-    members = list(
-        GenerationJob.objects.filter(
-            bulk_job=bulk, status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING]
-        )
-    )
+    members = _members(bulk, [GenerationJob.Status.QUEUED, GenerationJob.Status.PROCESSING])
     if not members:
         raise ApplicationError(
             "Every article in this batch has already ended; there is nothing to cancel.", status=409
@@ -707,9 +719,16 @@ def bulk_cancel(*, bulk: BulkJob) -> BulkActionResult:
     return BulkActionResult(bulk=bulk, changed=len(cancelled), requested=len(requested))
 
 
+def _members(bulk: BulkJob, statuses: Sequence[str]) -> list[GenerationJob]:
+    """The batch's members in `statuses`, by a raw range on the batch index (the ORM's filter of the same
+    reads the whole collection on SecantusDB)."""
+    docs = claiming.collection().find({"bulk_job_id": bulk.pk, "status": {"$in": [str(s) for s in statuses]}})
+    return [mongo.instance(GenerationJob, doc) for doc in sorted(docs, key=lambda doc: doc["created_at"])]
+
+
 def bulk_retry_failed(*, bulk: BulkJob) -> BulkActionResult:
     """The failed and cancelled members go back to the queue; each resumes after its last finished stage."""
-    members = list(GenerationJob.objects.filter(bulk_job=bulk, status__in=RETRYABLE))
+    members = _members(bulk, RETRYABLE)
     if not members:
         raise ApplicationError(
             "No article in this batch failed or was cancelled; there is nothing to retry.", status=409
