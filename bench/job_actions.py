@@ -1,0 +1,133 @@
+"""What a job action costs with many jobs stored: raw filters on `_id` against the ORM's (prints figures).
+
+On the embedded SecantusDB, an ORM filter on `_id` and another field (`filter(pk=..., status=...)`) is
+an `$and` that reads the whole collection, so its cost grows with every job ever stored. contentgen's
+job actions filter on `_id` in raw pymongo instead (jobs/services.py `_update_job`), a point lookup.
+Each run starts a fresh embedded server, stores `--jobs` queued jobs and times, per action, contentgen
+beside the ORM's filter of the same (the baseline, which does less: only the update or the read):
+- the lease watch's next expiry (every worker asks every third of a lease);
+- cancelling a queued job, and retrying it.
+
+Usage: python bench/job_actions.py [--runs 3] [--jobs 10000] [--ops 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import Spread, start_stack  # noqa: E402
+from bench.suite import add_queued  # noqa: E402
+
+ACTIONS = ["next lease expiry", "cancel a queued job", "retry a cancelled job"]
+
+
+def timed(action: Callable[[Any], Any], items: list[Any]) -> float:
+    """The median time of `action` over `items`, in ms."""
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        action(item)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
+    """{action: (the ORM's filter, contentgen)} in ms, on a fresh embedded server."""
+    stack = start_stack()
+    try:
+        from django.utils import timezone  # noqa: PLC0415
+
+        from jobs import services  # noqa: PLC0415
+        from jobs.models import GenerationJob  # noqa: PLC0415
+
+        add_queued(stack.user, jobs)
+        for _ in range(3):  # a few leases to look at
+            services.job_claim(worker_id="bench", take_over=False)
+        newest = list(GenerationJob.objects.filter(status="queued").order_by("-queued_at")[: 4 * ops])
+        orm_cancel, ours_cancel, orm_retry, ours_retry = (newest[n * ops : (n + 1) * ops] for n in range(4))
+
+        def orm_next_expiry(_: Any) -> Any:
+            """The previous read, through the ORM."""
+            return (
+                GenerationJob.objects.filter(status="processing", lease_expires_at__isnull=False)
+                .exclude(lease_owner="bench-other")
+                .order_by("lease_expires_at")
+                .values_list("lease_expires_at", flat=True)
+                .first()
+            )
+
+        def orm_update(status: str, to: str) -> Callable[[Any], Any]:
+            def update(job: Any) -> Any:
+                return GenerationJob.objects.filter(pk=job.pk, status=status).update(
+                    status=to, updated_at=timezone.now()
+                )
+
+            return update
+
+        found = {
+            ACTIONS[0]: (
+                timed(orm_next_expiry, list(range(ops))),
+                timed(lambda _: services.next_lease_expiry(worker_id="bench-other"), list(range(ops))),
+            ),
+            ACTIONS[1]: (
+                timed(orm_update("queued", "cancelled"), orm_cancel),
+                timed(lambda job: services.job_cancel(job=job), ours_cancel),
+            ),
+        }
+        for job in orm_retry + ours_retry:
+            services.job_cancel(job=job)
+        found[ACTIONS[2]] = (
+            timed(orm_update("cancelled", "queued"), orm_retry),
+            timed(lambda job: services.job_retry(job=GenerationJob.objects.get(pk=job.pk)), ours_retry),
+        )
+        for action, (orm, ours) in found.items():
+            print(f"  {action}: the ORM's filter {orm:,.2f} ms, contentgen {ours:,.2f} ms", flush=True)
+        return found
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--ops", type=int, default=10)
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one run, in its own process
+    args = parser.parse_args()
+    if args.one:
+        print("RESULT " + json.dumps(one_run(args.jobs, args.ops)), flush=True)
+        return 0
+    runs = []
+    for run in range(args.runs):
+        print(f"run {run + 1} of {args.runs} (a fresh server, {args.jobs:,} jobs stored)", flush=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", "--jobs", str(args.jobs), "--ops", str(args.ops)],
+            capture_output=True, text=True, check=True, timeout=900,
+        )  # fmt: skip
+        lines = [line for line in out.stdout.splitlines() if not line.startswith("RESULT ")]
+        print("\n".join(lines), flush=True)
+        runs.append(json.loads(out.stdout.split("RESULT ", 1)[1]))
+    print(f"\nWith {args.jobs:,} jobs stored, median ms per action of {args.runs} runs (smallest-largest):")
+    print("| action | the ORM's filter (baseline) | contentgen | ratio |\n|---|---|---|---|")
+    for action in ACTIONS:
+        orm = Spread([run[action][0] for run in runs])
+        ours = Spread([run[action][1] for run in runs])
+        print(f"| {action} | {orm.fmt(2)} | {ours.fmt(2)} | {orm.median / ours.median:,.0f}x faster |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
