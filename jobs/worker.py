@@ -418,9 +418,9 @@ class Worker:
         """Requeue the jobs of dead workers as their leases run out: this thread wakes when the next lease
         held by another worker expires (at least every third of a lease), busy or not, so a dead worker's
         job goes back to the queue about a lease after its last renewal even when no slot is free here.
-        The requeue wakes the idle claimers, and a job back in the queue keeps its age, so it is the next
-        claimed. This is the worker's only way to take a dead worker's job: its claims skip the read of
-        expired leases."""
+        The requeue wakes the idle claimers, and a job back in the queue keeps its age, so it is at the
+        head of the queue. This is the worker's only way to take a dead worker's job: its claims skip the
+        read of expired leases."""
         while not self.finished.is_set():
             wait = self.lease_seconds / 3.0
             try:
