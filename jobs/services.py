@@ -251,7 +251,7 @@ def job_requeue_abandoned(*, worker_id: str) -> int:
             continue
 
         def requeue(pk: Any = pk) -> bool:
-            expired = {"_id": pk, "status": PROCESSING, "lease_expires_at": {"$lt": stamp}}
+            expired = {"_id": pk, "status": claiming.PROCESSING, "lease_expires_at": {"$lt": stamp}}
             back = _update_job(
                 expired,
                 status=GenerationJob.Status.QUEUED,
@@ -284,7 +284,7 @@ def _give_up(*, pk: Any, stamp: Any) -> bool:
         ""
     )
     max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
-    expired = {"_id": pk, "status": PROCESSING, "lease_expires_at": {"$lt": stamp}}
+    expired = {"_id": pk, "status": claiming.PROCESSING, "lease_expires_at": {"$lt": stamp}}
     doc = claiming.collection().find_one(
         {**expired, "attempts": {"$gte": max_attempts}}, session=mongo.session()
     )
@@ -326,10 +326,10 @@ def job_claim(*, worker_id: str, take_over: bool = True) -> tuple[GenerationJob,
 
     An expired job that has used up its attempts is failed instead of taken over. The candidates come
     from cheap index reads, or are the untried ones of this process's last claim if it was under a second
-    ago (jobs.claiming); each claim is one transaction (a read of the candidate, its
-    update, and the batch's counters for a batch member), and counts an attempt. `take_over=False` skips the
-    read of expired leases: a worker passes it, because its lease watch puts dead workers' jobs back in
-    the queue as their leases run out, where this claim finds them first.
+    ago (jobs.claiming); each claim is one transaction (a read of the candidate, its update, and the
+    batch's counters for a batch member), and counts an attempt. `take_over=False` skips the read of
+    expired leases: a worker passes it, because its lease watch puts dead workers' jobs back in the queue
+    as their leases run out, at its head.
     """
     stamp = timezone.now()
     for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp) if take_over else ():
@@ -425,9 +425,6 @@ def job_snapshot_write(*, job_id: Any, worker_id: str, fields: dict[str, Any]) -
     return result.matched_count == 1
 
 
-PROCESSING = GenerationJob.Status.PROCESSING.value
-
-
 def _update_job(where: dict[str, Any], *, inc: dict[str, int] | None = None, **changes: Any) -> int:
     """One conditional update of a job, `where` a raw filter on its `_id` (stored names), inside the
     caller's transaction if there is one (`changes` by field name, stored as the ORM stores them). Returns
@@ -443,7 +440,7 @@ def _held_update(
     job: GenerationJob, worker_id: str, *, inc: dict[str, int] | None = None, **changes: Any
 ) -> bool:
     """One conditional update while `worker_id` holds the job's lease."""
-    held = {"_id": job.pk, "lease_owner": worker_id, "status": PROCESSING}
+    held = {"_id": job.pk, "lease_owner": worker_id, "status": claiming.PROCESSING}
     return _update_job(held, inc=inc, **changes) == 1
 
 
@@ -513,7 +510,7 @@ def queue_refresh_estimates(*, force: bool = False) -> int:
             return (
                 claiming.collection()
                 .update_one(
-                    {"_id": job.pk, "status": GenerationJob.Status.QUEUED.value},
+                    {"_id": job.pk, "status": claiming.QUEUED},
                     {"$set": mongo.db_values(GenerationJob, {"progress": p})},
                     session=mongo.session(),
                 )
@@ -582,7 +579,7 @@ def _cancel_queued(job: GenerationJob) -> bool:
     job.progress.estimated_completion_low = job.progress.estimated_completion_high = None
     won = mongo.atomic(
         lambda: _update_job(
-            {"_id": job.pk, "status": GenerationJob.Status.QUEUED.value},
+            {"_id": job.pk, "status": claiming.QUEUED},
             status=GenerationJob.Status.CANCELLED,
             progress=job.progress,
             updated_at=stamp,
@@ -603,7 +600,7 @@ def _request_cancel(job_ids: Sequence[Any]) -> set[Any]:
     if not job_ids:
         return set()
     # Raw filters on `_id`, as in _update_job.
-    running = {"_id": {"$in": list(job_ids)}, "status": PROCESSING}
+    running = {"_id": {"$in": list(job_ids)}, "status": claiming.PROCESSING}
     jobs = claiming.collection()
     flag = {"$set": mongo.db_values(GenerationJob, {"cancel_requested": True, "updated_at": timezone.now()})}
     mongo.atomic(lambda: jobs.update_many(running, flag, session=mongo.session()))

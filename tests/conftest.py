@@ -18,7 +18,7 @@ DB_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", 
 # Set after a test without the database fixtures: pytest-django flushes the database only after a test that
 # has them (MongoDB has no transactions to roll back), and the slow tests write to it from other processes
 # (daphne and workers on the test database, the browser tests' module stacks) with no flush after them.
-_written_outside_a_test = False
+_flush_before_next_db_test = False
 
 
 def _uses_db(item: pytest.Item) -> bool:
@@ -26,22 +26,22 @@ def _uses_db(item: pytest.Item) -> bool:
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    global _written_outside_a_test
+    global _flush_before_next_db_test
     if not _uses_db(item):
-        _written_outside_a_test = True
+        _flush_before_next_db_test = True
 
 
 @pytest.fixture(autouse=True)
 def _start_from_an_empty_database(request: pytest.FixtureRequest) -> None:
     """Every database test starts from an empty database: the first one after a test without the
     database fixtures flushes what that test's processes left (three CI runs found such jobs)."""
-    global _written_outside_a_test
-    if not (_written_outside_a_test and _uses_db(request.node)):
+    global _flush_before_next_db_test
+    if not (_flush_before_next_db_test and _uses_db(request.node)):
         return
     request.getfixturevalue("django_db_setup")
     with request.getfixturevalue("django_db_blocker").unblock():
         call_command("flush", interactive=False, verbosity=0)
-    _written_outside_a_test = False
+    _flush_before_next_db_test = False
 
 
 @pytest.fixture
