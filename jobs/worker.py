@@ -280,6 +280,7 @@ class Worker:
         idle = IDLE_MIN
         outage = Backoff(base=0.5, cap=IDLE_MAX * 2)
         outage_since: float | None = None
+        quiet = False  # a burst worker's last claim found nothing, nor any expired lease to put back
         try:
             while not self.stopping.is_set():
                 close_old_connections()
@@ -309,10 +310,16 @@ class Worker:
                     outage_since = None
                     outage.reset()
                 if claimed:
-                    idle = IDLE_MIN
+                    idle, quiet = IDLE_MIN, False
                     continue
                 if self.burst and not self._busy() and not self._abandoned_pending():
-                    break
+                    # Nothing claimed and no lease left to put back. The lease watch may have put a job back
+                    # in the queue between that claim and this read of the leases: a second claim decides.
+                    if quiet:
+                        break
+                    quiet = True
+                    continue
+                quiet = False
                 self._wait_for_work(self._idle_timeout(idle))
                 idle = min(IDLE_MAX, idle * 2)
         finally:

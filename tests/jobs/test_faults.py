@@ -317,6 +317,33 @@ def test_a_reconciler_that_keeps_failing_does_not_hold_up_claiming(user, monkeyp
     assert GenerationJob.objects.get(pk=job.pk).status == "completed"
 
 
+def test_a_burst_worker_claims_a_job_the_lease_watch_puts_back_after_its_last_claim(user, monkeypatch):
+    """The lease watch runs beside the claims: it can put a dead worker's job back in the queue after a claim
+    found nothing and before the burst worker reads the leases, which then show nothing to put back."""
+    monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "0")
+    job = services.job_create(user=user, spec=spec(topic="Put back at the worst moment"))
+    services.job_claim(worker_id="dead:1:x", take_over=False)
+    GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)  # its lease ran out
+    requeue = services.job_requeue_abandoned
+    real_pending = Worker._abandoned_pending
+    # The watch's own passes find nothing; the requeue happens right before the burst worker reads the leases.
+    monkeypatch.setattr(services, "job_requeue_abandoned", lambda *, worker_id: 0)
+
+    def pending(self: Worker) -> bool:
+        requeue(worker_id="the-watch")
+        return real_pending(self)
+
+    monkeypatch.setattr(Worker, "_abandoned_pending", pending)
+    worker = Worker(burst=True)
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    runner.join(timeout=90)
+
+    assert not runner.is_alive(), "the burst worker did not finish"
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.attempts) == ("completed", 2)
+
+
 DIES_IN_A_TRANSACTION = """
 import os, sys
 from bson import ObjectId
