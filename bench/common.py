@@ -7,6 +7,7 @@ the clients (bench/clients.py, a process of their own) and the publisher (the be
 from __future__ import annotations
 
 import ctypes
+import json
 import multiprocessing
 import os
 import re
@@ -332,3 +333,33 @@ def redis_clients() -> int:
     from django.conf import settings  # noqa: PLC0415
 
     return int(redis.Redis.from_url(settings.REDIS_URL).info("clients")["connected_clients"])
+
+
+# Runs in processes of their own ---------------------------------------------------------------------
+
+RESULT = "RESULT "
+
+
+def print_result(result: Any) -> None:
+    """A `--one` child's answer to `fresh_runs`, as the last line it prints."""
+    print(RESULT + json.dumps(result), flush=True)
+
+
+def fresh_runs(script: str, args: list[str], runs: int, *, what: str, timeout: float = 900) -> list[Any]:
+    """`script --one *args`, `runs` times, each in a process of its own (Django is set up once per process,
+    on one embedded server, so a fresh server means a fresh process). Echoes each run's report lines (those
+    indented by two spaces) and returns each run's `print_result`."""
+    results = []
+    for run in range(runs):
+        print(f"run {run + 1} of {runs} ({what})", flush=True)
+        done = subprocess.run(
+            [sys.executable, script, "--one", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+        lines = done.stdout.splitlines()
+        print("\n".join(line for line in lines if line.startswith("  ")), flush=True)
+        results.append(json.loads(next(line for line in lines if line.startswith(RESULT))[len(RESULT) :]))
+    return results

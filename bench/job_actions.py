@@ -14,9 +14,7 @@ Usage: python bench/job_actions.py [--runs 3] [--jobs 10000] [--ops 10]
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Spread, start_stack  # noqa: E402
+from bench.common import Spread, fresh_runs, print_result, start_stack  # noqa: E402
 from bench.suite import add_queued  # noqa: E402
 
 ACTIONS = ["next lease expiry", "cancel a queued job", "retry a cancelled job"]
@@ -108,24 +106,16 @@ def main() -> int:
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one run, in its own process
     args = parser.parse_args()
     if args.one:
-        print("RESULT " + json.dumps(one_run(args.jobs, args.ops)), flush=True)
+        print_result(one_run(args.jobs, args.ops))
         return 0
-    runs = []
-    for run in range(args.runs):
-        print(f"run {run + 1} of {args.runs} (a fresh server, {args.jobs:,} jobs stored)", flush=True)
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", "--jobs", str(args.jobs), "--ops", str(args.ops)],
-            capture_output=True, text=True, check=True, timeout=900,
-        )  # fmt: skip
-        lines = [line for line in out.stdout.splitlines() if not line.startswith("RESULT ")]
-        print("\n".join(lines), flush=True)
-        runs.append(json.loads(out.stdout.split("RESULT ", 1)[1]))
+    what = f"a fresh server, {args.jobs:,} jobs stored"
+    runs = fresh_runs(__file__, ["--jobs", str(args.jobs), "--ops", str(args.ops)], args.runs, what=what)
     print(f"\nWith {args.jobs:,} jobs stored, median ms per action of {args.runs} runs (smallest-largest):")
-    print("| action | the ORM's filter (baseline) | contentgen | ratio |\n|---|---|---|---|")
+    print("| action | the ORM's filter (baseline) | contentgen | baseline / contentgen |\n|---|---|---|---|")
     for action in ACTIONS:
         orm = Spread([run[action][0] for run in runs])
         ours = Spread([run[action][1] for run in runs])
-        print(f"| {action} | {orm.fmt(2)} | {ours.fmt(2)} | {orm.median / ours.median:,.0f}x faster |")
+        print(f"| {action} | {orm.fmt(2)} | {ours.fmt(2)} | {orm.median / ours.median:,.1f}x |")
     return 0
 
 

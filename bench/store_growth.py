@@ -12,8 +12,6 @@ Usage: python bench/store_growth.py [--runs 3] [--sizes 0,20000,50000,100000]
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Spread, start_stack  # noqa: E402
+from bench.common import Spread, fresh_runs, print_result, start_stack  # noqa: E402
 
 SECONDS = 2.0
 FILLER = {"status": "processing", "progress": {"percentage": 12.5, "message": "Writing the draft"}}
@@ -73,20 +71,12 @@ def main() -> int:
     args = parser.parse_args()
     sizes = sorted({int(size) for size in args.sizes.split(",")} | {0})
     if args.one:
-        print("RESULT " + json.dumps(one_run(sizes)), flush=True)
+        print_result(one_run(sizes))
         return 0
-    runs = []
-    for run in range(args.runs):
-        print(f"run {run + 1} of {args.runs} (a fresh embedded server)", flush=True)
-        # Django is set up once per process, on one server: each run is a process of its own.
-        done = subprocess.run(
-            [sys.executable, __file__, "--one", "--sizes", args.sizes],
-            capture_output=True, text=True, timeout=600, check=True,
-        )  # fmt: skip
-        lines = done.stdout.splitlines()
-        print("\n".join(line for line in lines if line.startswith("  ")), flush=True)
-        found = json.loads(next(line for line in lines if line.startswith("RESULT "))[7:])
-        runs.append({int(size): tuple(pair) for size, pair in found.items()})
+    found = fresh_runs(
+        __file__, ["--sizes", args.sizes], args.runs, what="a fresh embedded server", timeout=600
+    )
+    runs = [{int(size): tuple(pair) for size, pair in run.items()} for run in found]
     print("\n| documents already stored | event log insert_one/s | plain collection insert_one/s "
           "| event log / empty |")  # fmt: skip
     print("|---|---|---|---|")
