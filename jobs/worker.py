@@ -40,6 +40,7 @@ from progress.layer import sender
 logger = logging.getLogger("contentgen.worker")
 
 IDLE_MIN, IDLE_MAX = 0.5, 5.0
+STOP_CHECK_SECONDS = 0.2
 
 
 class RunningJob:
@@ -401,17 +402,23 @@ class Worker:
             client().publish(QUEUE_CHANNEL, b"slot")
 
     def _wait_for_work(self, timeout: float) -> None:
-        if self._pubsub is None:
-            self.stopping.wait(timeout)
-            return
-        try:
-            message = self._pubsub.get_message(timeout=timeout)
-        except redis.RedisError:
-            self._pubsub = None
-            self.stopping.wait(timeout)
-            return
-        if message and message.get("channel") == services.CANCEL_CHANNEL.encode():
-            self._cancel(message.get("data", b"").decode())
+        """Until a notification, `timeout`, or a stop. The wait for a notification is cut in slices of
+        STOP_CHECK_SECONDS: a signal does not end it (Python resumes the interrupted select), and an idle
+        worker would otherwise take up to IDLE_MAX to obey SIGTERM or Ctrl-C."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0 and not self.stopping.is_set():
+            if self._pubsub is None:
+                self.stopping.wait(left)
+                return
+            try:
+                message = self._pubsub.get_message(timeout=min(left, STOP_CHECK_SECONDS))
+            except redis.RedisError:
+                self._pubsub = None
+                continue
+            if message:
+                if message.get("channel") == services.CANCEL_CHANNEL.encode():
+                    self._cancel(message.get("data", b"").decode())
+                return
 
     def _cancel(self, job_id: str) -> None:
         with self.lock:

@@ -344,6 +344,37 @@ def test_a_burst_worker_claims_a_job_the_lease_watch_puts_back_after_its_last_cl
     assert (stored.status, stored.attempts) == ("completed", 2)
 
 
+def test_an_idle_worker_stops_at_once_when_told_to_in_a_long_wait_for_work(monkeypatch):
+    """SIGTERM and Ctrl-C call `stop()`; Python resumes the select of the wait for a notification after the
+    handler, so an idle worker used to obey only when its wait ran out (up to IDLE_MAX)."""
+    from jobs import worker as worker_module  # noqa: PLC0415
+
+    monkeypatch.setattr(worker_module, "IDLE_MIN", 6.0)  # the first wait for work: 4.8-7.2 s
+    waiting = threading.Event()
+    real_wait = Worker._wait_for_work
+
+    def wait_for_work(self: Worker, timeout: float) -> None:
+        waiting.set()
+        real_wait(self, timeout)
+
+    monkeypatch.setattr(Worker, "_wait_for_work", wait_for_work)
+    worker = Worker()
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    try:
+        assert waiting.wait(30), "the worker never waited for work"
+        time.sleep(0.3)  # well into the wait: not a synchronisation, the wait is at least 4.8 s
+        told = time.monotonic()
+        worker.stop()
+        runner.join(timeout=10)
+        stopped_in = time.monotonic() - told
+    finally:
+        worker.stop()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert stopped_in < 1.5, f"the idle worker took {stopped_in:.1f} s to stop"
+
+
 DIES_IN_A_TRANSACTION = """
 import os, sys
 from bson import ObjectId
