@@ -114,7 +114,7 @@ class Server:
         return [
             sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
             "--loop", self.loop, "--http", "httptools", "--lifespan", "off", "--no-access-log",
-            "--log-level", "warning", "--backlog", "4096",
+            "--log-level", "warning", "--backlog", "4096", "--timeout-graceful-shutdown", "3",
         ]  # fmt: skip
 
     def start(self) -> Server:

@@ -31,6 +31,9 @@ VAR_DIR = Path(os.environ.get("CONTENTGEN_VAR_DIR", BASE_DIR / "var"))
 STATE_FILE = VAR_DIR / "run" / "services.json"
 DB_NAME = "contentgen"
 START_TIMEOUT = 60.0
+# uvicorn waits for open responses to end before it exits, and a live progress stream never does: after
+# this many seconds it cancels them. Their clients reconnect with Last-Event-ID to any process.
+GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 def die_with_parent() -> None:
@@ -76,7 +79,7 @@ def uvicorn_command(port: int | str) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "contentgen.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--lifespan", "off",
-        "--no-access-log",
+        "--no-access-log", "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
     ]  # fmt: skip
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import time
 
 import httpx
 import pytest
@@ -13,12 +15,21 @@ import websockets
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from contentgen.embedded import uvicorn_command
+from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS, uvicorn_command
 from jobs import services
 from jobs.validation import parse_job
 from progress import events
 from tests.factories import token_for
-from tests.stack import Daphne, iter_sse, read_stream, run_async, run_burst, wait_until, ws_outcome
+from tests.stack import (
+    Daphne,
+    StreamReader,
+    iter_sse,
+    read_stream,
+    run_async,
+    run_burst,
+    wait_until,
+    ws_outcome,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 METRICS_TOKEN = "lean-path-test"
@@ -229,3 +240,23 @@ def test_websocket_refusals_are_a_403_at_the_handshake_and_a_finished_job_closes
     assert run_burst() == 0
     last = events.latest(job.pk)["seq"]
     assert ws_outcome(url + f"?last_event_id={last}", mine) == 1000  # nothing after the end: a normal close
+
+
+def test_uvicorn_stops_within_its_grace_period_while_a_stream_is_open(user, auth):
+    """uvicorn waits for open responses before it exits, and a live stream never ends by itself: without a
+    grace period, SIGTERM (systemd's stop, `make run`'s Ctrl-C) left it serving until SIGKILL."""
+    own = Daphne(command=uvicorn_command).start()
+    assert own.proc is not None
+    try:
+        job = new_job(user)
+        reader = StreamReader(f"{own.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=60)
+        wait_until(lambda: len(reader.events) >= 1, timeout=20, what="the stream's first event")
+        told = time.monotonic()
+        own.proc.send_signal(signal.SIGTERM)
+        own.proc.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + 10)
+        stopped_in = time.monotonic() - told
+        reader.join(timeout=10)
+    finally:
+        own.stop()
+    assert stopped_in < GRACEFUL_SHUTDOWN_SECONDS + 2, f"uvicorn took {stopped_in:.1f} s to stop"
+    assert not reader.is_alive(), "the stream stayed open after its server stopped"
