@@ -12,7 +12,9 @@ range read above it. Real MongoDB stops at the limit anyway; the windows cost it
 
 A claim tries its window's candidates in random order; the ones it did not try are the next claim's
 first picks, if that comes within SPARE_SECONDS (`QueueWindow.picks`), so a run of claims reads the
-window about once per CANDIDATES claims.
+window about once per CANDIDATES claims. When every candidate was held by another transaction or taken
+meanwhile, the claim reads on past them (up to PAST_ROUNDS windows more) rather than come back empty
+while jobs wait behind them.
 
 Only the choice of candidates lives here. The claim itself is `take_queued`/`take_over`, run by
 jobs.services inside the transaction (contentgen.mongo.atomic) that also moves the batch's counters,
@@ -39,6 +41,8 @@ from jobs.queue import client as redis_client
 CANDIDATES = 8
 # How long a claim's untried candidates stay the next claim's first picks.
 SPARE_SECONDS = 1.0
+# How many more windows a claim reads when every candidate of the last was held or taken.
+PAST_ROUNDS = 2
 MIN_WIDTH = dt.timedelta(milliseconds=1)
 FIRST_WIDTH = dt.timedelta(seconds=1)
 # Windows widen while they run thin (a short queue makes every window thin). Uncapped, 38 doublings from
@@ -70,6 +74,23 @@ def _end(start: dt.datetime, span: dt.timedelta) -> dt.datetime:
         return start + span
     except OverflowError:
         return LATEST
+
+
+def _windows(
+    lo: dt.datetime, width: dt.timedelta, now: dt.datetime
+) -> Iterator[tuple[dt.datetime, dt.datetime | None, dt.timedelta]]:
+    """Queue-time ranges [lo, hi) from `lo` up, each twice as wide as the last, until one passes `now`; then
+    [lo, the end of time) once (hi None): above now only a job stamped by a clock running ahead. Read in
+    turn, they cover every queue time from `lo` on, so a queued job is always found."""
+    while lo <= now:
+        hi = _end(lo, width)
+        yield lo, hi, width
+        lo, width = hi, _wider(width)
+    yield lo, None, width
+
+
+def _range(lo: dt.datetime, hi: dt.datetime | None) -> dict[str, dt.datetime]:
+    return {"$gte": lo} if hi is None else {"$gte": lo, "$lt": hi}
 
 
 def _read(filter: dict[str, Any], projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -104,7 +125,28 @@ class QueueWindow:
             fresh = time.monotonic() - self._spare_at < SPARE_SECONDS
         if spare and fresh:
             yield spare
-        yield self.oldest(now)
+        docs = self.oldest(now)
+        tried: set[ObjectId] = set()
+        for _ in range(PAST_ROUNDS + 1):
+            if not docs:
+                return
+            yield docs
+            # Every one was held by another transaction or taken meanwhile: the next jobs in the queue, or a
+            # job held at the head (its worker killed inside a transaction) would stop every claim behind it.
+            tried.update(doc["_id"] for doc in docs)
+            docs = self.after(docs[-1], tried, now)
+
+    def after(self, last: dict[str, Any], tried: set[ObjectId], now: dt.datetime) -> list[dict[str, Any]]:
+        """The queued jobs from `last`'s queue time on, less those `tried`: up to CANDIDATES, oldest first.
+        Windows from there, each twice as wide as the last, as in `oldest`."""
+        with self._lock:
+            width = self.width
+        for lo, hi, _ in _windows(aware(last["queued_at"]), width, now):
+            docs = _read({"status": QUEUED, "queued_at": _range(lo, hi)})
+            docs = [doc for doc in docs if doc["_id"] not in tried]
+            if docs:
+                return docs[:CANDIDATES]
+        return []
 
     def leave(self, docs: list[dict[str, Any]]) -> None:
         """The candidates a claim did not try: the next claim's first picks."""
@@ -130,20 +172,13 @@ class QueueWindow:
             first = _read({"status": QUEUED, "queued_at": {"$lt": lo}})
             if first:
                 return self._found(first, lo=None, now=now)
-            self.width = _wider(self.width)
-            while lo <= now:
-                hi = _end(lo, self.width)
-                docs = _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": hi}})
+            for start, hi, width in _windows(lo, _wider(self.width), now):
+                self.width = width
+                docs = _read({"status": QUEUED, "queued_at": _range(start, hi)})
                 if docs:
-                    return self._found(docs, lo=lo, now=now)
-                lo, self.width = hi, _wider(self.width)
-            # Nothing queued up to now. Above it only a job stamped by a clock running ahead: the reads
-            # together cover every queue time, so a queued job is always found.
-            ahead = _read({"status": QUEUED, "queued_at": {"$gte": lo}})
-            if ahead:
-                return self._found(ahead, lo=None, now=now)
+                    return self._found(docs, lo=start if hi else None, now=now)
             # Nothing queued at all: restart small from here.
-            self.floor, self.width = min(lo, now), FIRST_WIDTH
+            self.floor, self.width = min(start, now), FIRST_WIDTH
             return []
 
     def head(self, count: int, now: dt.datetime) -> list[dict[str, Any]]:

@@ -192,3 +192,23 @@ def test_spare_candidates_older_than_spare_seconds_are_not_used(user, monkeypatc
 
     assert services.job_claim(worker_id="w1", take_over=False) is not None
     assert reads == [1]
+
+
+def test_a_claim_goes_on_past_a_window_whose_every_job_another_transaction_holds(user):
+    """A window of one job, held by an open transaction (a worker killed inside one leaves it until the server
+    reaps it): the claim must take the next queued job, not come back empty while one waits behind it."""
+    held, free = queue(user, 2)
+    fresh_window()
+    # A window as narrow as a dense batch leaves it: only the held job fits in the first one.
+    claiming.collection().update_one({"_id": free.pk}, {"$set": {"queued_at": held.queued_at + dt.timedelta(seconds=1)}})
+    claiming.window.floor, claiming.window.width = held.queued_at, claiming.MIN_WIDTH
+    with mongo.database().client.start_session() as holder:
+        holder.start_transaction()
+        claiming.collection().update_one({"_id": held.pk}, {"$set": {"lease_owner": "holder"}}, session=holder)
+        try:
+            claimed = services.job_claim(worker_id="w1", take_over=False)
+        finally:
+            holder.abort_transaction()
+
+    assert claimed is not None and claimed[0].pk == free.pk
+    assert GenerationJob.objects.get(pk=held.pk).status == "queued"
