@@ -118,6 +118,10 @@ class Server:
         ]  # fmt: skip
 
     def start(self) -> Server:
+        return self.launch().wait_ready()
+
+    def launch(self) -> Server:
+        """The process, without waiting for it to answer (`wait_ready`): several start side by side."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
@@ -129,6 +133,10 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent,
             )
+        return self
+
+    def wait_ready(self) -> Server:
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -173,12 +181,24 @@ class Server:
 
 @contextmanager
 def serving(server: Server, problems: dict[str, list[str]] | None = None) -> Iterator[Server]:
+    with serving_together([server], problems):
+        yield server
+
+
+@contextmanager
+def serving_together(
+    servers: list[Server], problems: dict[str, list[str]] | None = None
+) -> Iterator[list[Server]]:
+    """The servers started side by side (when their start is not measured), all stopped whatever happens."""
     try:
-        yield server.start()
+        for server in servers:
+            server.launch()
+        yield [server.wait_ready() for server in servers]
     finally:
-        server.stop()
-        if problems is not None:
-            problems[server.name] = server.problems()
+        for server in servers:
+            server.stop()
+            if problems is not None:
+                problems[server.name] = server.problems()
 
 
 def http_get(
