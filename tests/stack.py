@@ -107,6 +107,48 @@ def run_burst(timeout: float = 90, log: str = "worker", **env: str) -> int:
     return start_worker("--burst", log=log, **env).wait(timeout)
 
 
+def burst_here(timeout: float = 90, **env: str) -> None:
+    """`run_burst` in this process: the same Worker, crewAI and stores, on a thread, with `env` set (as for a
+    child, see `child_env`) while it runs. For tests whose point is not the worker's process (its signals,
+    its death, its log): starting one costs about 6 s of CPU, crewAI's import mostly, and the suite is
+    CPU-bound. Raises when the worker fails or is still running after `timeout`."""
+    from jobs.worker import Worker  # noqa: PLC0415 - Django is set up by then
+
+    wanted = {"CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0", "CONTENTGEN_OFFLINE_FAIL_STAGE": None, **env}
+    saved = {name: os.environ.get(name) for name in wanted}
+    worker = Worker(burst=True)
+    outcome: list[BaseException | int] = []
+
+    def run() -> None:
+        try:
+            outcome.append(worker.run())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    _set_environ(wanted)
+    try:
+        runner = threading.Thread(target=run, name="burst-worker", daemon=True)
+        runner.start()
+        runner.join(timeout)
+        if runner.is_alive():
+            worker.stop()
+            runner.join(60)
+            raise AssertionError(f"the burst worker was still running after {timeout:.0f} s")
+    finally:
+        _set_environ(saved)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    assert outcome == [0], outcome
+
+
+def _set_environ(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @dataclass
 class Daphne:
     env: dict[str, str] = field(default_factory=dict)

@@ -9,7 +9,7 @@ from bson import ObjectId
 
 from jobs.models import BulkJob, GenerationJob
 from progress import events
-from tests.stack import run_burst, start_worker, wait_until
+from tests.stack import burst_here, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -160,13 +160,13 @@ def stage_events(job: GenerationJob, after: int) -> set[str]:
 @pytest.mark.slow
 def test_retry_failed_after_an_seo_failure_reruns_only_the_failed_members_from_seo(api):
     bulk = make_batch(api, 3)
-    assert run_burst(timeout=90, CONTENTGEN_OFFLINE_FAIL_STAGE="seo") == 0
+    burst_here(timeout=90, CONTENTGEN_OFFLINE_FAIL_STAGE="seo")
     jobs = members(bulk)
     assert [(job.status, job.error.stage) for job in jobs] == [("failed", "seo")] * 3
     assert all(set(job.stage_outputs) == {"research", "writing"} for job in jobs)
     # One member is retried alone and completes, so the batch holds a completed member and two failed ones.
     assert api.post(f"/api/jobs/{jobs[0].pk}/retry/").status_code == 202
-    assert run_burst(timeout=90) == 0
+    burst_here(timeout=90)
     assert BulkJob.objects.get(pk=bulk.pk).counts == {
         "queued": 0,
         "processing": 0,
@@ -181,7 +181,7 @@ def test_retry_failed_after_an_seo_failure_reruns_only_the_failed_members_from_s
     response = api.post(f"/api/bulk-jobs/{bulk.pk}/retry-failed/")
     assert response.status_code == 202
     assert response.json()["counts"]["queued"] == 2
-    assert run_burst(timeout=90) == 0
+    burst_here(timeout=90)
 
     assert events.last_seq(jobs[0].pk) == done_seq
     for job in jobs[1:]:

@@ -25,7 +25,7 @@ from jobs.tracker import ProgressTracker
 from jobs.validation import parse_job
 from jobs.worker import RunningJob, Worker, execute
 from progress import events
-from tests.stack import child_mongodb_uri, run_burst, wait_until
+from tests.stack import burst_here, child_mongodb_uri, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -291,7 +291,7 @@ def test_a_worker_reconciles_at_start_beside_its_jobs(user):
     GenerationJob.objects.filter(pk=broken.pk).update(status="completed")
     queued = services.job_create(user=user, spec=spec(topic="Still to write"))
 
-    assert run_burst(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="0") == 0
+    burst_here(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="0")
 
     assert events.latest(broken.pk)["type"] == "complete"
     assert GenerationJob.objects.get(pk=queued.pk).status == "completed"
@@ -427,7 +427,7 @@ def test_a_burst_worker_drains_a_dead_workers_job_that_a_transaction_it_left_ope
         check=True,
     )
 
-    assert run_burst(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="0") == 0
+    burst_here(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="0")
 
     stored = GenerationJob.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts) == ("completed", 2)

@@ -14,7 +14,7 @@ from jobs.pages import live_fragments
 from jobs.payloads import complete_event, job_summary
 from tests.hostile import HOSTILE
 from tests.html_audit import active_content
-from tests.stack import run_burst
+from tests.stack import burst_here
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def finished(user: Any, api: Any) -> dict[str, GenerationJob]:
         response = api.post("/api/jobs/", {**body, "word_count": 150}, format="json")
         assert response.status_code == 201, (name, response.json())
         ids[name] = response.json()["id"]
-    assert run_burst(timeout=110) == 0
+    burst_here(timeout=110)
     jobs = {name: GenerationJob.objects.get(pk=job_id) for name, job_id in ids.items()}
     assert {job.status for job in jobs.values()} == {GenerationJob.Status.COMPLETED}
     return jobs

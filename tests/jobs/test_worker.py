@@ -15,7 +15,7 @@ from jobs.pages import draft_text
 from jobs.queue import live_worker_slots
 from progress import events
 from tests.factories import JobFactory
-from tests.stack import run_burst, start_worker, wait_until
+from tests.stack import burst_here, run_burst, start_worker, wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -73,7 +73,7 @@ def test_every_mode_runs_end_to_end_with_ordered_contiguous_events(user):
 @pytest.mark.parametrize("stage", ["research", "writing", "seo"])
 def test_an_injected_failure_fails_the_job_in_that_stage(user, stage):
     job = JobFactory(user=user)
-    assert run_burst(CONTENTGEN_OFFLINE_FAIL_STAGE=stage) == 0
+    burst_here(CONTENTGEN_OFFLINE_FAIL_STAGE=stage)
     job = stored(job)
     assert job.status == "failed"
     assert job.error.stage == stage
@@ -231,7 +231,7 @@ def test_sigterm_hands_running_jobs_back_and_exits_zero(user):
     assert handed_back.lease_owner is None
     assert handed_back.progress.percentage >= 33
     assert "research" in handed_back.stage_outputs
-    assert run_burst() == 0
+    burst_here()
     done = stored(job)
     assert done.status == "completed"
     assert done.stage_timings["research"] == handed_back.stage_timings["research"]
@@ -245,7 +245,7 @@ def test_a_batch_counts_its_jobs_and_completes_once(api):
         {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]},
         format="json",
     ).json()["id"]
-    assert run_burst() == 0
+    burst_here()
     body = api.get(f"/api/bulk-jobs/{bulk_id}/").json()
     assert body["counts"] == {"queued": 0, "processing": 0, "completed": 3, "failed": 0, "cancelled": 0}
     assert body["percentage"] == 100

@@ -23,10 +23,10 @@ from tests.factories import token_for
 from tests.stack import (
     Daphne,
     StreamReader,
+    burst_here,
     iter_sse,
     read_stream,
     run_async,
-    run_burst,
     wait_until,
     ws_outcome,
 )
@@ -84,7 +84,7 @@ def test_a_stream_over_the_users_cap_answers_429_with_retry_after(server, user, 
 
 def test_resuming_at_the_final_event_answers_204_and_just_before_it_sends_only_the_end(server, user, auth):
     job = new_job(user)
-    assert run_burst() == 0
+    burst_here()
     last = events.latest(job.pk)["seq"]
     url = f"{server.url}/api/jobs/{job.pk}/progress"
     assert httpx.get(url, headers={**auth, "Last-Event-ID": str(last)}, timeout=20).status_code == 204
@@ -237,7 +237,7 @@ def test_websocket_refusals_are_a_403_at_the_handshake_and_a_finished_job_closes
     assert ws_outcome(url) == 403
     assert ws_outcome(url, {"Authorization": f"Token {token_for(other_user)}"}) == 403
     assert ws_outcome(url + "?last_event_id=x", mine) == 403
-    assert run_burst() == 0
+    burst_here()
     last = events.latest(job.pk)["seq"]
     assert ws_outcome(url + f"?last_event_id={last}", mine) == 1000  # nothing after the end: a normal close
 

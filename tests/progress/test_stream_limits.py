@@ -13,7 +13,7 @@ from jobs import services
 from progress import events, streams
 from progress.streams import parse_last_event_id
 from tests.factories import JobFactory, token_for
-from tests.stack import Daphne, read_stream, run_async, start_worker
+from tests.stack import Daphne, burst_here, read_stream, run_async
 
 pytestmark = [pytest.mark.django_db]
 
@@ -87,7 +87,7 @@ def test_an_id_beyond_the_log_is_caught_up_at_its_last_event(daphne, user, auth)
 @pytest.mark.slow
 def test_resuming_a_finished_job_at_its_complete_event_ends_at_once(daphne, user, auth):
     job = new_job(user)
-    assert start_worker("--burst").wait(timeout=90) == 0
+    burst_here(timeout=90)
     final = events.latest(job.pk)
     assert final["type"] == "complete"
     for headers, query in (({"Last-Event-ID": str(final["seq"])}, ""), ({}, f"?last_event_id={final['seq'] + 5}")):
