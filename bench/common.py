@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import clients  # noqa: E402
-from contentgen.embedded import stop_process  # noqa: E402
+from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS, stop_process  # noqa: E402
 
 LOG_DIR = ROOT / "var" / "log"
 START_TIMEOUT = 60.0
@@ -114,7 +114,8 @@ class Server:
         return [
             sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
             "--loop", self.loop, "--http", "httptools", "--lifespan", "off", "--no-access-log",
-            "--log-level", "warning", "--backlog", "4096", "--timeout-graceful-shutdown", "3",
+            "--log-level", "warning", "--backlog", "4096",
+            "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
         ]  # fmt: skip
 
     def start(self) -> Server:
