@@ -193,11 +193,10 @@ class QueueWindow:
         step = min(MAX_WIDTH, width * max(1, count // CANDIDATES))
         lo = _end(floor, step)
         docs = _read({"status": QUEUED, "queued_at": {"$lt": lo}})
-        while len(docs) < count and lo <= now:
-            step = _wider(step)
-            hi = _end(lo, step)
-            docs += _read({"status": QUEUED, "queued_at": {"$gte": lo, "$lt": hi}})
-            lo = hi
+        for start, hi, _ in _windows(lo, _wider(step), now):
+            if hi is None or len(docs) >= count:
+                break
+            docs += _read({"status": QUEUED, "queued_at": _range(start, hi)})
         return docs[:count]
 
     def _found(

@@ -308,11 +308,7 @@ def test_a_reconciler_that_keeps_failing_does_not_hold_up_claiming(user, monkeyp
 
     monkeypatch.setattr(reconcile.Reconciler, "run", failing)
     job = services.job_create(user=user, spec=spec())
-    worker = Worker(burst=True)
-    runner = threading.Thread(target=worker.run, daemon=True)
-    runner.start()
-    runner.join(timeout=90)
-    assert not runner.is_alive(), "the burst worker did not finish"
+    burst_here(timeout=90)  # raises if the burst worker did not finish
     assert passes, "the reconciler never ran"
     assert GenerationJob.objects.get(pk=job.pk).status == "completed"
 
@@ -334,12 +330,8 @@ def test_a_burst_worker_claims_a_job_the_lease_watch_puts_back_after_its_last_cl
         return real_pending(self)
 
     monkeypatch.setattr(Worker, "_abandoned_pending", pending)
-    worker = Worker(burst=True)
-    runner = threading.Thread(target=worker.run, daemon=True)
-    runner.start()
-    runner.join(timeout=90)
+    burst_here(timeout=90)  # raises if the burst worker did not finish
 
-    assert not runner.is_alive(), "the burst worker did not finish"
     stored = GenerationJob.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts) == ("completed", 2)
 
