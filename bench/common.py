@@ -6,6 +6,7 @@ the clients (bench/clients.py, a process of their own) and the publisher (the be
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import json
 import multiprocessing
@@ -19,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,6 +360,61 @@ def redis_clients() -> int:
 # Runs in processes of their own ---------------------------------------------------------------------
 
 RESULT = "RESULT "
+
+
+def paired_main(
+    script: str,
+    doc: str | None,
+    one_run: Callable[[int, int], dict[str, tuple[float, float]]],
+    names: list[str],
+    *,
+    ops: int,
+    what: str,
+    heading: str,
+    columns: tuple[str, str],
+    digits: int,
+) -> int:
+    """The command line of a script that times, per name, a baseline beside contentgen, each run on a fresh
+    embedded server with `--jobs` jobs stored (`one_run(jobs, ops)` -> {name: (baseline ms, contentgen
+    ms)}): its arguments, its runs and its table. `what` and `heading` are formatted with jobs, other
+    (half of jobs) and runs."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--ops", type=int, default=ops)
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one run, in its own process
+    args = parser.parse_args()
+    if args.one:
+        found = one_run(args.jobs, args.ops)
+        for name, (baseline, ours) in found.items():
+            figures = f"{columns[1]} {baseline:,.{digits}f} ms, contentgen {ours:,.{digits}f} ms"
+            print(f"  {name}: {figures}", flush=True)
+        print_result(found)
+        return 0
+    words = {"jobs": f"{args.jobs:,}", "other": f"{args.jobs // 2:,}", "runs": args.runs}
+    runs = fresh_runs(
+        script, ["--jobs", str(args.jobs), "--ops", str(args.ops)], args.runs, what=what.format(**words)
+    )
+    print("\n" + heading.format(**words))
+    print(
+        f"| {columns[0]} | {columns[1]} (baseline) | contentgen | baseline / contentgen |\n|---|---|---|---|"
+    )
+    for name in names:
+        baseline = Spread([run[name][0] for run in runs])
+        ours = Spread([run[name][1] for run in runs])
+        ratio = baseline.median / ours.median
+        print(f"| {name} | {baseline.fmt(digits)} | {ours.fmt(digits)} | {ratio:,.1f}x |")
+    return 0
+
+
+def timed(action: Callable[[Any], Any], items: list[Any]) -> float:
+    """The median time of `action` over `items`, in ms."""
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        action(item)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def print_result(result: Any) -> None:

@@ -13,10 +13,7 @@ Usage: python bench/job_actions.py [--runs 3] [--jobs 10000] [--ops 10]
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,20 +21,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Spread, fresh_runs, print_result, start_stack  # noqa: E402
+from bench.common import paired_main, start_stack, timed  # noqa: E402
 from bench.suite import add_queued  # noqa: E402
 
 ACTIONS = ["next lease expiry", "cancel a queued job", "retry a cancelled job"]
-
-
-def timed(action: Callable[[Any], Any], items: list[Any]) -> float:
-    """The median time of `action` over `items`, in ms."""
-    times = []
-    for item in items:
-        started = time.perf_counter()
-        action(item)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
@@ -89,34 +76,23 @@ def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
             timed(orm_update("cancelled", "queued"), orm_retry),
             timed(lambda job: services.job_retry(job=GenerationJob.objects.get(pk=job.pk)), ours_retry),
         )
-        for action, (orm, ours) in found.items():
-            print(f"  {action}: the ORM's filter {orm:,.2f} ms, contentgen {ours:,.2f} ms", flush=True)
         return found
     finally:
         stack.stop()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return paired_main(
+        __file__,
+        __doc__,
+        one_run,
+        ACTIONS,
+        ops=10,
+        what="a fresh server, {jobs} jobs stored",
+        heading="With {jobs} jobs stored, median ms per action of {runs} runs (smallest-largest):",
+        columns=("action", "the ORM's filter"),
+        digits=2,
     )
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--ops", type=int, default=10)
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one run, in its own process
-    args = parser.parse_args()
-    if args.one:
-        print_result(one_run(args.jobs, args.ops))
-        return 0
-    what = f"a fresh server, {args.jobs:,} jobs stored"
-    runs = fresh_runs(__file__, ["--jobs", str(args.jobs), "--ops", str(args.ops)], args.runs, what=what)
-    print(f"\nWith {args.jobs:,} jobs stored, median ms per action of {args.runs} runs (smallest-largest):")
-    print("| action | the ORM's filter (baseline) | contentgen | baseline / contentgen |\n|---|---|---|---|")
-    for action in ACTIONS:
-        orm = Spread([run[action][0] for run in runs])
-        ours = Spread([run[action][1] for run in runs])
-        print(f"| {action} | {orm.fmt(2)} | {ours.fmt(2)} | {orm.median / ours.median:,.1f}x |")
-    return 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from jobs import limits, selectors, services
 from jobs.bulk import bulk_snapshot
-from jobs.history import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, filter_jobs
+from jobs.history import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, history_jobs
 from jobs.models import BulkJob, GenerationJob
 from jobs.openapi_responses import with_errors
 from jobs.schema import NO_NUL
@@ -204,9 +204,8 @@ class JobListApi(APIView):
         # A plain dict: DRF reads a blank value in a QueryDict as "not given", so `?status=` would pass.
         filters = JobListApi.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
-        jobs = filter_jobs(
-            selectors.jobs_for_user(user=request.user, bulk_job=filters.validated_data.get("bulk_job")),
-            filters.validated_data,
+        jobs = history_jobs(
+            user=request.user, filters=filters.validated_data, bulk_job=filters.validated_data.get("bulk_job")
         )
         paginator = JobListApi.Pagination()
         page = paginator.paginate_queryset(jobs, request, view=self)

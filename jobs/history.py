@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
 from jobs.models import BulkJob, GenerationJob
+from jobs.selectors import NewestFirst, jobs_for_user, newest_bulks
 
 ORDERINGS = {
     "-created_at": ("-created_at",),
@@ -136,9 +137,27 @@ def filter_jobs(qs: QuerySet[GenerationJob], filters: dict[str, Any]) -> QuerySe
     return qs.order_by(*ORDERINGS[filters.get("ordering") or "-created_at"])
 
 
-def history_jobs(*, user: Any, filters: dict[str, Any]) -> QuerySet[GenerationJob]:
-    return filter_jobs(GenerationJob.objects.filter(user=user), filters)
+def history_jobs(
+    *, user: Any, filters: dict[str, Any], bulk_job: Any = None
+) -> QuerySet[GenerationJob] | NewestFirst[GenerationJob]:
+    """A user's jobs (of one batch, if given) that pass `filters`, in their order, for a paginator.
+    Newest first, the default, pages are read by window (jobs.selectors.newest); a search (`q`) or
+    another order reads through the ORM."""
+    jobs = filter_jobs(jobs_for_user(user=user, bulk_job=bulk_job), filters)
+    if filters.get("q") or (filters.get("ordering") or "-created_at") != "-created_at":
+        return jobs
+    also = {
+        name: filters[name] for name in ("status", "mode", "tone") if filters.get(name)
+    }  # stored as named
+    # A batch's members by the batch's index, the owner checked on each; else the user's jobs by theirs.
+    where = {"bulk_job_id": bulk_job} if bulk_job else {"userId": user.pk}
+    also.update({"userId": user.pk} if bulk_job else {})
+    return NewestFirst(
+        jobs, where, also=also, after=filters.get("created_after"), before=filters.get("created_before")
+    )
 
 
-def history_batches(*, user: Any, filters: dict[str, Any]) -> QuerySet[BulkJob]:
-    return _created(BulkJob.objects.filter(user=user), filters).order_by("-created_at")
+def history_batches(*, user: Any, filters: dict[str, Any], count: int) -> list[BulkJob]:
+    return newest_bulks(
+        user=user, count=count, after=filters.get("created_after"), before=filters.get("created_before")
+    )

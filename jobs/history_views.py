@@ -52,7 +52,7 @@ def history(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": [history_row(job) for job in page.object_list],
         "page": page,
-        "batches": list(history_batches(user=request.user, filters=filters)[:BATCHES_SHOWN]),
+        "batches": history_batches(user=request.user, filters=filters, count=BATCHES_SHOWN),
         "errors": errors,
         "values": {name: request.GET.get(name, "") for name in FILTER_FIELDS},
         "query": query.urlencode(),

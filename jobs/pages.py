@@ -253,8 +253,8 @@ def _dashboard_context(
     job_form: dict[str, Any] | None = None,
     batch_form: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    jobs = selectors.jobs_for_user(user=request.user)[:50]
-    batches = selectors.bulks_for_user(user=request.user)[:20]
+    jobs = selectors.newest_jobs(user=request.user, count=50)
+    batches = selectors.newest_bulks(user=request.user, count=20)
     return {
         "job_rows": [summary_context(_summary_with_progress(job)) for job in jobs],
         "bulk_rows": [bulk_context(bulk_snapshot(bulk)) for bulk in batches],

@@ -1,0 +1,137 @@
+"""What a newest-first job list costs a user with many jobs: window reads against the ORM's (prints figures).
+
+On the embedded SecantusDB, `filter(user=...).order_by("-created_at")[:20]` fetches every job of the
+user before it sorts and takes the page, and a filter with a field beyond an index's (`status`) scans the
+whole collection. contentgen reads newest-first pages one window of creation times at a time
+(jobs/selectors.py `newest`). Each run starts a fresh embedded server and stores `--jobs` jobs for the
+user (one a minute back from now, 8 in 10 completed, 1 failed, 1 cancelled), half as many for another
+user, and 200 batches; then times, per read, the ORM's read that contentgen made before (the baseline)
+beside contentgen's:
+- the dashboard's lists: the newest 50 jobs and 20 batches;
+- a list's first page of 20 (`GET /api/jobs/`, `/history/`), with its count, unfiltered and by status;
+- the 50th page (jobs 981-1,000).
+The count is the ORM's in both, and is printed on its own: it is what is left of a page's cost.
+
+Usage: python bench/job_lists.py [--runs 3] [--jobs 10000] [--ops 5]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import paired_main, start_stack, timed  # noqa: E402
+
+READS = [
+    "the dashboard's lists (50 jobs, 20 batches)",
+    "first page of 20, with its count",
+    "first page of 20 with status=failed, with its count",
+    "page 50 of 20, with its count",
+    "the count alone (the ORM's in both)",
+]
+STATUSES = ["completed"] * 8 + ["failed", "cancelled"]
+
+
+def store(user: Any, count: int, now: dt.datetime) -> None:
+    from jobs.models import GenerationJob  # noqa: PLC0415
+
+    jobs = [
+        GenerationJob(
+            user=user,
+            mode="topic",
+            topic=f"list {n}",
+            status=STATUSES[n % len(STATUSES)],
+            created_at=now - dt.timedelta(minutes=n),
+            updated_at=now,
+        )
+        for n in range(count)
+    ]
+    for start in range(0, count, 1000):
+        GenerationJob.objects.bulk_create(jobs[start : start + 1000])
+
+
+def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
+    """{read: (the ORM's, contentgen's)} in ms, on a fresh embedded server."""
+    stack = start_stack()
+    try:
+        from django.contrib.auth import get_user_model  # noqa: PLC0415
+        from django.core.paginator import Paginator  # noqa: PLC0415
+        from django.utils import timezone  # noqa: PLC0415
+
+        from jobs import selectors  # noqa: PLC0415
+        from jobs.history import filter_jobs, history_jobs  # noqa: PLC0415
+        from jobs.models import BulkJob  # noqa: PLC0415
+
+        now = timezone.now()
+        store(stack.user, jobs, now)
+        store(get_user_model().objects.create(username="bench-other"), jobs // 2, now)
+        BulkJob.objects.bulk_create(
+            [BulkJob(user=stack.user, total=5, created_at=now - dt.timedelta(hours=n)) for n in range(200)]
+        )
+        user = stack.user
+
+        def orm_dashboard(_: Any) -> Any:
+            return (
+                list(selectors.jobs_for_user(user=user)[:50]),
+                list(BulkJob.objects.filter(user=user).order_by("-created_at")[:20]),
+            )
+
+        def dashboard(_: Any) -> Any:
+            return selectors.newest_jobs(user=user, count=50), selectors.newest_bulks(user=user, count=20)
+
+        def page(listing: Any, number: int) -> Any:
+            return list(Paginator(listing(), 20).page(number).object_list)
+
+        def orm_list(filters: dict[str, Any]) -> Any:
+            return lambda: filter_jobs(selectors.jobs_for_user(user=user), filters)
+
+        def our_list(filters: dict[str, Any]) -> Any:
+            return lambda: history_jobs(user=user, filters=filters)
+
+        failed = {"status": "failed"}
+        rounds = list(range(ops))
+        found = {
+            READS[0]: (timed(orm_dashboard, rounds), timed(dashboard, rounds)),
+            READS[1]: (
+                timed(lambda _: page(orm_list({}), 1), rounds),
+                timed(lambda _: page(our_list({}), 1), rounds),
+            ),
+            READS[2]: (
+                timed(lambda _: page(orm_list(failed), 1), rounds),
+                timed(lambda _: page(our_list(failed), 1), rounds),
+            ),
+            READS[3]: (
+                timed(lambda _: page(orm_list({}), 50), rounds),
+                timed(lambda _: page(our_list({}), 50), rounds),
+            ),
+        }
+        count = timed(lambda _: selectors.jobs_for_user(user=user).count(), rounds)
+        found[READS[4]] = (count, count)
+        # The same jobs in the same order, or the figures mean nothing.
+        assert [j.pk for j in page(orm_list({}), 50)] == [j.pk for j in page(our_list({}), 50)]
+        return found
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    return paired_main(
+        __file__,
+        __doc__,
+        one_run,
+        READS,
+        ops=5,
+        what="a fresh server, {jobs} jobs of one user and {other} of another",
+        heading="A user with {jobs} jobs: median ms per read of {runs} runs (smallest-largest):",
+        columns=("read", "the ORM's"),
+        digits=1,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
