@@ -27,7 +27,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -267,15 +267,14 @@ def running(fields: list[str]) -> list[dict[str, Any]]:
     return list(collection().find({"status": PROCESSING}, dict.fromkeys(fields, 1)))
 
 
-def expired_leases(now: dt.datetime, *, exclude_owner: str) -> list[dict[str, Any]]:
-    """Processing jobs whose lease ran out and that `exclude_owner` does not hold, oldest lease first:
-    the processing jobs (see `running`), filtered by the server. Each as {_id, lease_owner, lease_expires_at,
-    bulk_job_id}."""
+def expired_leases(now: dt.datetime, *, keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """Processing jobs whose lease ran out and that `keep` keeps, oldest lease first: the processing jobs
+    (see `running`), filtered by the server. Each as {_id, lease_owner, lease_expires_at, bulk_job_id}."""
     docs = collection().find(
         {"status": PROCESSING, "lease_expires_at": {"$lt": now}},
         {"lease_owner": 1, "lease_expires_at": 1, "bulk_job_id": 1},
     )
-    mine = [doc for doc in docs if doc.get("lease_owner") != exclude_owner]
+    mine = [doc for doc in docs if keep(doc)]
     for doc in mine:
         doc["lease_expires_at"] = aware(doc["lease_expires_at"])
     return sorted(mine, key=lambda doc: doc["lease_expires_at"])[:CANDIDATES]

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -219,34 +219,45 @@ T = TypeVar("T")
 ABANDONED_MESSAGE = "Worker lost; back in the queue"
 
 
-def abandoned_jobs(*, worker_id: str, now: Any) -> list[tuple[Any, Any]]:
+def abandoned_jobs(
+    *, worker_id: str, now: Any, running: Collection[Any] | None = None
+) -> list[tuple[Any, Any]]:
     """(pk, bulk_job_id) of running jobs whose worker stopped renewing their lease, oldest expiry first.
 
     An expired lease whose worker still beats in Redis is a worker that could not reach MongoDB to
     renew it: it hands the job back itself (uncharged) once MongoDB answers, so it gets that long first.
+    `worker_id`'s own leases are its own to hand back, except when `running` (the jobs it runs now) is
+    given and lacks the job: no thread of it will then (a run that ended with the job still `processing`
+    under its lease), and nothing else would put it back while it beats.
     """
-    expired = claiming.expired_leases(now, exclude_owner=worker_id)
+
+    def mine_and_run(doc: dict[str, Any]) -> bool:
+        return doc.get("lease_owner") == worker_id and (running is None or doc["_id"] in running)
+
+    expired = claiming.expired_leases(now, keep=lambda doc: not mine_and_run(doc))
     alive = live_workers() if expired else {}
     grace = timedelta(
         seconds=float(settings.CONTENTGEN_WRITE_RETRY_SECONDS)
         + float(settings.CONTENTGEN_WORKER_LEASE_SECONDS)
     )
-    return [
-        (doc["_id"], doc.get("bulk_job_id"))
-        for doc in expired
-        if not (doc.get("lease_owner") in alive and doc["lease_expires_at"] > now - grace)
-    ]
+
+    def in_grace(doc: dict[str, Any]) -> bool:
+        owner = doc.get("lease_owner")
+        return owner != worker_id and owner in alive and doc["lease_expires_at"] > now - grace
+
+    return [(doc["_id"], doc.get("bulk_job_id")) for doc in expired if not in_grace(doc)]
 
 
-def job_requeue_abandoned(*, worker_id: str) -> int:
-    """Put jobs of dead workers back in the queue, where their age puts them first.
+def job_requeue_abandoned(*, worker_id: str, running: Collection[Any] | None = None) -> int:
+    """Put jobs of dead workers back in the queue, where their age puts them first; with `running`, also
+    the worker's own whose run ended without handing them back (see abandoned_jobs).
 
     Every worker's heartbeat does this, busy or not, so a dead worker is noticed within about a
     lease even when no worker has a free slot to take its jobs over at once.
     """
     stamp = timezone.now()
     requeued = 0
-    for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp):
+    for pk, _ in abandoned_jobs(worker_id=worker_id, now=stamp, running=running):
         if _uncontended(partial(_give_up, pk=pk, stamp=stamp)):
             continue
 

@@ -383,7 +383,9 @@ class Worker:
                 execute(job, worker_id=self.worker_id, taken_over=taken_over, running=running)
         finally:
             with self.lock:
-                self.running.pop(job.pk, None)
+                # Only this run: the job may have been handed back and claimed again by this worker.
+                if self.running.get(job.pk) is running:
+                    del self.running[job.pk]
             close_old_connections()
             self._wake()
 
@@ -438,7 +440,9 @@ class Worker:
         while not self.finished.is_set():
             wait = self.lease_seconds / 3.0
             try:
-                services.job_requeue_abandoned(worker_id=self.worker_id)
+                with self.lock:
+                    running = set(self.running)
+                services.job_requeue_abandoned(worker_id=self.worker_id, running=running)
                 expiry = services.next_lease_expiry(worker_id=self.worker_id)
                 if expiry is not None:
                     # A lease that ran out and is still held (its owner alive but cut off from MongoDB, or
@@ -471,29 +475,34 @@ class Worker:
                 retention.maybe_prune()
             except Exception:
                 logger.exception("event retention pass failed")
-            with self.lock:
-                ids = list(self.running)
-            if not ids:
-                continue
-            try:
-                held = services.job_renew_leases(worker_id=self.worker_id, job_ids=ids)
-                cancelled = services.job_cancel_requested(job_ids=ids)
-            except Exception as exc:
-                if not renewal_failing:
-                    logger.warning("worker %s: lease renewal failed (%s); retrying", self.worker_id, exc)
-                renewal_failing = True
-                continue
-            finally:
-                close_old_connections()
-            if renewal_failing:
-                logger.info("worker %s: lease renewal works again", self.worker_id)
-                renewal_failing = False
-            with self.lock:
-                for pk in ids:
-                    running = self.running.get(pk)
-                    if running is None:
-                        continue
-                    if pk not in held:
-                        running.lost.set()
-                    if pk in cancelled:
-                        running.cancel.set()
+            renewal_failing = self._renew_leases(renewal_failing)
+
+    def _renew_leases(self, failing: bool) -> bool:
+        """Renew the leases of the jobs running here and pass on lost leases and cancel requests; returns
+        whether renewal is failing. A verdict reaches only the run it was asked for: a job handed back and
+        claimed again by this worker meanwhile is a new run, and its lease was not what was read."""
+        with self.lock:
+            runs = dict(self.running)
+        if not runs:
+            return failing
+        try:
+            held = services.job_renew_leases(worker_id=self.worker_id, job_ids=list(runs))
+            cancelled = services.job_cancel_requested(job_ids=list(runs))
+        except Exception as exc:
+            if not failing:
+                logger.warning("worker %s: lease renewal failed (%s); retrying", self.worker_id, exc)
+            return True
+        finally:
+            close_old_connections()
+        if failing:
+            logger.info("worker %s: lease renewal works again", self.worker_id)
+        with self.lock:
+            for pk, asked in runs.items():
+                run = self.running.get(pk)
+                if run is None or run is not asked:
+                    continue
+                if pk not in held:
+                    run.lost.set()
+                if pk in cancelled:
+                    run.cancel.set()
+        return False

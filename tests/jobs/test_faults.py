@@ -286,6 +286,52 @@ def test_a_dead_workers_job_goes_back_to_the_queue_unless_its_worker_still_beats
     assert services.job_claim(worker_id="alive:2:y")[0].pk == job.pk
 
 
+def test_a_workers_own_job_that_none_of_its_runs_holds_goes_back_to_the_queue(user):
+    job = services.job_create(user=user, spec=spec(topic="Left processing under a live worker's lease"))
+    services.job_claim(worker_id="mine:1:x", take_over=False)
+    GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)  # its lease ran out
+    worker_heartbeat(worker_id="mine:1:x", slots=1, ttl=30)
+    try:
+        assert services.job_requeue_abandoned(worker_id="mine:1:x") == 0, "its own lease is its own to hand back"
+        assert services.job_requeue_abandoned(worker_id="mine:1:x", running={job.pk}) == 0, "a run of it holds it"
+        assert services.job_requeue_abandoned(worker_id="mine:1:x", running=set()) == 1, "no run of it does"
+    finally:
+        worker_gone(worker_id="mine:1:x")
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.lease_owner) == ("queued", None)
+
+
+def test_a_lease_verdict_reaches_only_the_run_it_was_asked_for(user, monkeypatch):
+    """A job handed back and claimed again by the same worker while its lease renewal was under way: the
+    renewal read it queued, and that must not stop the new run (which nothing would then put back)."""
+    worker = Worker()
+    job = services.job_create(user=user, spec=spec(topic="Handed back and claimed again"))
+    claimed, _ = services.job_claim(worker_id=worker.worker_id, take_over=False)
+    old = worker.running[job.pk] = RunningJob(claimed)
+    renew = services.job_renew_leases
+    new: list[RunningJob] = []
+
+    def renewed_while_handed_back(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
+        assert services.job_release(job=claimed, worker_id=worker_id, message="Back in the queue", refund=True)
+        held = renew(worker_id=worker_id, job_ids=job_ids)  # reads the job queued: not held
+        again, _ = services.job_claim(worker_id=worker_id, take_over=False)
+        new.append(RunningJob(again))
+        with worker.lock:
+            worker.running[job.pk] = new[0]
+        return held
+
+    monkeypatch.setattr(services, "job_renew_leases", renewed_while_handed_back)
+    assert worker._renew_leases(failing=False) is False
+    assert not new[0].lost.is_set(), "the new run was told its lease was lost"
+    assert not old.lost.is_set()  # it ended: nothing to tell it
+    stored = GenerationJob.objects.get(pk=job.pk)
+    assert (stored.status, stored.lease_owner) == ("processing", worker.worker_id)
+
+    monkeypatch.setattr(services, "job_renew_leases", lambda **_: set())  # the same run, its lease gone
+    worker._renew_leases(failing=False)
+    assert new[0].lost.is_set()
+
+
 def test_a_worker_reconciles_at_start_beside_its_jobs(user):
     broken = services.job_create(user=user, spec=spec(topic="Finished with no complete event"))
     GenerationJob.objects.filter(pk=broken.pk).update(status="completed")
@@ -323,7 +369,7 @@ def test_a_burst_worker_claims_a_job_the_lease_watch_puts_back_after_its_last_cl
     requeue = services.job_requeue_abandoned
     real_pending = Worker._abandoned_pending
     # The watch's own passes find nothing; the requeue happens right before the burst worker reads the leases.
-    monkeypatch.setattr(services, "job_requeue_abandoned", lambda *, worker_id: 0)
+    monkeypatch.setattr(services, "job_requeue_abandoned", lambda **_: 0)
 
     def pending(self: Worker) -> bool:
         requeue(worker_id="the-watch")
