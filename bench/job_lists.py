@@ -5,12 +5,13 @@ user before it sorts and takes the page, and a filter with a field beyond an ind
 whole collection. contentgen reads newest-first pages one window of creation times at a time
 (jobs/selectors.py `newest`). Each run starts a fresh embedded server and stores `--jobs` jobs for the
 user (one a minute back from now, 8 in 10 completed, 1 failed, 1 cancelled), half as many for another
-user, and 200 batches; then times, per read, the ORM's read that contentgen made before (the baseline)
-beside contentgen's:
+user, and 200 batches, one with 25 members; then times, per read, the ORM's read that contentgen made
+before (the baseline) beside contentgen's:
 - the dashboard's lists: the newest 50 jobs and 20 batches;
 - a list's first page of 20 (`GET /api/jobs/`, `/history/`), with its count, unfiltered and by status;
-- the 50th page (jobs 981-1,000).
-The count is the ORM's in both, and is printed on its own: it is what is left of a page's cost.
+- the 50th page (jobs 981-1,000);
+- a batch's page (`?bulk_job=`, 25 members).
+The counts are contentgen's own (`counted`), and the last read is the count alone.
 
 Usage: python bench/job_lists.py [--runs 3] [--jobs 10000] [--ops 5]
 """
@@ -32,7 +33,8 @@ READS = [
     "first page of 20, with its count",
     "first page of 20 with status=failed, with its count",
     "page 50 of 20, with its count",
-    "the count alone (the ORM's in both)",
+    "a batch's 25 members (bulk_job=), with their count",
+    "the count alone: all the user's jobs",
 ]
 STATUSES = ["completed"] * 8 + ["failed", "cancelled"]
 
@@ -65,15 +67,18 @@ def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
 
         from jobs import selectors  # noqa: PLC0415
         from jobs.history import filter_jobs, history_jobs  # noqa: PLC0415
-        from jobs.models import BulkJob  # noqa: PLC0415
+        from jobs.models import BulkJob, GenerationJob  # noqa: PLC0415
 
         now = timezone.now()
         store(stack.user, jobs, now)
         store(get_user_model().objects.create(username="bench-other"), jobs // 2, now)
-        BulkJob.objects.bulk_create(
+        bulks = BulkJob.objects.bulk_create(
             [BulkJob(user=stack.user, total=5, created_at=now - dt.timedelta(hours=n)) for n in range(200)]
         )
-        user = stack.user
+        user, bulk = stack.user, bulks[0].pk
+        GenerationJob.objects.bulk_create(
+            [GenerationJob(user=user, mode="topic", topic="member", bulk_job_id=bulk) for _ in range(25)]
+        )
 
         def orm_dashboard(_: Any) -> Any:
             return (
@@ -87,11 +92,11 @@ def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
         def page(listing: Any, number: int) -> Any:
             return list(Paginator(listing(), 20).page(number).object_list)
 
-        def orm_list(filters: dict[str, Any]) -> Any:
-            return lambda: filter_jobs(selectors.jobs_for_user(user=user), filters)
+        def orm_list(filters: dict[str, Any], bulk_job: Any = None) -> Any:
+            return lambda: filter_jobs(selectors.jobs_for_user(user=user, bulk_job=bulk_job), filters)
 
-        def our_list(filters: dict[str, Any]) -> Any:
-            return lambda: history_jobs(user=user, filters=filters)
+        def our_list(filters: dict[str, Any], bulk_job: Any = None) -> Any:
+            return lambda: history_jobs(user=user, filters=filters, bulk_job=bulk_job)
 
         failed = {"status": "failed"}
         rounds = list(range(ops))
@@ -109,11 +114,18 @@ def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
                 timed(lambda _: page(orm_list({}), 50), rounds),
                 timed(lambda _: page(our_list({}), 50), rounds),
             ),
+            READS[4]: (
+                timed(lambda _: page(orm_list({}, bulk), 1), rounds),
+                timed(lambda _: page(our_list({}, bulk), 1), rounds),
+            ),
         }
-        count = timed(lambda _: selectors.jobs_for_user(user=user).count(), rounds)
-        found[READS[4]] = (count, count)
+        found[READS[5]] = (
+            timed(lambda _: selectors.jobs_for_user(user=user).count(), rounds),
+            timed(lambda _: selectors.counted(GenerationJob, {"userId": user.pk}), rounds),
+        )
         # The same jobs in the same order, or the figures mean nothing.
-        assert [j.pk for j in page(orm_list({}), 50)] == [j.pk for j in page(our_list({}), 50)]
+        for listed in (lambda made: page(made({}), 50), lambda made: page(made({}, bulk), 1)):
+            assert [j.pk for j in listed(orm_list)] == [j.pk for j in listed(our_list)]
         return found
     finally:
         stack.stop()

@@ -143,18 +143,17 @@ def history_jobs(
     """A user's jobs (of one batch, if given) that pass `filters`, in their order, for a paginator.
     Newest first, the default, pages are read by window (jobs.selectors.newest); a search (`q`) or
     another order reads through the ORM."""
-    jobs = filter_jobs(jobs_for_user(user=user, bulk_job=bulk_job), filters)
     if filters.get("q") or (filters.get("ordering") or "-created_at") != "-created_at":
-        return jobs
-    also = {
-        name: filters[name] for name in ("status", "mode", "tone") if filters.get(name)
-    }  # stored as named
-    # A batch's members by the batch's index, the owner checked on each; else the user's jobs by theirs.
-    where = {"bulk_job_id": bulk_job} if bulk_job else {"userId": user.pk}
-    also.update({"userId": user.pk} if bulk_job else {})
-    return NewestFirst(
-        jobs, where, also=also, after=filters.get("created_after"), before=filters.get("created_before")
-    )
+        return filter_jobs(jobs_for_user(user=user, bulk_job=bulk_job), filters)
+    # The fields are stored under their names. A batch's members are read by the batch's index, each one's
+    # owner checked; else the user's jobs by theirs.
+    also = {name: filters[name] for name in ("status", "mode", "tone") if filters.get(name)}
+    if bulk_job:
+        where, also = {"bulk_job_id": bulk_job}, {**also, "userId": user.pk}
+    else:
+        where = {"userId": user.pk}
+    moments = {"after": filters.get("created_after"), "before": filters.get("created_before")}
+    return NewestFirst(GenerationJob, where, also=also, **moments)
 
 
 def history_batches(*, user: Any, filters: dict[str, Any], count: int) -> list[BulkJob]:

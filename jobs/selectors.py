@@ -12,7 +12,7 @@ page either way; the windows cost it a few index seeks.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar, overload
 
 from bson import ObjectId
@@ -84,6 +84,32 @@ def _created(lo: dt.datetime | None, hi: dt.datetime | None) -> dict[str, dt.dat
     return found
 
 
+def _created_in(where: dict[str, Any], created: dict[str, dt.datetime]) -> dict[str, Any]:
+    return {**where, "created_at": created} if created else where
+
+
+def _kept(docs: Iterable[dict[str, Any]], also: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    wanted = list((also or {}).items())
+    return (doc for doc in docs if all(doc.get(name) == value for name, value in wanted))
+
+
+def counted(
+    model: type[Model],
+    where: dict[str, Any],
+    *,
+    also: dict[str, Any] | None = None,
+    after: dt.datetime | None = None,
+    before: dt.datetime | None = None,
+) -> int:
+    """How many documents `newest` chooses from: a count on the same index. `also`'s fields are checked
+    here, on the documents `where` matches (the ORM's count of the same filter scans the collection)."""
+    coll = mongo.collection(model._meta.db_table)
+    query = _created_in(where, _created(after, before))
+    if not also:
+        return coll.count_documents(query)
+    return sum(1 for _ in _kept(coll.find(query, dict.fromkeys(also, 1)), also))
+
+
 def newest(
     model: type[M],
     where: dict[str, Any],
@@ -104,12 +130,10 @@ def newest(
     older in one read. The windows do not overlap and go back in time, so the newest `count` read are the
     newest `count` there are."""
     coll = mongo.collection(model._meta.db_table)
-    wanted = list((also or {}).items())
     docs: list[dict[str, Any]] = []
 
     def read(created: dict[str, dt.datetime]) -> None:
-        found = coll.find({**where, "created_at": created} if created else where)
-        docs.extend(doc for doc in found if all(doc.get(k) == v for k, v in wanted))
+        docs.extend(_kept(coll.find(_created_in(where, created)), also))
 
     hi, width = before, FIRST_WINDOW
     top = timezone.now() if before is None else min(before, timezone.now())
@@ -131,27 +155,26 @@ def newest(
 
 
 class NewestFirst(Sequence[M]):
-    """A list for Django's and DRF's paginators: its length is `queryset`'s count, and each page is read
-    by `newest` (the same documents, in the same order, as `queryset` ordered by -created_at, then
-    -_id)."""
+    """A list for Django's and DRF's paginators: its length is `counted`, and each page is read by
+    `newest` (the documents a queryset of the same filter ordered by -created_at, then -_id, would give)."""
 
     def __init__(
         self,
-        queryset: QuerySet[M],
+        model: type[M],
         where: dict[str, Any],
         *,
         also: dict[str, Any] | None = None,
         after: dt.datetime | None = None,
         before: dt.datetime | None = None,
     ) -> None:
-        self.queryset, self.where, self.also = queryset, where, also
-        self.after, self.before = after, before
+        self.model, self.where = model, where
+        self.choice: dict[str, Any] = {"also": also, "after": after, "before": before}
         self._count: int | None = None
 
     def __len__(self) -> int:
         """The count (a paginator asks it first, by len(): Sequence's count() counts one value)."""
         if self._count is None:
-            self._count = self.queryset.count()
+            self._count = counted(self.model, self.where, **self.choice)
         return self._count
 
     @overload
@@ -170,9 +193,7 @@ class NewestFirst(Sequence[M]):
             stop = min(stop, self._count)
         if stop <= start:
             return []
-        model = self.queryset.model
-        found = newest(model, self.where, stop, also=self.also, after=self.after, before=self.before)
-        return found[start:]
+        return newest(self.model, self.where, stop, **self.choice)[start:]
 
 
 def newest_jobs(*, user: Any, count: int) -> list[GenerationJob]:
