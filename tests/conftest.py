@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, token_for
@@ -42,6 +44,14 @@ def _start_from_an_empty_database(request: pytest.FixtureRequest) -> None:
     with request.getfixturevalue("django_db_blocker").unblock():
         call_command("flush", interactive=False, verbosity=0)
     _flush_before_next_db_test = False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashes():
+    """Users' passwords hashed at a thousandth of the default cost (contentgen.testing.hashers)."""
+    quick = "contentgen.testing.hashers.QuickPBKDF2PasswordHasher"
+    with override_settings(PASSWORD_HASHERS=[quick, *settings.PASSWORD_HASHERS]):
+        yield
 
 
 @pytest.fixture
