@@ -124,22 +124,22 @@ def newest(
 
     `where` is one equality that an index (field, created_at) serves; `also` is checked here on what the
     windows read: SecantusDB answers a filter with any field beyond an index's by scanning the whole
-    collection. Reads [now - FIRST_WINDOW, before) first (open above when `before` is None, so a job
-    stamped by a clock running ahead is still found), then the windows below it, each twice as long as
-    the last, until `count` are found or `after` is reached; after WINDOW_ROUNDS windows, all that is
-    older in one read. The windows do not overlap and go back in time, so the newest `count` read are the
-    newest `count` there are."""
+    collection. Reads [min(now, before) - FIRST_WINDOW, before) first (open above when `before` is None,
+    so a job stamped by a clock running ahead is still found), then the windows below it, each twice as
+    long as the last, until `count` are found or `after` is reached; after WINDOW_ROUNDS windows, all
+    that is older in one read. The windows do not overlap and go back in time, so the newest `count` read
+    are the newest `count` there are."""
     coll = mongo.collection(model._meta.db_table)
     docs: list[dict[str, Any]] = []
 
     def read(created: dict[str, dt.datetime]) -> None:
         docs.extend(_kept(coll.find(_created_in(where, created)), also))
 
-    hi, width = before, FIRST_WINDOW
-    top = timezone.now() if before is None else min(before, timezone.now())
+    # The first window ends at `before` and starts FIRST_WINDOW before now (or before `before`, if earlier).
+    hi, edge, width = before, timezone.now() if before is None else min(before, timezone.now()), FIRST_WINDOW
     for _ in range(WINDOW_ROUNDS):
         try:
-            lo = top - width if hi is None else hi - width
+            lo = edge - width
         except OverflowError:  # past the first moment a datetime holds: the rest is the last read
             break
         if after is not None and lo <= after:
@@ -147,7 +147,7 @@ def newest(
         read(_created(lo, hi))
         if len(docs) >= count:
             break
-        hi, width = lo, 2 * width
+        hi, edge, width = lo, lo, 2 * width
     if len(docs) < count:
         read(_created(after, hi))
     docs.sort(key=lambda doc: (doc["created_at"], doc["_id"]), reverse=True)
