@@ -365,7 +365,7 @@ RESULT = "RESULT "
 def paired_main(
     script: str,
     doc: str | None,
-    one_run: Callable[[int, int], dict[str, tuple[float, float]]],
+    one_run: Callable[[Stack, int, int], dict[str, tuple[float, float]]],
     names: list[str],
     *,
     ops: int,
@@ -375,9 +375,9 @@ def paired_main(
     digits: int,
 ) -> int:
     """The command line of a script that times, per name, a baseline beside contentgen, each run on a fresh
-    embedded server with `--jobs` jobs stored (`one_run(jobs, ops)` -> {name: (baseline ms, contentgen
-    ms)}): its arguments, its runs and its table. `what` and `heading` are formatted with jobs, other
-    (half of jobs) and runs."""
+    embedded server with `--jobs` jobs stored (`one_run(stack, jobs, ops)` -> {name: (baseline ms,
+    contentgen ms)}, the stack started and stopped here): its arguments, its runs and its table. `what`
+    and `heading` are formatted with jobs, other (half of jobs) and runs."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -385,7 +385,11 @@ def paired_main(
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one run, in its own process
     args = parser.parse_args()
     if args.one:
-        found = one_run(args.jobs, args.ops)
+        stack = start_stack()
+        try:
+            found = one_run(stack, args.jobs, args.ops)
+        finally:
+            stack.stop()
         for name, (baseline, ours) in found.items():
             figures = f"{columns[1]} {baseline:,.{digits}f} ms, contentgen {ours:,.{digits}f} ms"
             print(f"  {name}: {figures}", flush=True)

@@ -21,64 +21,60 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import paired_main, start_stack, timed  # noqa: E402
+from bench.common import Stack, paired_main, timed  # noqa: E402
 from bench.suite import add_queued  # noqa: E402
 
 ACTIONS = ["next lease expiry", "cancel a queued job", "retry a cancelled job"]
 
 
-def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
+def one_run(stack: Stack, jobs: int, ops: int) -> dict[str, tuple[float, float]]:
     """{action: (the ORM's filter, contentgen)} in ms, on a fresh embedded server."""
-    stack = start_stack()
-    try:
-        from django.utils import timezone  # noqa: PLC0415
+    from django.utils import timezone  # noqa: PLC0415
 
-        from jobs import services  # noqa: PLC0415
-        from jobs.models import GenerationJob  # noqa: PLC0415
+    from jobs import services  # noqa: PLC0415
+    from jobs.models import GenerationJob  # noqa: PLC0415
 
-        add_queued(stack.user, jobs)
-        for _ in range(3):  # a few leases to look at
-            services.job_claim(worker_id="bench", take_over=False)
-        newest = list(GenerationJob.objects.filter(status="queued").order_by("-queued_at")[: 4 * ops])
-        orm_cancel, ours_cancel, orm_retry, ours_retry = (newest[n * ops : (n + 1) * ops] for n in range(4))
+    add_queued(stack.user, jobs)
+    for _ in range(3):  # a few leases to look at
+        services.job_claim(worker_id="bench", take_over=False)
+    newest = list(GenerationJob.objects.filter(status="queued").order_by("-queued_at")[: 4 * ops])
+    orm_cancel, ours_cancel, orm_retry, ours_retry = (newest[n * ops : (n + 1) * ops] for n in range(4))
 
-        def orm_next_expiry(_: Any) -> Any:
-            """The previous read, through the ORM."""
-            return (
-                GenerationJob.objects.filter(status="processing", lease_expires_at__isnull=False)
-                .exclude(lease_owner="bench-other")
-                .order_by("lease_expires_at")
-                .values_list("lease_expires_at", flat=True)
-                .first()
+    def orm_next_expiry(_: Any) -> Any:
+        """The previous read, through the ORM."""
+        return (
+            GenerationJob.objects.filter(status="processing", lease_expires_at__isnull=False)
+            .exclude(lease_owner="bench-other")
+            .order_by("lease_expires_at")
+            .values_list("lease_expires_at", flat=True)
+            .first()
+        )
+
+    def orm_update(status: str, to: str) -> Callable[[Any], Any]:
+        def update(job: Any) -> Any:
+            return GenerationJob.objects.filter(pk=job.pk, status=status).update(
+                status=to, updated_at=timezone.now()
             )
 
-        def orm_update(status: str, to: str) -> Callable[[Any], Any]:
-            def update(job: Any) -> Any:
-                return GenerationJob.objects.filter(pk=job.pk, status=status).update(
-                    status=to, updated_at=timezone.now()
-                )
+        return update
 
-            return update
-
-        found = {
-            ACTIONS[0]: (
-                timed(orm_next_expiry, list(range(ops))),
-                timed(lambda _: services.next_lease_expiry(worker_id="bench-other"), list(range(ops))),
-            ),
-            ACTIONS[1]: (
-                timed(orm_update("queued", "cancelled"), orm_cancel),
-                timed(lambda job: services.job_cancel(job=job), ours_cancel),
-            ),
-        }
-        for job in orm_retry + ours_retry:
-            services.job_cancel(job=job)
-        found[ACTIONS[2]] = (
-            timed(orm_update("cancelled", "queued"), orm_retry),
-            timed(lambda job: services.job_retry(job=GenerationJob.objects.get(pk=job.pk)), ours_retry),
-        )
-        return found
-    finally:
-        stack.stop()
+    found = {
+        ACTIONS[0]: (
+            timed(orm_next_expiry, list(range(ops))),
+            timed(lambda _: services.next_lease_expiry(worker_id="bench-other"), list(range(ops))),
+        ),
+        ACTIONS[1]: (
+            timed(orm_update("queued", "cancelled"), orm_cancel),
+            timed(lambda job: services.job_cancel(job=job), ours_cancel),
+        ),
+    }
+    for job in orm_retry + ours_retry:
+        services.job_cancel(job=job)
+    found[ACTIONS[2]] = (
+        timed(orm_update("cancelled", "queued"), orm_retry),
+        timed(lambda job: services.job_retry(job=GenerationJob.objects.get(pk=job.pk)), ours_retry),
+    )
+    return found
 
 
 def main() -> int:

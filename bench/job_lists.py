@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import paired_main, start_stack, timed  # noqa: E402
+from bench.common import Stack, paired_main, timed  # noqa: E402
 
 READS = [
     "the dashboard's lists (50 jobs, 20 batches)",
@@ -57,81 +57,77 @@ def store(user: Any, count: int, now: dt.datetime) -> None:
         GenerationJob.objects.bulk_create(jobs[start : start + 1000])
 
 
-def one_run(jobs: int, ops: int) -> dict[str, tuple[float, float]]:
+def one_run(stack: Stack, jobs: int, ops: int) -> dict[str, tuple[float, float]]:
     """{read: (the ORM's, contentgen's)} in ms, on a fresh embedded server."""
-    stack = start_stack()
-    try:
-        from django.contrib.auth import get_user_model  # noqa: PLC0415
-        from django.core.paginator import Paginator  # noqa: PLC0415
-        from django.utils import timezone  # noqa: PLC0415
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+    from django.core.paginator import Paginator  # noqa: PLC0415
+    from django.utils import timezone  # noqa: PLC0415
 
-        from jobs import selectors  # noqa: PLC0415
-        from jobs.history import filter_jobs, history_jobs  # noqa: PLC0415
-        from jobs.models import BulkJob, GenerationJob  # noqa: PLC0415
+    from jobs import selectors  # noqa: PLC0415
+    from jobs.history import filter_jobs, history_jobs  # noqa: PLC0415
+    from jobs.models import BulkJob, GenerationJob  # noqa: PLC0415
 
-        now = timezone.now()
-        store(stack.user, jobs, now)
-        store(get_user_model().objects.create(username="bench-other"), jobs // 2, now)
-        bulks = BulkJob.objects.bulk_create(
-            [BulkJob(user=stack.user, total=5, created_at=now - dt.timedelta(hours=n)) for n in range(200)]
+    now = timezone.now()
+    store(stack.user, jobs, now)
+    store(get_user_model().objects.create(username="bench-other"), jobs // 2, now)
+    bulks = BulkJob.objects.bulk_create(
+        [BulkJob(user=stack.user, total=5, created_at=now - dt.timedelta(hours=n)) for n in range(200)]
+    )
+    user, bulk = stack.user, bulks[0].pk
+    GenerationJob.objects.bulk_create(
+        [GenerationJob(user=user, mode="topic", topic="member", bulk_job_id=bulk) for _ in range(25)]
+    )
+
+    def orm_dashboard(_: Any) -> Any:
+        return (
+            list(selectors.jobs_for_user(user=user)[:50]),
+            list(BulkJob.objects.filter(user=user).order_by("-created_at")[:20]),
         )
-        user, bulk = stack.user, bulks[0].pk
-        GenerationJob.objects.bulk_create(
-            [GenerationJob(user=user, mode="topic", topic="member", bulk_job_id=bulk) for _ in range(25)]
-        )
 
-        def orm_dashboard(_: Any) -> Any:
-            return (
-                list(selectors.jobs_for_user(user=user)[:50]),
-                list(BulkJob.objects.filter(user=user).order_by("-created_at")[:20]),
-            )
+    def dashboard(_: Any) -> Any:
+        return selectors.newest_jobs(user=user, count=50), selectors.newest_bulks(user=user, count=20)
 
-        def dashboard(_: Any) -> Any:
-            return selectors.newest_jobs(user=user, count=50), selectors.newest_bulks(user=user, count=20)
+    def page(listing: Any, number: int) -> Any:
+        return list(Paginator(listing(), 20).page(number).object_list)
 
-        def page(listing: Any, number: int) -> Any:
-            return list(Paginator(listing(), 20).page(number).object_list)
+    def orm_list(filters: dict[str, Any], bulk_job: Any = None) -> Any:
+        return lambda: filter_jobs(selectors.jobs_for_user(user=user, bulk_job=bulk_job), filters)
 
-        def orm_list(filters: dict[str, Any], bulk_job: Any = None) -> Any:
-            return lambda: filter_jobs(selectors.jobs_for_user(user=user, bulk_job=bulk_job), filters)
+    def our_list(filters: dict[str, Any], bulk_job: Any = None) -> Any:
+        return lambda: history_jobs(user=user, filters=filters, bulk_job=bulk_job)
 
-        def our_list(filters: dict[str, Any], bulk_job: Any = None) -> Any:
-            return lambda: history_jobs(user=user, filters=filters, bulk_job=bulk_job)
-
-        failed = {"status": "failed"}
-        rounds = list(range(ops))
-        found = {
-            READS[0]: (timed(orm_dashboard, rounds), timed(dashboard, rounds)),
-            READS[1]: (
-                timed(lambda _: page(orm_list({}), 1), rounds),
-                timed(lambda _: page(our_list({}), 1), rounds),
-            ),
-            READS[2]: (
-                timed(lambda _: page(orm_list(failed), 1), rounds),
-                timed(lambda _: page(our_list(failed), 1), rounds),
-            ),
-            READS[3]: (
-                timed(lambda _: page(orm_list({}), 50), rounds),
-                timed(lambda _: page(our_list({}), 50), rounds),
-            ),
-            READS[4]: (
-                timed(lambda _: page(orm_list({}, bulk), 1), rounds),
-                timed(lambda _: page(our_list({}, bulk), 1), rounds),
-            ),
-        }
-        found[READS[5]] = (
-            timed(lambda _: selectors.jobs_for_user(user=user).count(), rounds),
-            timed(lambda _: selectors.counted(GenerationJob, {"userId": user.pk}), rounds),
-        )
-        # The same jobs, newest first, or the figures mean nothing: page 50, and the whole batch (its members
-        # were made in the same millisecond, and the ORM leaves the order of equal times open).
-        for listed in (lambda made: page(made({}), 50), lambda made: list(made({}, bulk)()[0:25])):
-            ours = [(job.created_at, job.pk) for job in listed(our_list)]
-            assert sorted(ours, reverse=True) == ours
-            assert {pk for _, pk in ours} == {job.pk for job in listed(orm_list)}
-        return found
-    finally:
-        stack.stop()
+    failed = {"status": "failed"}
+    rounds = list(range(ops))
+    found = {
+        READS[0]: (timed(orm_dashboard, rounds), timed(dashboard, rounds)),
+        READS[1]: (
+            timed(lambda _: page(orm_list({}), 1), rounds),
+            timed(lambda _: page(our_list({}), 1), rounds),
+        ),
+        READS[2]: (
+            timed(lambda _: page(orm_list(failed), 1), rounds),
+            timed(lambda _: page(our_list(failed), 1), rounds),
+        ),
+        READS[3]: (
+            timed(lambda _: page(orm_list({}), 50), rounds),
+            timed(lambda _: page(our_list({}), 50), rounds),
+        ),
+        READS[4]: (
+            timed(lambda _: page(orm_list({}, bulk), 1), rounds),
+            timed(lambda _: page(our_list({}, bulk), 1), rounds),
+        ),
+    }
+    found[READS[5]] = (
+        timed(lambda _: selectors.jobs_for_user(user=user).count(), rounds),
+        timed(lambda _: selectors.counted(GenerationJob, {"userId": user.pk}), rounds),
+    )
+    # The same jobs, newest first, or the figures mean nothing: page 50, and the whole batch (its members
+    # were made in the same millisecond, and the ORM leaves the order of equal times open).
+    for listed in (lambda made: page(made({}), 50), lambda made: list(made({}, bulk)()[0:25])):
+        ours = [(job.created_at, job.pk) for job in listed(our_list)]
+        assert sorted(ours, reverse=True) == ours
+        assert {pk for _, pk in ours} == {job.pk for job in listed(orm_list)}
+    return found
 
 
 def main() -> int:

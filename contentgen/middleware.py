@@ -63,7 +63,6 @@ class RequestSizeLimitMiddleware(SyncAndAsyncMiddleware):
     """413 with a message for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, by its Content-Length, before anything
     reads or parses it (Django's own check raises a bare 400, and only when `request.body` is read)."""
 
-
     def __call__(self, request: HttpRequest) -> Any:
         refusal = self._refusal(request)
         if self.async_mode:

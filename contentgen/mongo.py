@@ -28,6 +28,16 @@ def collection(name: str) -> Collection[dict[str, Any]]:
     return cast(Collection[dict[str, Any]], cast(Any, connection).get_collection(name))
 
 
+def between(lo: Any, hi: Any) -> dict[str, Any]:
+    """A range filter [lo, hi) for raw reads; a None end is open. Empty when both are."""
+    found = {}
+    if lo is not None:
+        found["$gte"] = lo
+    if hi is not None:
+        found["$lt"] = hi
+    return found
+
+
 def db_values(model: type[models.Model], changes: dict[str, Any]) -> dict[str, Any]:
     """Field values as the ORM stores them (by column; embedded models as documents), for raw updates."""
     values = {}

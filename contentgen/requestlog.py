@@ -58,7 +58,6 @@ def log_request(
 
 
 class RequestLogMiddleware(SyncAndAsyncMiddleware):
-
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self._acall(request)

@@ -89,10 +89,6 @@ def _windows(
     yield lo, None, width
 
 
-def _range(lo: dt.datetime, hi: dt.datetime | None) -> dict[str, dt.datetime]:
-    return {"$gte": lo} if hi is None else {"$gte": lo, "$lt": hi}
-
-
 def _read(filter: dict[str, Any], projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Queued jobs' documents, oldest first; whole by default: the claim builds its job from the one it
     wins, without a read more."""
@@ -142,7 +138,7 @@ class QueueWindow:
         with self._lock:
             width = self.width
         for lo, hi, _ in _windows(aware(last["queued_at"]), width, now):
-            docs = _read({"status": QUEUED, "queued_at": _range(lo, hi)})
+            docs = _read({"status": QUEUED, "queued_at": mongo.between(lo, hi)})
             docs = [doc for doc in docs if doc["_id"] not in tried]
             if docs:
                 return docs[:CANDIDATES]
@@ -174,7 +170,7 @@ class QueueWindow:
                 return self._found(first, lo=None, now=now)
             for start, hi, width in _windows(lo, _wider(self.width), now):
                 self.width = width
-                docs = _read({"status": QUEUED, "queued_at": _range(start, hi)})
+                docs = _read({"status": QUEUED, "queued_at": mongo.between(start, hi)})
                 if docs:
                     return self._found(docs, lo=start if hi else None, now=now)
             # Nothing queued at all: restart small from here.
@@ -196,7 +192,7 @@ class QueueWindow:
         for start, hi, _ in _windows(lo, _wider(step), now):
             if hi is None or len(docs) >= count:
                 break
-            docs += _read({"status": QUEUED, "queued_at": _range(start, hi)})
+            docs += _read({"status": QUEUED, "queued_at": mongo.between(start, hi)})
         return docs[:count]
 
     def _found(

@@ -42,12 +42,8 @@ def parse_id(value: Any) -> ObjectId | None:
         return None
 
 
-def jobs_for_user(
-    *, user: Any, status: str | None = None, bulk_job: ObjectId | None = None
-) -> QuerySet[GenerationJob]:
+def jobs_for_user(*, user: Any, bulk_job: ObjectId | None = None) -> QuerySet[GenerationJob]:
     qs = GenerationJob.objects.filter(user=user)
-    if status:
-        qs = qs.filter(status=status)
     if bulk_job:
         qs = qs.filter(bulk_job_id=bulk_job)
     return qs.order_by("-created_at")
@@ -75,16 +71,7 @@ def bulk_for_user(*, user: Any, bulk_id: Any) -> BulkJob | None:
     return _owned(BulkJob, user=user, object_id=bulk_id)
 
 
-def _created(lo: dt.datetime | None, hi: dt.datetime | None) -> dict[str, dt.datetime]:
-    found = {}
-    if lo is not None:
-        found["$gte"] = lo
-    if hi is not None:
-        found["$lt"] = hi
-    return found
-
-
-def _created_in(where: dict[str, Any], created: dict[str, dt.datetime]) -> dict[str, Any]:
+def _created_in(where: dict[str, Any], created: dict[str, Any]) -> dict[str, Any]:
     return {**where, "created_at": created} if created else where
 
 
@@ -104,7 +91,7 @@ def counted(
     """How many documents `newest` chooses from: a count on the same index. `also`'s fields are checked
     here, on the documents `where` matches (the ORM's count of the same filter scans the collection)."""
     coll = mongo.collection(model._meta.db_table)
-    query = _created_in(where, _created(after, before))
+    query = _created_in(where, mongo.between(after, before))
     if not also:
         return coll.count_documents(query)
     return sum(1 for _ in _kept(coll.find(query, dict.fromkeys(also, 1)), also))
@@ -132,7 +119,7 @@ def newest(
     coll = mongo.collection(model._meta.db_table)
     docs: list[dict[str, Any]] = []
 
-    def read(created: dict[str, dt.datetime]) -> None:
+    def read(created: dict[str, Any]) -> None:
         docs.extend(_kept(coll.find(_created_in(where, created)), also))
 
     # The first window ends at `before` and starts FIRST_WINDOW before now (or before `before`, if earlier).
@@ -144,12 +131,12 @@ def newest(
             break
         if after is not None and lo <= after:
             break
-        read(_created(lo, hi))
+        read(mongo.between(lo, hi))
         if len(docs) >= count:
             break
         hi, edge, width = lo, lo, 2 * width
     if len(docs) < count:
-        read(_created(after, hi))
+        read(mongo.between(after, hi))
     docs.sort(key=lambda doc: (doc["created_at"], doc["_id"]), reverse=True)
     return [mongo.instance(model, doc) for doc in docs[:count]]
 
