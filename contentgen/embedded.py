@@ -169,6 +169,28 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def mongodb_command(port: int, data_dir: Path, module: str = "contentgen.secantus_server") -> list[str]:
+    """The embedded MongoDB's command line: contentgen's SecantusDB server, or `module="secantus"`, the
+    daemon as SecantusDB ships it (a benchmark's baseline)."""
+    return [
+        sys.executable,
+        "-m",
+        module,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(data_dir),
+        "--log-level",
+        "WARNING",
+        # Every commit reaches the disk before it is acknowledged, a transaction's too: without it a
+        # killed server lost its last acknowledged writes, and SecantusDB's commitTransaction
+        # ignores the client's `j: true` (tests/jobs/test_outages.py).
+        "--sync-on-commit",
+    ]
+
+
 def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     """Start SecantusDB and redis-server on free loopback ports and wait until both answer."""
     logs = VAR_DIR / "log"
@@ -184,23 +206,7 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
 
     mongo_port, redis_port = free_port(), free_port()
     mongo = _spawn(
-        [
-            sys.executable,
-            "-m",
-            "contentgen.secantus_server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(mongo_port),
-            "--storage-path",
-            str(data_dir),
-            "--log-level",
-            "WARNING",
-            # Every commit reaches the disk before it is acknowledged, a transaction's too: without it a
-            # killed server lost its last acknowledged writes, and SecantusDB's commitTransaction
-            # ignores the client's `j: true` (tests/jobs/test_outages.py).
-            "--sync-on-commit",
-        ],
+        mongodb_command(mongo_port, data_dir),
         logs / "mongodb.log",
     )
     redis = _spawn(

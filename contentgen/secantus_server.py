@@ -1,11 +1,21 @@
-"""The embedded MongoDB: SecantusDB's own daemon, with abandoned transactions reaped after 5 s.
+"""The embedded MongoDB: SecantusDB's own daemon, with two changes to its server.
 
-A worker killed in the middle of a transaction leaves it open on the server until the server reaps it,
-after 60 s by default (mongod's `transactionLifetimeLimitSeconds`). Until then every write to a document
-it touched conflicts, so the dead worker's job cannot be taken over for a minute. contentgen's
-transactions last milliseconds, so the embedded server reaps them after TRANSACTION_LIFETIME_SECONDS.
-The daemon's command line has no flag for it; its server class takes it as a keyword argument. On
-mongod, set `transactionLifetimeLimitSeconds` (README, Production).
+**Abandoned transactions are reaped after 5 s.** A worker killed in the middle of a transaction leaves it
+open on the server until the server reaps it, after 60 s by default (mongod's
+`transactionLifetimeLimitSeconds`). Until then every write to a document it touched conflicts, so the dead
+worker's job cannot be taken over for a minute. contentgen's transactions last milliseconds, so the
+embedded server reaps them after TRANSACTION_LIFETIME_SECONDS. The daemon's command line has no flag for
+it; its server class takes it as a keyword argument. On mongod, set `transactionLifetimeLimitSeconds`
+(README, Production).
+
+**Retryable writes' records are pruned oldest first.** The server records the reply to each retryable
+write (pymongo makes every write retryable), for 30 minutes and up to 10,000 records, so that a driver's
+retry gets the first reply. SecantusDB 0.7.0b3 prunes them on every write by reading all of them, and
+once 10,000 are kept, by sorting all of them, under the lock every write takes. After 10,000 writes
+each write paid for a sort of 10,000 records: the event log's writes took 2 to 4 times as long
+(bench/retry_records.py). `OldestFirstRegistry` keeps the records in the order they were stored, so a
+prune reads only the records it drops and the first one it keeps. It keeps and drops the same records
+as SecantusDB's own prune while the clock does not step back.
 
 Usage: python -m contentgen.secantus_server <secantusd-py arguments>
 """
@@ -14,14 +24,43 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections import OrderedDict
+from typing import Any
 
-from secantus import cli
+from secantus import cli, server, transactions
 from secantus.server import SecantusDBServer
+from secantus.transactions import TransactionRegistry
 
 TRANSACTION_LIFETIME_SECONDS = 5.0
 
 
+class _StoredOrder(OrderedDict[Any, Any]):
+    """Records in the order they were last stored: one stored again moves to the end."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+
+
+class OldestFirstRegistry(TransactionRegistry):
+    """SecantusDB's registry, with retryable writes' records pruned from the oldest (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._retryable = _StoredOrder()
+
+    def _prune_retryable_locked(self) -> None:
+        records = self._retryable
+        cutoff = self._time() - transactions._RETRYABLE_RECORD_LIFETIME_SECONDS
+        while records:
+            _reply, stored_at, _identity = next(iter(records.values()))
+            if stored_at >= cutoff and len(records) <= transactions._RETRYABLE_RECORD_MAX:
+                return
+            records.popitem(last=False)
+
+
 def main(argv: list[str] | None = None) -> int:
+    server.TransactionRegistry = OldestFirstRegistry
     cli.SecantusDBServer = functools.partial(
         SecantusDBServer, transaction_lifetime_seconds=TRANSACTION_LIFETIME_SECONDS
     )
