@@ -1,10 +1,11 @@
 """How the embedded SecantusDB's write rate changes as the event log grows (prints figures; not a test).
 
-`bench/run` measures everything against one embedded server, one measure after another, so a measure
-runs on whatever the earlier ones stored: measure 2 alone adds 54,000 events, measure 4 10,000 jobs.
-This script shows what that costs: `insert_one` per second into the event log (with its unique
+Measure 2 of `bench/run` stores 54,000 events, measure 4 10,000 jobs: does a store that full write slower?
+This script times `insert_one` per second into the event log (with its unique
 (job_id, seq) index) and into a collection with no secondary index, for 2 s at each size, on a fresh
-server each run. The baseline is the same server's rate when the collections are empty.
+server each run. The baseline is the same server's rate when the collections are empty. (It once measured
+0.67x at 50,000 documents. That was the retryable writes' records that its own writes left, which
+contentgen's server now prunes from the oldest: see bench/retry_records.py.)
 
 Usage: python bench/store_growth.py [--runs 3] [--sizes 0,20000,50000,100000]
 """

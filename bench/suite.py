@@ -1469,9 +1469,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     report = Report(cfg)
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
-    # Each measure runs in a process of its own, on a new embedded MongoDB and Redis: SecantusDB slows as
-    # it fills (bench/store_growth.py), and measures sharing one store would each start where the last
-    # left it. The quick run is a smoke test: two processes at once, each on one store for its half.
+    # Each measure runs in a process of its own, on a new embedded MongoDB and Redis, so that no measure
+    # starts where another left its store (README, "Why each measure gets a new database"). The quick run
+    # is a smoke test: two processes at once, each on one store for its half.
     if cfg.quick:
         first = [name for name in names if name in QUICK_FIRST_HALF]
         batches = [[first, [name for name in names if name not in first]]]
