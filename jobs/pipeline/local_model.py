@@ -8,6 +8,7 @@ with ``run_worker --concurrency N`` the jobs take turns, section by section.
 
 from __future__ import annotations
 
+import atexit
 import importlib.metadata
 import importlib.util
 import os
@@ -103,10 +104,20 @@ class _Runtime:
             if key not in self.models:
                 from llama_cpp import Llama  # noqa: PLC0415 - optional extra, loaded only for CONTENTGEN_LLM=local
 
+                if not self.models:
+                    atexit.register(self.close)
                 self.models[key] = Llama(
                     model_path=key[0], n_ctx=CONTEXT_TOKENS, n_threads=key[1], verbose=False
                 )
             return self.models[key]
+
+    def close(self) -> None:
+        """Free the loaded models (at exit). Left to the interpreter's teardown, `Llama.__del__` could run
+        after llama_cpp's functions were cleared, and print a traceback as the worker stopped."""
+        with self.load_lock:
+            models, self.models = list(self.models.values()), {}
+        for model in models:
+            model.close()
 
     def record(self, tokens: int, seconds: float) -> None:
         self.tokens += tokens

@@ -72,3 +72,18 @@ def test_cancelling_the_local_model_mid_writing_stops_within_half_a_second(
     assert time.monotonic() - cancelled_at[0] < 0.5
     assert not [t for t in threading.enumerate() if t.name == "contentgen-crew"]
     assert "writing" not in [e.stage for e in events if e.kind == "stage_completed"]
+
+
+def test_the_model_is_freed_at_exit_before_the_interpreter_tears_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.pipeline import local_model  # noqa: PLC0415
+
+    registered: list[object] = []
+    monkeypatch.setattr(local_model.atexit, "register", registered.append)
+    runtime = local_model._Runtime()
+    model = runtime.model()
+    assert registered == [runtime.close]
+    runtime.close()
+    assert model._model.model is None  # llama.cpp's model is freed: Llama.__del__ has nothing left to do
+    assert runtime.models == {}
+    assert runtime.model() is not model and len(registered) == 2  # a new load is freed at exit too
+    runtime.close()
