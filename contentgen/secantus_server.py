@@ -12,7 +12,7 @@ it; its server class takes it as a keyword argument. On mongod, set `transaction
 write (pymongo makes every write retryable), for 30 minutes and up to 10,000 records, so that a driver's
 retry gets the first reply. SecantusDB 0.7.0b3 prunes them on every write by reading all of them, and
 once 10,000 are kept, by sorting all of them, under the lock every write takes. After 10,000 writes
-each write paid for a sort of 10,000 records: the event log's writes took 2 to 4 times as long
+each write paid for a sort of 10,000 records: `insert_one` ran 7 to 11 times slower
 (bench/retry_records.py). `OldestFirstRegistry` keeps the records in the order they were stored, so a
 prune reads only the records it drops and the first one it keeps. It keeps and drops the same records
 as SecantusDB's own prune while the clock does not step back.

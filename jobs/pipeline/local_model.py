@@ -113,11 +113,17 @@ class _Runtime:
 
     def close(self) -> None:
         """Free the loaded models (at exit). Left to the interpreter's teardown, `Llama.__del__` could run
-        after llama_cpp's functions were cleared, and print a traceback as the worker stopped."""
-        with self.load_lock:
-            models, self.models = list(self.models.values()), {}
-        for model in models:
-            model.close()
+        after llama_cpp's functions were cleared, and print a traceback as the worker stopped. A generation
+        still running (on a daemon thread) keeps its model: freeing it under the generation would crash."""
+        if not self.generate_lock.acquire(blocking=False):
+            return
+        try:
+            with self.load_lock:
+                models, self.models = list(self.models.values()), {}
+            for model in models:
+                model.close()
+        finally:
+            self.generate_lock.release()
 
     def record(self, tokens: int, seconds: float) -> None:
         self.tokens += tokens
@@ -148,17 +154,19 @@ def generate(
     stop_when: Callable[[str], bool] = lambda _text: False,
 ) -> str:
     """Streams one chat completion through ``emit``; stops between tokens on cancel or ``stop_when``."""
-    model = RUNTIME.model()
+    check_local_model()
     while not RUNTIME.generate_lock.acquire(timeout=LOCK_POLL_SECONDS):
         if cancelled():
             raise GenerationCancelled()
     text = ""
     tokens = 0
     started = time.monotonic()
-    stream = model.create_chat_completion(
-        messages=prompt.messages(), max_tokens=prompt.max_tokens, stream=True, **SAMPLING
-    )
+    stream = None
     try:
+        # Under the lock, so that `_Runtime.close` never frees a model that a generation holds.
+        stream = RUNTIME.model().create_chat_completion(
+            messages=prompt.messages(), max_tokens=prompt.max_tokens, stream=True, **SAMPLING
+        )
         for part in stream:
             if cancelled():
                 raise GenerationCancelled()
@@ -171,7 +179,8 @@ def generate(
             if stop_when(text):
                 break
     finally:
-        stream.close()
+        if stream is not None:
+            stream.close()
         RUNTIME.generate_lock.release()
         RUNTIME.record(tokens, time.monotonic() - started)
     return text

@@ -87,3 +87,15 @@ def test_the_model_is_freed_at_exit_before_the_interpreter_tears_down(monkeypatc
     assert runtime.models == {}
     assert runtime.model() is not model and len(registered) == 2  # a new load is freed at exit too
     runtime.close()
+
+
+def test_a_model_in_use_is_not_freed_at_exit() -> None:
+    from jobs.pipeline import local_model  # noqa: PLC0415
+
+    runtime = local_model._Runtime()
+    model = runtime.model()
+    with runtime.generate_lock:  # a generation is running
+        runtime.close()
+    assert model._model.model is not None and runtime.models
+    runtime.close()
+    assert model._model.model is None
