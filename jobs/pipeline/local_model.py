@@ -164,7 +164,9 @@ def generate(
     stream = None
     try:
         # Under the lock, so that `_Runtime.close` never frees a model that a generation holds.
-        stream = RUNTIME.model().create_chat_completion(
+        model = RUNTIME.model()
+        started = time.monotonic()  # the pace leaves out the first load
+        stream = model.create_chat_completion(
             messages=prompt.messages(), max_tokens=prompt.max_tokens, stream=True, **SAMPLING
         )
         for part in stream:
