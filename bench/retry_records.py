@@ -38,10 +38,10 @@ def rates(module: str, writes: int) -> dict[int, float]:
     with tempfile.TemporaryDirectory(prefix="bench-retry-") as data_dir:
         port = embedded.free_port()
         log = Path(data_dir) / "server.log"
-        proc = embedded._spawn(embedded.mongodb_command(port, Path(data_dir) / "db", module), log)
+        proc = embedded.spawn(embedded.mongodb_command(port, Path(data_dir) / "db", module), log)
         client: pymongo.MongoClient[dict[str, object]] | None = None
         try:
-            embedded._wait_for(port, proc, module, log)
+            embedded.wait_for(port, proc, module, log)
             client = pymongo.MongoClient(port=port, retryWrites=True, serverSelectionTimeoutMS=10_000)
             events = client["bench"]["events"]
             events.create_index([("job_id", 1), ("seq", 1)], unique=True)

@@ -129,9 +129,9 @@ class Services:
     def resume(self, name: str) -> None:
         """Start a halted server again on the same port and, for MongoDB, the same data."""
         command, port, log = self.servers[name]
-        proc = _spawn(command, log)
+        proc = spawn(command, log)
         self.processes[self._index(name)] = proc
-        _wait_for(port, proc, name, log)
+        wait_for(port, proc, name, log)
 
     def stop(self) -> None:
         stop_processes(self.processes)
@@ -141,7 +141,7 @@ class Services:
         self.scratch.clear()
 
 
-def _wait_for(port: int, proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
+def wait_for(port: int, proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -154,7 +154,7 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], name: str, log: Path) ->
     raise RuntimeError(f"{name} did not listen on 127.0.0.1:{port} within {START_TIMEOUT:.0f} s (log: {log})")
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -205,11 +205,11 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     scratch.append(str(redis_dir))
 
     mongo_port, redis_port = free_port(), free_port()
-    mongo = _spawn(
+    mongo = spawn(
         mongodb_command(mongo_port, data_dir),
         logs / "mongodb.log",
     )
-    redis = _spawn(
+    redis = spawn(
         [
             binary("redis-server"),
             "--bind",
@@ -240,8 +240,8 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
         },
     )
     try:
-        _wait_for(mongo_port, mongo, "SecantusDB", logs / "mongodb.log")
-        _wait_for(redis_port, redis, "redis-server", logs / "redis.log")
+        wait_for(mongo_port, mongo, "SecantusDB", logs / "mongodb.log")
+        wait_for(redis_port, redis, "redis-server", logs / "redis.log")
     except BaseException:
         services.stop()
         raise

@@ -154,7 +154,6 @@ def generate(
     stop_when: Callable[[str], bool] = lambda _text: False,
 ) -> str:
     """Streams one chat completion through ``emit``; stops between tokens on cancel or ``stop_when``."""
-    check_local_model()
     while not RUNTIME.generate_lock.acquire(timeout=LOCK_POLL_SECONDS):
         if cancelled():
             raise GenerationCancelled()
