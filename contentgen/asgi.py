@@ -18,7 +18,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from jobs.live import stream_routes  # noqa: E402
+from jobs.live.routes import stream_routes  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 from progress.asgi import StreamRouter  # noqa: E402
 from progress.security import allowed_hosts_origin_validator  # noqa: E402

@@ -184,12 +184,12 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "contentgen API",
-    # The full description, the SSE streams and the event schemas are added by jobs.openapi.add_streams.
+    # The full description, the SSE streams and the event schemas are added by jobs.api.openapi.add_streams.
     "DESCRIPTION": "SEO article jobs and batches, their live progress (`/api/jobs/{job_id}/progress`).",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "jobs.schema.refine",
-        "jobs.openapi.add_streams",
+        "jobs.api.schema.refine",
+        "jobs.api.openapi.add_streams",
     ],
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -9,7 +9,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from contentgen import views
-from jobs import metrics
+from jobs.ops import metrics
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

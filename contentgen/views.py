@@ -1,6 +1,6 @@
 """Operations endpoints: /healthz (alive) and /readyz (MongoDB and Redis reachable).
 
-/metrics knows jobs, so it lives in jobs.metrics.
+/metrics knows jobs, so it lives in jobs.ops.metrics.
 """
 
 from __future__ import annotations

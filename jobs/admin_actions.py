@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest
 
 from contentgen.errors import ApplicationError
-from jobs import services
+from jobs.core import services
 from jobs.models import BulkJob, GenerationJob
 
 JOB, BATCH = ("job", "jobs"), ("batch", "batches")

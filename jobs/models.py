@@ -166,7 +166,7 @@ class GenerationJob(models.Model):
         ordering = ("-created_at",)
         indexes: ClassVar = [
             models.Index(fields=["status", "created_at"], name="job_queue"),
-            # The claim's window reads (jobs.claiming): equality on status, a range on queued_at.
+            # The claim's window reads (jobs.core.claiming): equality on status, a range on queued_at.
             models.Index(fields=["status", "queued_at"], name="job_claim"),
             models.Index(fields=["user", "-created_at"], name="job_user_created"),
             models.Index(fields=["bulk_job", "created_at"], name="job_bulk"),

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from jobs import analytics_views, apis, export_views, sse_views
+from jobs.api import views as api_views
+from jobs.live import views as live_views
+from jobs.reports import downloads
+from jobs.reports import views as report_views
 
 urlpatterns = [
-    path("jobs/", apis.JobListCreateApi.as_view(), name="api-jobs"),
-    path("jobs/<str:job_id>/", apis.JobDetailApi.as_view(), name="api-job"),
-    path("jobs/<str:job_id>/cancel/", apis.JobCancelApi.as_view(), name="api-job-cancel"),
-    path("jobs/<str:job_id>/retry/", apis.JobRetryApi.as_view(), name="api-job-retry"),
-    path("jobs/<str:object_id>/progress", sse_views.job_progress, name="api-job-progress"),
-    path("bulk-jobs/", apis.BulkCreateApi.as_view(), name="api-bulk-jobs"),
-    path("bulk-jobs/<str:bulk_id>/", apis.BulkDetailApi.as_view(), name="api-bulk-job"),
-    path("bulk-jobs/<str:object_id>/progress", sse_views.bulk_progress, name="api-bulk-progress"),
-    path("bulk-jobs/<str:bulk_id>/cancel/", apis.BulkCancelApi.as_view(), name="api-bulk-job-cancel"),
+    path("jobs/", api_views.JobListCreateApi.as_view(), name="api-jobs"),
+    path("jobs/<str:job_id>/", api_views.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<str:job_id>/cancel/", api_views.JobCancelApi.as_view(), name="api-job-cancel"),
+    path("jobs/<str:job_id>/retry/", api_views.JobRetryApi.as_view(), name="api-job-retry"),
+    path("jobs/<str:object_id>/progress", live_views.job_progress, name="api-job-progress"),
+    path("bulk-jobs/", api_views.BulkCreateApi.as_view(), name="api-bulk-jobs"),
+    path("bulk-jobs/<str:bulk_id>/", api_views.BulkDetailApi.as_view(), name="api-bulk-job"),
+    path("bulk-jobs/<str:object_id>/progress", live_views.bulk_progress, name="api-bulk-progress"),
+    path("bulk-jobs/<str:bulk_id>/cancel/", api_views.BulkCancelApi.as_view(), name="api-bulk-job-cancel"),
     path(
         "bulk-jobs/<str:bulk_id>/retry-failed/",
-        apis.BulkRetryFailedApi.as_view(),
+        api_views.BulkRetryFailedApi.as_view(),
         name="api-bulk-job-retry-failed",
     ),
-    path("jobs/<str:job_id>/article.md", export_views.ArticleMarkdownApi.as_view(), name="api-job-markdown"),
-    path("jobs/<str:job_id>/article.html", export_views.ArticleHtmlApi.as_view(), name="api-job-html"),
-    path("bulk-jobs/<str:bulk_id>/articles.zip", export_views.BatchZipApi.as_view(), name="api-bulk-zip"),
-    path("analytics/", analytics_views.AnalyticsApi.as_view(), name="api-analytics"),
+    path("jobs/<str:job_id>/article.md", downloads.ArticleMarkdownApi.as_view(), name="api-job-markdown"),
+    path("jobs/<str:job_id>/article.html", downloads.ArticleHtmlApi.as_view(), name="api-job-html"),
+    path("bulk-jobs/<str:bulk_id>/articles.zip", downloads.BatchZipApi.as_view(), name="api-bulk-zip"),
+    path("analytics/", report_views.AnalyticsApi.as_view(), name="api-analytics"),
     path("webhooks/", include("jobs.webhooks.urls")),
 ]

@@ -9,9 +9,9 @@ import factory
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from jobs import services
+from jobs.core import services
+from jobs.core.validation import JobSpec, parse_job
 from jobs.models import BulkJob, GenerationJob, Result
-from jobs.validation import JobSpec, parse_job
 
 # What each mode needs besides its mode.
 INPUTS: dict[str, dict[str, Any]] = {

@@ -112,7 +112,7 @@ def burst_here(timeout: float = 90, **env: str) -> None:
     child, see `child_env`) while it runs. For tests whose point is not the worker's process (its signals,
     its death, its log): starting one costs about 6 s of CPU, crewAI's import mostly, and the suite is
     CPU-bound. Raises when the worker fails or is still running after `timeout`."""
-    from jobs.worker import Worker  # noqa: PLC0415 - Django is set up by then
+    from jobs.runtime.worker import Worker  # noqa: PLC0415 - Django is set up by then
 
     wanted = {"CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0", "CONTENTGEN_OFFLINE_FAIL_STAGE": None, **env}
     saved = {name: os.environ.get(name) for name in wanted}

@@ -9,9 +9,9 @@ import pytest
 from bson import ObjectId
 from django.test import Client
 
-from jobs import services
+from jobs.core import services
+from jobs.core.validation import parse_batch, parse_job
 from jobs.models import GenerationJob, Result
-from jobs.validation import parse_batch, parse_job
 from tests.factories import UserFactory, token_for
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from jobs import metrics
 from jobs.models import GenerationJob
+from jobs.ops import metrics
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,7 @@ def test_drf_create_token_and_createsuperuser_noinput_work(monkeypatch, capsys):
 def test_web_processes_never_import_crewai():
     code = (
         "import os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'contentgen.settings';"
-        "import contentgen.asgi, jobs.pages, jobs.sse_views, jobs.consumers, jobs.apis, jobs.admin;"
+        "import contentgen.asgi, jobs.web.pages, jobs.live.views, jobs.live.consumers, jobs.api.views, jobs.admin;"
         "print('crewai' in sys.modules)"
     )
     env = {**__import__("os").environ, "DJANGO_DEBUG": "1"}

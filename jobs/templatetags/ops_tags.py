@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import template
 from django.utils.safestring import SafeString
 
-from jobs.ops import panel_html
+from jobs.ops.pages import panel_html
 
 register = template.Library()
 

@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contentgen.errors import ApplicationError
-from jobs.openapi_responses import with_errors
-from jobs.schema import NO_NUL
+from jobs.api.responses import with_errors
+from jobs.api.schema import NO_NUL
 from jobs.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import selectors, services
 

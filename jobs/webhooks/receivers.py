@@ -6,8 +6,8 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from jobs import signals
-from jobs.apis import JobOutputSerializer, _bulk_output
+from jobs.api.views import JobOutputSerializer, _bulk_output
+from jobs.core import signals
 from jobs.models import BulkJob, GenerationJob
 from jobs.webhook_models import WebhookEvent
 from jobs.webhooks import services

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from jobs.selectors import parse_id
+from jobs.core.selectors import parse_id
 from jobs.webhook_models import WebhookDelivery, WebhookEndpoint
 
 

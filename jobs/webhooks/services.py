@@ -21,8 +21,8 @@ from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
 from contentgen.errors import ApplicationError
-from jobs.metrics import WEBHOOK_DELIVERIES
-from jobs.queue import client
+from jobs.core.workers import client
+from jobs.ops.metrics import WEBHOOK_DELIVERIES
 from jobs.webhook_models import TEST_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import network
 

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from jobs import services
+from jobs.core import services
 from jobs.models import GenerationJob, JobError, Progress
 from progress import events
 from tests.browser.conftest import CHROMIUM, Stack

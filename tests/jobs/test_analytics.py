@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from jobs import services
+from jobs.core import services
 from jobs.models import GenerationJob, JobError
 from tests.factories import JobFactory, a_result
 

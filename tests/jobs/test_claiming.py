@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from contentgen import mongo
-from jobs import claiming, services
-from jobs.metrics import LEASE_TAKEOVERS
+from jobs.core import claiming, services
 from jobs.models import GenerationJob, JobError, Progress
+from jobs.ops.metrics import LEASE_TAKEOVERS
 from tests.factories import JobFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from bson import ObjectId
 
-from jobs import eta
-from jobs.eta import PRIORS, Estimator, History, Smoother, StageModel, fit_stage, forecast_lanes
+from jobs.core import eta
+from jobs.core.eta import PRIORS, Estimator, History, Smoother, StageModel, fit_stage, forecast_lanes
 from jobs.models import GenerationJob, Progress
 from tests.factories import BulkFactory
 from tests.stack import start_worker, wait_until

@@ -18,12 +18,13 @@ from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
 from contentgen import mongo, secantus_server
-from jobs import reconcile, services
+from jobs.core import services
+from jobs.core.validation import parse_job
+from jobs.core.workers import worker_gone, worker_heartbeat
 from jobs.models import BulkJob, GenerationJob
-from jobs.queue import worker_gone, worker_heartbeat
-from jobs.tracker import ProgressTracker
-from jobs.validation import parse_job
-from jobs.worker import RunningJob, Worker, execute
+from jobs.runtime import reconcile
+from jobs.runtime.tracker import ProgressTracker
+from jobs.runtime.worker import RunningJob, Worker, execute
 from progress import events
 from tests.stack import burst_here, child_mongodb_uri, wait_until
 
@@ -385,7 +386,7 @@ def test_a_burst_worker_claims_a_job_the_lease_watch_puts_back_after_its_last_cl
 def test_an_idle_worker_stops_at_once_when_told_to_in_a_long_wait_for_work(monkeypatch):
     """SIGTERM and Ctrl-C call `stop()`; Python resumes the select of the wait for a notification after the
     handler, so an idle worker used to obey only when its wait ran out (up to IDLE_MAX)."""
-    from jobs import worker as worker_module  # noqa: PLC0415
+    from jobs.runtime import worker as worker_module  # noqa: PLC0415
 
     monkeypatch.setattr(worker_module, "IDLE_MIN", 6.0)  # the first wait for work: 4.8-7.2 s
     waiting = threading.Event()

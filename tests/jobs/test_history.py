@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from bson import ObjectId
 
-from jobs import services
+from jobs.core import services
 from jobs.models import GenerationJob, Progress
 from tests.factories import a_result
 

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.utils.html import escape
 
+from jobs.core.events import complete_event, job_summary
 from jobs.models import GenerationJob
-from jobs.pages import live_fragments
-from jobs.payloads import complete_event, job_summary
+from jobs.web.pages import live_fragments
 from tests.hostile import HOSTILE
 from tests.html_audit import active_content
 from tests.stack import burst_here

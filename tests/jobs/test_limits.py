@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from contentgen import ratelimit
+from jobs.core.validation import MAX_BATCH, MAX_KEYWORD, MAX_KEYWORDS, MAX_SOURCE_TEXT, MAX_TOPIC
 from jobs.models import BulkJob, GenerationJob
-from jobs.validation import MAX_BATCH, MAX_KEYWORD, MAX_KEYWORDS, MAX_SOURCE_TEXT, MAX_TOPIC
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

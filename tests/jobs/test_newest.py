@@ -1,4 +1,4 @@
-"""Newest-first lists read by window (jobs.selectors.newest): the same jobs in the same order as a full
+"""Newest-first lists read by window (jobs.core.selectors.newest): the same jobs in the same order as a full
 sort, whatever their ages, and a page of recent jobs reads only the recent ones."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from django.core.paginator import Paginator
 from django.utils import timezone
 
-from jobs import selectors
-from jobs.history import history_jobs
+from jobs.core import selectors
+from jobs.core.filters import history_jobs
 from jobs.models import GenerationJob
 from tests.factories import BulkFactory
 

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 CREATE = """
 from django.contrib.auth import get_user_model
-from jobs import services
-from jobs.validation import parse_job
+from jobs.core import services
+from jobs.core.validation import parse_job
 user, _ = get_user_model().objects.get_or_create(username="outage")
 spec, _ = parse_job({"mode": "topic", "topic": "Storm drains", "word_count": 500})
 print(services.job_create(user=user, spec=spec).pk)

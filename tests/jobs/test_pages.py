@@ -8,12 +8,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from jobs.bulk import bulk_snapshot
+from jobs.core.batches import bulk_snapshot
+from jobs.core.events import complete_event, job_summary, progress_event
+from jobs.core.services import job_claim
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
-from jobs.pages import draft_text, live_fragments
-from jobs.payloads import complete_event, job_summary, progress_event
-from jobs.services import job_claim
-from jobs.tracker import ProgressTracker
+from jobs.runtime.tracker import ProgressTracker
+from jobs.web.pages import draft_text, live_fragments
 from tests.factories import BulkFactory, JobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

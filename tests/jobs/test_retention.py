@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs import retention, services
+from jobs.core import services
+from jobs.core.workers import client, worker_gone, worker_heartbeat
 from jobs.models import BulkJob, GenerationJob
-from jobs.queue import client, worker_gone, worker_heartbeat
+from jobs.runtime import retention
 from progress import events
 from tests.factories import BulkFactory, JobFactory, a_result, token_for
 from tests.stack import Daphne, read_stream

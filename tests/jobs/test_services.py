@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from contentgen.errors import ApplicationError
-from jobs import services
+from jobs.core import services
 from jobs.models import BulkJob, GenerationJob, JobError, Stage
 from progress import events
 from tests.factories import BulkFactory, JobFactory

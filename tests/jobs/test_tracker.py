@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from jobs import services, tracker
+from jobs.core import services
 from jobs.models import GenerationJob
 from jobs.pipeline.pace import DEFAULT_TOKENS_PER_SECOND, TOKENS_PER_SECOND_ENV
 from jobs.pipeline.stages import STAGE_ORDER
-from jobs.worker import RunningJob, execute
+from jobs.runtime import tracker
+from jobs.runtime.worker import RunningJob, execute
 from progress import events
 from tests.factories import JobFactory
 

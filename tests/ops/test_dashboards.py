@@ -8,7 +8,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-from jobs.metrics import JobsByStatus
+from jobs.ops.metrics import JobsByStatus
 
 pytestmark = pytest.mark.django_db
 

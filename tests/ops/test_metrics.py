@@ -8,7 +8,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs import metrics as job_metrics
+from jobs.ops import metrics as job_metrics
 from tests.stack import ROOT, child_env, free_port, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from dataclasses import asdict
 import httpx
 import pytest
 
-from jobs import heartbeat
-from jobs.queue import client as redis_client
+from jobs.core import heartbeat
+from jobs.core.workers import client as redis_client
 from tests.stack import Daphne, iter_sse, start_worker
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS, uvicorn_command
-from jobs import services
-from jobs.validation import parse_job
+from jobs.core import services
+from jobs.core.validation import parse_job
 from progress import events
 from tests.factories import token_for
 from tests.stack import (

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import websockets
 
-from jobs import services
+from jobs.core import services
 from progress import events, streams
 from progress.streams import parse_last_event_id
 from tests.factories import JobFactory, token_for

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from rich.console import Console
 
-from jobs import cli
+from jobs.management import cli
 from jobs.models import GenerationJob
 
 

@@ -6,7 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from contentgen.errors import ApplicationError
-from jobs import cli, selectors, services
+from jobs.core import selectors, services
+from jobs.management import cli
 from jobs.models import BulkJob, GenerationJob
 
 

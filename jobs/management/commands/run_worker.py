@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from jobs.worker import Worker
+from jobs.runtime.worker import Worker
 
 # --verbosity 0 shows warnings only, 1 (the default) each claim and hand-back, 2 and 3 everything.
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}

@@ -1,0 +1,310 @@
+"""REST API, one class per action: validate with its InputSerializer (or FilterSerializer), call a
+service or selector, answer with its OutputSerializer. The OutputSerializer builds the whole body, so
+the OpenAPI schema (drf-spectacular) is the response. Shared shapes (a job, its progress) are the
+module-level serializers the actions nest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs.api.responses import with_errors
+from jobs.api.schema import NO_NUL
+from jobs.core import limits, selectors, services
+from jobs.core.batches import bulk_snapshot
+from jobs.core.filters import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, history_jobs
+from jobs.core.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
+from jobs.models import BulkJob, GenerationJob
+
+
+class ProgressOutputSerializer(serializers.Serializer):
+    percentage = serializers.FloatField()
+    stage = serializers.CharField()
+    stage_progress = serializers.FloatField()
+    message = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    estimated_completion = serializers.DateTimeField(allow_null=True)
+    estimated_start = serializers.DateTimeField(allow_null=True)
+    estimated_completion_low = serializers.DateTimeField(allow_null=True)
+    estimated_completion_high = serializers.DateTimeField(allow_null=True)
+    elapsed_seconds = serializers.FloatField()
+
+
+class ResultOutputSerializer(serializers.Serializer):
+    content = serializers.CharField()
+    meta_title = serializers.CharField()
+    meta_description = serializers.CharField()
+    word_count = serializers.IntegerField()
+    seo_score = serializers.IntegerField()
+    readability_score = serializers.FloatField()
+
+
+class ErrorOutputSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    stage = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk")
+    userId = serializers.CharField(source="user_id")
+    bulk_job_id = serializers.CharField(allow_null=True)
+    mode = serializers.CharField()
+    topic = serializers.CharField()
+    keywords = serializers.ListField(child=serializers.CharField())
+    source_text = serializers.CharField()
+    word_count = serializers.IntegerField()
+    tone = serializers.CharField()
+    status = serializers.CharField()
+    progress = ProgressOutputSerializer()
+    result = ResultOutputSerializer(allow_null=True)
+    error = ErrorOutputSerializer(allow_null=True)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class JobSummaryOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk")
+    mode = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    stage = serializers.CharField(source="progress.stage")
+    percentage = serializers.FloatField(source="progress.percentage")
+    message = serializers.CharField(source="progress.message")
+    error = ErrorOutputSerializer(allow_null=True)
+
+
+class BulkCurrentOutputSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    stage = serializers.CharField()
+    percentage = serializers.FloatField()
+
+
+class BulkOutputSerializer(serializers.Serializer):
+    """A batch: built from `jobs.core.batches.bulk_snapshot` plus the batch and its members."""
+
+    id = serializers.CharField(source="bulk.pk")
+    total = serializers.IntegerField(source="bulk.total")
+    counts = serializers.DictField(child=serializers.IntegerField())
+    finished = serializers.IntegerField()
+    percentage = serializers.FloatField()
+    estimated_completion = serializers.DateTimeField(allow_null=True)
+    current = BulkCurrentOutputSerializer(many=True)
+    created_at = serializers.DateTimeField(source="bulk.created_at")
+    jobs = JobSummaryOutputSerializer(many=True)
+
+
+# A date or a date-time, or blank (only spaces too): not given.
+MOMENT = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": r"^\s*$"},
+    ]
+}
+
+
+def _bulk_output(bulk: BulkJob) -> dict[str, Any]:
+    snapshot = bulk_snapshot(bulk)
+    if bulk.finished >= bulk.total:
+        snapshot["percentage"] = 100.0
+    instance = {**snapshot, "bulk": bulk, "jobs": selectors.bulk_jobs(bulk=bulk)}
+    return dict(BulkOutputSerializer(instance).data)
+
+
+def _found(obj: Any) -> Any:
+    """Another user's object answers exactly like a missing one."""
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def _job_or_404(request: Request, job_id: str) -> GenerationJob:
+    return _found(selectors.job_for_user(user=request.user, job_id=job_id))
+
+
+class JobListApi(APIView):
+    class Pagination(PageNumberPagination):
+        page_size = 20
+        page_size_query_param = "page_size"
+        max_page_size = 100
+
+    class PageSerializer(serializers.Serializer):
+        page = serializers.IntegerField(required=False, min_value=1, help_text="Past the last page: 404.")
+        page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    class FilterSerializer(HistoryFilterSerializer, PageSerializer):
+        """The history page's filters (status, mode, tone, created_after, created_before, q, ordering),
+        a batch and the page. A blank free-text filter means "not given" (the schema allows any string
+        there); a blank choice, batch or page is refused, as the schema's enums and patterns say."""
+
+        bulk_job = serializers.CharField(required=False)
+
+        def to_internal_value(self, data: Any) -> Any:
+            data = {k: v for k, v in data.items() if not (k in FREE_TEXT_FILTERS and not v.strip())}
+            blank = {
+                name: [f"{name} may not be blank; leave it out to match everything."]
+                for name, value in data.items()
+                if name in self.fields and value == ""
+            }
+            if blank:
+                raise serializers.ValidationError(blank)
+            return super().to_internal_value(data)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            # An empty date range matches nothing: no schema can say "created_before after created_after",
+            # so the API answers an empty page where the history page explains the mistake.
+            return attrs
+
+        def validate_bulk_job(self, value: str) -> Any:
+            bulk_id = selectors.parse_id(value)
+            if bulk_id is None:
+                raise serializers.ValidationError("bulk_job must be a batch id.")
+            return bulk_id
+
+    @extend_schema_serializer(component_name="JobPage")
+    class OutputSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        next = serializers.URLField(allow_null=True)
+        previous = serializers.URLField(allow_null=True)
+        results = JobOutputSerializer(many=True)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=GenerationJob.Status.values),
+            OpenApiParameter("bulk_job", str, description="A batch id", pattern="^[0-9a-fA-F]{24}$"),
+            OpenApiParameter("mode", str, enum=GenerationJob.Mode.values),
+            OpenApiParameter("tone", str, enum=GenerationJob.Tone.values),
+            OpenApiParameter("created_after", MOMENT, description="ISO date or date-time (inclusive)"),
+            OpenApiParameter(
+                "created_before", MOMENT, description="ISO date (inclusive) or date-time (exclusive)"
+            ),
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+                description="Search in topic and keywords",
+            ),
+            OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
+            PageSerializer,
+        ],
+        responses=with_errors({200: OutputSerializer}, 400, 404),
+        operation_id="jobs_list",
+    )
+    def get(self, request: Request) -> Response:
+        # A plain dict: DRF reads a blank value in a QueryDict as "not given", so `?status=` would pass.
+        filters = JobListApi.FilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        jobs = history_jobs(
+            user=request.user, filters=filters.validated_data, bulk_job=filters.validated_data.get("bulk_job")
+        )
+        paginator = JobListApi.Pagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        assert paginator.page is not None
+        body = {
+            "count": paginator.page.paginator.count,
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": page,
+        }
+        return Response(JobListApi.OutputSerializer(body).data)
+
+
+class JobCreateApi(APIView):
+    InputSerializer = extend_schema_serializer(component_name="JobInput")(JobInputSerializer)
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(request=InputSerializer, responses=with_errors({201: OutputSerializer}, 400, 413, 429))
+    def post(self, request: Request) -> Response:
+        spec, errors = parse_job(request.data)
+        if spec is None:
+            raise serializers.ValidationError(errors)
+        limits.charge_jobs(user=request.user)
+        job = services.job_create(user=request.user, spec=spec)
+        return Response(JobCreateApi.OutputSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobListCreateApi(APIView):
+    """`/api/jobs/` serves two actions, each its own class (which is why they name their serializers
+    by class, not `self`): GET is JobListApi's, POST is JobCreateApi's."""
+
+    get = JobListApi.get
+    post = JobCreateApi.post
+
+
+class JobDetailApi(APIView):
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(responses=with_errors({200: OutputSerializer}, 404))
+    def get(self, request: Request, job_id: str) -> Response:
+        return Response(self.OutputSerializer(_job_or_404(request, job_id)).data)
+
+
+class JobCancelApi(APIView):
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(request=None, responses=with_errors({202: OutputSerializer}, 404, 409))
+    def post(self, request: Request, job_id: str) -> Response:
+        job = services.job_cancel(job=_job_or_404(request, job_id))
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobRetryApi(APIView):
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(request=None, responses=with_errors({202: OutputSerializer}, 404, 409, 429))
+    def post(self, request: Request, job_id: str) -> Response:
+        job = _job_or_404(request, job_id)
+        if job.status in services.RETRYABLE:  # a refused retry (409) costs nothing
+            limits.charge_jobs(user=request.user)
+        job = services.job_retry(job=job)
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BulkCreateApi(APIView):
+    InputSerializer = extend_schema_serializer(component_name="BulkInput")(BulkInputSerializer)
+    OutputSerializer = BulkOutputSerializer
+
+    @extend_schema(request=InputSerializer, responses=with_errors({201: OutputSerializer}, 400, 413, 429))
+    def post(self, request: Request) -> Response:
+        specs, errors = parse_batch(request.data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        limits.charge_batch_items(user=request.user, count=len(specs))
+        bulk = services.bulk_create(user=request.user, specs=specs)
+        return Response(_bulk_output(bulk), status=status.HTTP_201_CREATED)
+
+
+class BulkDetailApi(APIView):
+    OutputSerializer = BulkOutputSerializer
+
+    @extend_schema(responses=with_errors({200: OutputSerializer}, 404))
+    def get(self, request: Request, bulk_id: str) -> Response:
+        return Response(_bulk_output(_bulk_or_404(request, bulk_id)))
+
+
+def _bulk_or_404(request: Request, bulk_id: str) -> BulkJob:
+    return _found(selectors.bulk_for_user(user=request.user, bulk_id=bulk_id))
+
+
+class BulkCancelApi(APIView):
+    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
+    def post(self, request: Request, bulk_id: str) -> Response:
+        outcome = services.bulk_cancel(bulk=_bulk_or_404(request, bulk_id))
+        return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)
+
+
+class BulkRetryFailedApi(APIView):
+    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
+    def post(self, request: Request, bulk_id: str) -> Response:
+        outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
+        return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)

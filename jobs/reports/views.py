@@ -1,0 +1,81 @@
+"""`/analytics/` (charts drawn on the server) and `/api/analytics/` (the same figures as JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs.api.responses import with_errors
+from jobs.models import GenerationJob
+from jobs.reports import analytics, charts
+
+
+class AnalyticsFilterSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=GenerationJob.Mode.values, required=False, allow_blank=True)
+    days = serializers.ChoiceField(choices=analytics.PERIODS, required=False, default=30)
+
+
+def _figures(user: Any, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    filters = AnalyticsFilterSerializer(data={k: v for k, v in data.items() if k in ("mode", "days") and v})
+    if not filters.is_valid():
+        return {}, dict(filters.errors)
+    mode = filters.validated_data.get("mode") or None
+    return analytics.compute(user=user, mode=mode, days=int(filters.validated_data["days"])), {}
+
+
+def _charts(entry: dict[str, Any]) -> dict[str, Any]:
+    labels = [day["day"] for day in entry["days"]]
+    durations = {
+        f"{stage} {which}": [day["stages"][stage][which] for day in entry["days"]]
+        for stage in entry["stages"]
+        for which in ("median", "p90")
+    }
+    return {
+        **entry,
+        "duration_chart": charts.line_chart(f"{entry['mode']}: stage seconds per day", labels, durations),
+        "throughput_chart": charts.bar_chart(
+            f"{entry['mode']}: articles per day",
+            labels,
+            {
+                "completed": [d["completed"] for d in entry["days"]],
+                "failed": [d["failed"] for d in entry["days"]],
+            },
+        ),
+    }
+
+
+@login_required
+def analytics_page(request: HttpRequest) -> HttpResponse:
+    figures, errors = _figures(request.user, request.GET)
+    context = {
+        "figures": figures,
+        "modes": [_charts(entry) for entry in figures.get("modes", [])],
+        "errors": errors,
+        "mode_choices": GenerationJob.Mode.choices,
+        "periods": analytics.PERIODS,
+        "values": {"mode": request.GET.get("mode", ""), "days": request.GET.get("days", "30")},
+    }
+    return render(request, "jobs/analytics.html", context, status=400 if errors else 200)
+
+
+class AnalyticsApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("mode", str, enum=GenerationJob.Mode.values),
+            OpenApiParameter("days", int, enum=list(analytics.PERIODS)),
+        ],
+        responses=with_errors({200: dict}, 400),
+    )
+    def get(self, request: Request) -> Response:
+        figures, errors = _figures(request.user, request.query_params)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return Response(figures)
