@@ -12,7 +12,7 @@ from jobs.ops.metrics import JobsByStatus
 
 pytestmark = pytest.mark.django_db
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "ops"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "ops"
 SUFFIXES = re.compile(r"_(total|bucket|count|sum|created)$")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, run_pipeline
 from tests.factories import JobFactory
-from tests.jobs.test_worker import log, stage_sequence, stored
+from tests.jobs.runtime.test_worker import log, stage_sequence, stored
 from tests.stack import run_burst
 
 pytest.importorskip("llama_cpp", reason="the `local` extra is not installed")

@@ -238,7 +238,7 @@ def test_a_worker_sends_a_signed_job_completed_within_a_second(api, allow_privat
 
 
 def test_the_readme_verification_accepts_our_signature_and_refuses_tampering_and_replays():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in block)
     assert len(code.strip().splitlines()) <= 10
     namespace: dict = {}

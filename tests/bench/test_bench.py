@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ["1. Many viewers", "2. Many jobs", "3. Opening", "4. Capacity", "5. Throughput", "6. The queue",
             "7. Choices", "8. Scale-out"]  # fmt: skip
 PLOTS = ["latency_cdf.png", "rss_vs_connections.png", "jobs_per_minute.png"]
