@@ -186,7 +186,7 @@ def mongodb_command(port: int, data_dir: Path, module: str = "contentgen.secantu
         "WARNING",
         # Every commit reaches the disk before it is acknowledged, a transaction's too: without it a
         # killed server lost its last acknowledged writes, and SecantusDB's commitTransaction
-        # ignores the client's `j: true` (tests/jobs/test_outages.py).
+        # ignores the client's `j: true` (tests/jobs/runtime/test_outages.py).
         "--sync-on-commit",
     ]
 

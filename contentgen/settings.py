@@ -83,7 +83,7 @@ MONGODB_TIMEOUTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, 
 # (`w: 1`, no `j`) a server killed with SIGKILL loses the writes of its last few milliseconds although it
 # acknowledged them: measured on the embedded SecantusDB, 8-15 of 1,275 acknowledged inserts were gone
 # after a restart, and an event log that loses an event already pushed to its viewers gives its seq to
-# a different event later, which those viewers then never see (tests/jobs/test_outages.py). A URI that
+# a different event later, which those viewers then never see (tests/jobs/runtime/test_outages.py). A URI that
 # names its own write concern (`w=` or `journal=`) keeps it.
 MONGODB_WRITE_CONCERN = {"journal": True}
 

@@ -11,7 +11,6 @@ about 2,100 `insert_one`/s against 5,800 events/s in batches of 10 and 7,100/s i
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contentgen import mongo
+from contentgen.clock import now
 
 COLLECTION = "progress_events"
 # The unique (job_id, seq) index. Reads name no hint: SecantusDB answers a hinted find by walking the
@@ -34,18 +34,6 @@ DUPLICATE_KEY = 11000
 
 def collection() -> Collection[dict[str, Any]]:
     return mongo.collection(COLLECTION)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def isoformat(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def last_seq(stream_id: ObjectId) -> int:

@@ -1,71 +1,98 @@
-"""A batch's own event stream: X of Y done, the combined percentage and each article in flight."""
+"""A batch's counters and its events: members move between counters inside the transaction that moves
+them, and the batch sends `complete` exactly once when its last member ends."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from jobs.core.eta import estimate_bulk_completion
-from jobs.core.events import job_summary
-from jobs.core.groups import bulk_group, user_group
+from django.db.models import F
+from django.utils import timezone
+
+from contentgen import mongo
+from jobs.core import events, forecast, signals, store
 from jobs.models import BulkJob, GenerationJob
-from progress.events import isoformat, now
-from progress.publish import publish
 
 CURRENT_LIMIT = 50
 
 
 def bulk_snapshot(bulk: BulkJob) -> dict[str, Any]:
+    """The batch's event body as it stands: its counters, the members in flight (up to CURRENT_LIMIT) and
+    its estimated completion."""
     in_flight = list(
         GenerationJob.objects.filter(bulk_job=bulk, status=GenerationJob.Status.PROCESSING).order_by(
             "created_at"
         )[:CURRENT_LIMIT]
     )
-    fraction = sum(job.progress.percentage for job in in_flight) / 100.0
-    percentage = 100.0 if bulk.total == 0 else min(100.0, (bulk.finished + fraction) * 100.0 / bulk.total)
+    eta = None
     if bulk.finished < bulk.total:
-        percentage = min(percentage, 99.9)
-    eta = bulk_eta(bulk, in_flight)
-    return {
-        "bulk_job_id": str(bulk.pk),
-        "total": bulk.total,
-        "counts": bulk.counts,
-        "finished": bulk.finished,
-        "percentage": round(percentage, 1),
-        "estimated_completion": isoformat(eta),
-        "current": [
-            {"job_id": str(job.pk), "stage": job.progress.stage, "percentage": job.progress.percentage}
-            for job in in_flight
-        ],
-        "timestamp": isoformat(now()),
-    }
+        eta = forecast.estimate_bulk_completion(bulk=bulk, in_flight=in_flight)
+    return events.bulk_body(bulk, in_flight=in_flight, eta=eta)
 
 
-def bulk_eta(bulk: BulkJob, in_flight: list[GenerationJob]) -> Any:
+def bulk_emit(*, bulk: BulkJob, trigger: Any = None, complete: bool = False, after: int | None = None) -> int:
+    body = bulk_snapshot(bulk)
+    return events.bulk_emit(bulk=bulk, body=body, trigger=trigger, complete=complete, after=after)
+
+
+def member_moved(job: GenerationJob, source: str | None, target: str | None) -> None:
+    """Move a member between its batch's counters; called inside the transaction that moves the job."""
+    if not job.bulk_job_id:
+        return
+    deltas: dict[str, int] = {}
+    if source:
+        deltas[source] = deltas.get(source, 0) - 1
+    if target:
+        deltas[target] = deltas.get(target, 0) + 1
+    bulk_shift(bulk_id=job.bulk_job_id, deltas=deltas, trigger=job)
+
+
+def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob | None = None) -> BulkJob:
+    """Move a batch's counters by `deltas` (status -> +/-n) in one F() update, then publish its event.
+
+    Called inside the transaction that moves the members, so two members ending at once are serialised
+    by the server and exactly one of them sends the batch's `complete` (see bulk_settle).
+    """
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    for status, delta in deltas.items():
+        if delta:
+            changes[f"count_{status}"] = F(f"count_{status}") + delta
+    mongo.atomic(lambda: BulkJob.objects.filter(pk=bulk_id).update(**changes))
+    bulk = BulkJob.objects.get(pk=bulk_id)
+    finishing = bulk_settle(bulk=bulk)
+    bulk_emit(bulk=bulk, complete=finishing, trigger=trigger)
+    if finishing:
+        signals.emit(signals.bulk_finished, bulk=bulk)
+    return bulk
+
+
+def bulk_settle(*, bulk: BulkJob) -> bool:
+    """Make `completed_at` agree with the counts. True when this call finished the batch (send `complete`).
+
+    A retry inside a finished batch reopens it: `completed_at` is cleared, and the batch sends a
+    new `complete` when it ends again.
+    """
     if bulk.finished >= bulk.total:
-        return None
-    return estimate_bulk_completion(bulk=bulk, in_flight=in_flight)
+        stamp = timezone.now()
+        won = mongo.atomic(
+            lambda: BulkJob.objects.filter(pk=bulk.pk, completed_at=None).update(completed_at=stamp)
+        )
+        if won == 1:
+            bulk.completed_at = stamp
+        return won == 1
+    if bulk.completed_at is not None:
+        mongo.atomic(
+            lambda: BulkJob.objects.filter(pk=bulk.pk).exclude(completed_at=None).update(completed_at=None)
+        )
+        bulk.completed_at = None
+    return False
 
 
-def bulk_emit(
-    *,
-    bulk: BulkJob,
-    complete: bool = False,
-    after: int | None = None,
-    trigger: Any = None,
-    progress: bool = True,
-) -> int:
-    """A batch progress event, and its `complete` once (the caller won the batch's completed_at);
-    `progress=False` sends the `complete` alone."""
-    data = bulk_snapshot(bulk)
-    if trigger is not None:
-        data["job"] = job_summary(trigger)
-    if complete:
-        data["percentage"] = 100.0
-        data["status"] = "completed"
-    groups = [bulk_group(bulk.pk), user_group(bulk.user_id)]
-    seq = after
-    if progress:
-        seq = publish(stream_id=bulk.pk, scope="bulk", type="progress", data=data, groups=groups, after=after)
-    if complete:
-        seq = publish(stream_id=bulk.pk, scope="bulk", type="complete", data=data, groups=groups, after=seq)
-    return int(seq or 0)
+def member_stage_changed(*, job: GenerationJob) -> None:
+    """A batch event for a member's stage change, so each article's stage shows live on the batch page.
+
+    crewAI delivers pipeline events from its own threads, so a stage change can arrive after the job was
+    cancelled and the batch completed: such a late one is dropped, as no batch event may follow `complete`.
+    """
+    bulk = BulkJob.objects.get(pk=job.bulk_job_id)
+    if bulk.completed_at is None and store.status_of(job.pk) == GenerationJob.Status.PROCESSING:
+        bulk_emit(bulk=bulk, trigger=job)

@@ -32,10 +32,11 @@ from typing import Any
 
 import redis
 from bson import ObjectId
-from pymongo.collection import Collection
 
 from contentgen import mongo
-from jobs.core.workers import client as redis_client
+from contentgen.redisconn import client as redis_client
+from jobs.core import store
+from jobs.core.store import PROCESSING, QUEUED, aware, bson_time
 from jobs.models import GenerationJob
 
 CANDIDATES = 8
@@ -49,19 +50,9 @@ FIRST_WIDTH = dt.timedelta(seconds=1)
 # a second passed datetime's range, and every later claim of the process raised OverflowError.
 MAX_WIDTH = dt.timedelta(days=366)
 LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
-QUEUED = GenerationJob.Status.QUEUED.value
-PROCESSING = GenerationJob.Status.PROCESSING.value
 
 
 FLOOR_KEY = "contentgen:queue:floor"
-
-
-def collection() -> Collection[dict[str, Any]]:
-    return mongo.collection(GenerationJob._meta.db_table)
-
-
-def aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _wider(span: dt.timedelta) -> dt.timedelta:
@@ -92,7 +83,7 @@ def _windows(
 def _read(filter: dict[str, Any], projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Queued jobs' documents, oldest first; whole by default: the claim builds its job from the one it
     wins, without a read more."""
-    return sorted(collection().find(filter, projection), key=lambda doc: (doc["queued_at"], doc["_id"]))
+    return sorted(store.jobs().find(filter, projection), key=lambda doc: (doc["queued_at"], doc["_id"]))
 
 
 class QueueWindow:
@@ -257,16 +248,11 @@ def queued_before(when: dt.datetime, fields: list[str]) -> list[dict[str, Any]]:
     return _read({"status": QUEUED, "queued_at": {"$lt": when}}, dict.fromkeys([*fields, "queued_at"], 1))
 
 
-def running(fields: list[str]) -> list[dict[str, Any]]:
-    """The processing jobs, with only `fields`: the status prefix of the queue indexes. There are at most
-    as many as the workers have slots."""
-    return list(collection().find({"status": PROCESSING}, dict.fromkeys(fields, 1)))
-
-
 def expired_leases(now: dt.datetime, *, keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
     """Processing jobs whose lease ran out and that `keep` keeps, oldest lease first: the processing jobs
-    (see `running`), filtered by the server. Each as {_id, lease_owner, lease_expires_at, bulk_job_id}."""
-    docs = collection().find(
+    (jobs.core.store.running), filtered by the server. Each as {_id, lease_owner, lease_expires_at,
+    bulk_job_id}."""
+    docs = store.jobs().find(
         {"status": PROCESSING, "lease_expires_at": {"$lt": now}},
         {"lease_owner": 1, "lease_expires_at": 1, "bulk_job_id": 1},
     )
@@ -278,7 +264,7 @@ def expired_leases(now: dt.datetime, *, keep: Callable[[dict[str, Any]], bool]) 
 
 def take_over(*, pk: ObjectId, worker_id: str, now: dt.datetime, lease_until: dt.datetime) -> bool:
     """Lease an expired job to `worker_id` (an attempt more). Inside a transaction, joins it."""
-    result = collection().update_one(
+    result = store.jobs().update_one(
         {"_id": pk, "status": PROCESSING, "lease_expires_at": {"$lt": now}},
         {"$set": {"lease_owner": worker_id, "lease_expires_at": lease_until, "updated_at": now},
          "$inc": {"attempts": 1}},
@@ -296,7 +282,7 @@ def take_queued(
 
     In a transaction it reads the job, and updates it by `_id` alone if it is still queued. A write by
     anyone else to the job between that read and this update aborts the transaction with a write
-    conflict (MongoDB's snapshot isolation; tests/jobs/test_claiming.py checks that SecantusDB does the
+    conflict (MongoDB's snapshot isolation; tests/jobs/core/test_claiming.py checks that SecantusDB does the
     same), so two claimers never both win. On SecantusDB that costs less than one conditional update,
     whose filter of more than one field first walks the server's index catalogue. (Reading the window
     inside the transaction as well costs more: the transaction's reads and its commit grow with what it
@@ -306,25 +292,19 @@ def take_queued(
     `updated_at` that was read: every move of a job stamps it, so the update fails if the job moved at
     all since (claimed, run and put back in the queue), and the document in hand is never stale. (A
     queued job's refreshed estimates leave it alone, and the worker's first progress replaces them.)"""
-    changes = {"status": PROCESSING, "lease_owner": worker_id, "lease_expires_at": _bson_time(lease_until),
-               "updated_at": _bson_time(now)}  # fmt: skip
+    changes = {"status": PROCESSING, "lease_owner": worker_id, "lease_expires_at": bson_time(lease_until),
+               "updated_at": bson_time(now)}  # fmt: skip
     update = {"$set": changes, "$inc": {"attempts": 1}}
-    jobs = collection()
+    collection = store.jobs()
     session = mongo.session()
     if session is not None:
-        current = jobs.find_one({"_id": doc["_id"]}, session=session)
+        current = collection.find_one({"_id": doc["_id"]}, session=session)
         if current is None or current.get("status") != QUEUED:
             return None
-        jobs.update_one({"_id": doc["_id"]}, update, session=session)
+        collection.update_one({"_id": doc["_id"]}, update, session=session)
         doc = current
     else:
         filter = {"_id": doc["_id"], "status": QUEUED, "updated_at": doc.get("updated_at")}
-        if jobs.update_one(filter, update).modified_count != 1:
+        if collection.update_one(filter, update).modified_count != 1:
             return None
     return {**doc, **changes, "attempts": doc.get("attempts", 0) + 1}
-
-
-def _bson_time(value: dt.datetime) -> dt.datetime:
-    """As a read returns it: naive UTC, to the millisecond."""
-    value = value.astimezone(dt.UTC) if value.tzinfo else value
-    return value.replace(tzinfo=None, microsecond=value.microsecond // 1000 * 1000)

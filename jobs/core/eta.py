@@ -14,7 +14,6 @@ trends and spin 1-2 min). A mode never seen borrows the history of the others, s
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -22,8 +21,6 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs.core.claiming import aware, queued_before, running
-from jobs.core.workers import live_worker_slots
 from jobs.models import GenerationJob
 from jobs.pipeline import local_model, pace
 from jobs.pipeline.stages import STAGE_ORDER, stages_for
@@ -313,106 +310,3 @@ class JobEta:
         return self.smoother.update(
             stage=stage, at=at, eta=at + left * seconds, low=at + low * seconds, high=at + high * seconds
         )
-
-
-# The queue: when does a queued job start? ------------------------------------------------------
-
-
-def forecast_lanes(
-    *, lanes: Sequence[float], ahead: Sequence[float], own: Sequence[float]
-) -> list[tuple[float, float]]:
-    """Start and end offsets (seconds from now) for `own` jobs queued after `ahead` jobs.
-
-    `lanes` holds, per worker slot, the seconds until it is free (0 for an idle slot). Each job goes
-    to the slot that frees first, like the workers' claims do.
-    """
-    heap = list(lanes) or [0.0]
-    heapq.heapify(heap)
-    for seconds in ahead:
-        heapq.heappush(heap, heapq.heappop(heap) + seconds)
-    out = []
-    for seconds in own:
-        start = heapq.heappop(heap)
-        out.append((start, start + seconds))
-        heapq.heappush(heap, start + seconds)
-    return out
-
-
-def worker_slots() -> int:
-    """Slots of live workers, from their heartbeats in Redis (0 when no worker runs)."""
-    return live_worker_slots()
-
-
-@dataclass(frozen=True)
-class _Queued:
-    """What a forecast needs of a job ahead in the queue."""
-
-    mode: str
-    word_count: int
-
-
-def queue_forecast(jobs: Sequence[Any]) -> list[tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]]:
-    """(estimated_start, completion, low, high) for each of the newly queued `jobs` (not yet saved), in
-    order; [] while no worker runs."""
-    slots = worker_slots()
-    if not jobs or slots <= 0:
-        return []
-    now = dt.datetime.now(dt.UTC)
-    first = min(job.queued_at for job in jobs)
-    ahead_jobs = [
-        _Queued(doc["mode"], doc["word_count"]) for doc in queued_before(first, ["mode", "word_count"])[:2000]
-    ]
-    in_flight = [
-        max(0.0, (aware(ends) - now).total_seconds())
-        for doc in running(["progress.estimated_completion"])[:1000]
-        if (ends := (doc.get("progress") or {}).get("estimated_completion"))
-    ]
-    lanes = sorted(in_flight)[:slots] + [0.0] * max(0, slots - len(in_flight))
-    estimators = [Estimator.for_job(job) for job in jobs]
-    own = [estimator.total_expected() for estimator in estimators]
-    spans = forecast_lanes(
-        lanes=lanes, ahead=[Estimator.for_job(j).total_expected() for j in ahead_jobs], own=own
-    )
-    out = []
-    for estimator, (start, end) in zip(estimators, spans, strict=True):
-        spread = sum(estimator.stage_expected(s) * estimator.models[s].spread for s in estimator.models)
-        out.append(
-            (
-                now + dt.timedelta(seconds=start),
-                now + dt.timedelta(seconds=end),
-                now + dt.timedelta(seconds=max(start, end - spread)),
-                now + dt.timedelta(seconds=end + spread * 1.5),
-            )
-        )
-    return out
-
-
-# Every batch event (a member's stage change) estimates the batch again. The expected durations of its
-# queued members are kept per batch for BULK_QUEUED_TTL seconds instead of read each time: a 500-job batch
-# read 500 documents per event. A member claimed meanwhile counts as queued for at most that long.
-BULK_QUEUED_TTL = 1.0
-_bulk_queued: Recent[Any, list[float]] = Recent(ttl=BULK_QUEUED_TTL)
-
-
-def _queued_durations(bulk_pk: Any) -> list[float]:
-    """Expected seconds of each queued member of the batch, in no particular order."""
-    queued = GenerationJob.objects.filter(bulk_job_id=bulk_pk, status=GenerationJob.Status.QUEUED)
-    return [Estimator.for_job(job).total_expected() for job in queued.only("mode", "word_count")]
-
-
-def estimate_bulk_completion(*, bulk: Any, in_flight: Sequence[Any]) -> dt.datetime | None:
-    """When the batch's last job ends: in-flight jobs finish, queued ones run on the slots it gets now."""
-    now = dt.datetime.now(dt.UTC)
-    queued = _bulk_queued.get(bulk.pk, lambda: _queued_durations(bulk.pk))
-    if not queued and not in_flight:
-        return None
-    flight_left = [
-        max(0.0, (job.progress.estimated_completion - now).total_seconds())
-        for job in in_flight
-        if job.progress.estimated_completion
-    ]
-    parallelism = max(1, len(in_flight), min(worker_slots(), len(queued) + len(in_flight)))
-    lanes = sorted(flight_left)[:parallelism] + [0.0] * max(0, parallelism - len(flight_left))
-    spans = forecast_lanes(lanes=lanes, ahead=[], own=queued)
-    last = max([end for _, end in spans] + lanes)
-    return now + dt.timedelta(seconds=last)

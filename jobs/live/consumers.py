@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from contentgen.metrics import STREAMS_OPEN
-from jobs.core.groups import job_group
+from jobs.core.events import job_group
 from jobs.live.routes import owned
 from jobs.models import GenerationJob
 from progress import stream_limits

@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from bson import ObjectId
 
 from contentgen import mongo
-from jobs.core.groups import bulk_group, job_group, user_group
+from jobs.core.events import bulk_group, job_group, user_group
 from jobs.core.selectors import parse_id
 from jobs.live.views import html_frames
 from jobs.models import BulkJob, GenerationJob

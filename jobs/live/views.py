@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from jobs.core import selectors
-from jobs.core.groups import bulk_group, job_group, user_group
+from jobs.core.events import bulk_group, job_group, user_group
 from jobs.web.pages import live_fragments
 from progress.sse import (
     PING_FRAME,

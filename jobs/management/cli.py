@@ -22,7 +22,7 @@ from rich.text import Text
 
 from contentgen.errors import ApplicationError
 from jobs.core import selectors, services
-from jobs.core.groups import bulk_group, job_group
+from jobs.core.events import bulk_group, job_group
 from jobs.core.validation import parse_batch, parse_job
 from jobs.models import BulkJob, GenerationJob
 from jobs.web.forms import batch_errors, batch_payload, field_errors, job_payload

@@ -22,7 +22,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from jobs.core import heartbeat
+from jobs.core import events, workers
 from jobs.models import GenerationJob
 from progress.sse import request_user, serve_live, sse_frame
 from progress.streams import Item, follow_group
@@ -48,13 +48,11 @@ def _job_row(job: GenerationJob) -> dict[str, Any]:
 def snapshot() -> dict[str, Any]:
     now = time.time()
     stamp = timezone.now()
-    beats = heartbeat.beats()
+    beats = workers.beats()
     held: dict[str, list[dict[str, Any]]] = {}
     for job in GenerationJob.objects.filter(status=GenerationJob.Status.PROCESSING).order_by("updated_at"):
         held.setdefault(job.lease_owner or "", []).append(_job_row(job))
-    workers = []
-    for beat in beats:
-        workers.append({**heartbeat.as_dict(beat, now), "held": held.pop(beat.worker_id, [])})
+    rows = [{**workers.as_dict(beat, now), "held": held.pop(beat.worker_id, [])} for beat in beats]
     # Processing jobs whose owner left no heartbeat at all (or it expired): also waiting for a takeover.
     orphans = [job for jobs in held.values() for job in jobs]
     queued = GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
@@ -64,9 +62,9 @@ def snapshot() -> dict[str, Any]:
         status=GenerationJob.Status.COMPLETED, updated_at__gte=recent
     ).count()
     return {
-        "workers": workers,
-        "live_workers": sum(1 for w in workers if not w["lost"]),
-        "lost_workers": sum(1 for w in workers if w["lost"]),
+        "workers": rows,
+        "live_workers": sum(1 for w in rows if not w["lost"]),
+        "lost_workers": sum(1 for w in rows if w["lost"]),
         "orphans": orphans,
         "queue_depth": queued.count(),
         "oldest_queued_seconds": (stamp - oldest).total_seconds() if oldest else None,
@@ -102,7 +100,7 @@ def ops_page(request: HttpRequest) -> HttpResponse:
 async def _panels() -> AsyncIterator[Item]:
     render_panel = sync_to_async(panel_html, thread_sensitive=False)
     yield Item(type="progress", data={"html": await render_panel()})
-    async for _item in follow_group(group=heartbeat.OPS_GROUP, ping_interval=REFRESH_SECONDS):
+    async for _item in follow_group(group=events.OPS_GROUP, ping_interval=REFRESH_SECONDS):
         yield Item(type="progress", data={"html": await render_panel()})
 
 

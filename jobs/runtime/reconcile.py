@@ -19,8 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contentgen import mongo
-from jobs.core.batches import bulk_emit
-from jobs.core.services import bulk_settle, job_emit
+from jobs.core.batches import bulk_emit, bulk_settle
+from jobs.core.events import job_emit
 from jobs.models import BulkJob, GenerationJob
 from progress import events
 

@@ -15,7 +15,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from jobs.core.workers import client
+from contentgen.redisconn import client
 from jobs.models import BulkJob, GenerationJob
 from progress import events
 

@@ -13,7 +13,7 @@ from django.db import close_old_connections
 
 from contentgen import logs, metrics
 from contentgen.resilience import Backoff
-from jobs.core import heartbeat
+from jobs.core import workers
 from jobs.runtime import reconcile
 from jobs.webhooks.delivery import DeliveryLoop
 
@@ -29,11 +29,11 @@ class Sidecars:
         self.metrics_port = metrics_port
         self.metrics_address = metrics_address
         self.deliveries = DeliveryLoop(owner=worker.worker_id)
-        self.record = heartbeat.new_beat(
+        self.record = workers.new_beat(
             worker_id=worker.worker_id, concurrency=worker.concurrency, lease_seconds=worker.lease_seconds
         )
         self.done = threading.Event()
-        self.beats = threading.Thread(target=self._beat, name="ops-heartbeat", daemon=True)
+        self.beats = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self.reconciling = threading.Thread(target=self._reconcile, name="reconciler", daemon=True)
         self._stop_metrics: Callable[[], None] | None = None
 
@@ -54,7 +54,7 @@ class Sidecars:
         interval = max(0.5, self.worker.lease_seconds / 3.0)
         while True:
             try:
-                heartbeat.beat(self.record, jobs=self._held())
+                workers.beat(self.record, jobs=self._held(), stopping=self.worker.stopping.is_set())
             except Exception:
                 logger.exception("heartbeat failed")
             if self.done.wait(interval):
@@ -83,6 +83,6 @@ class Sidecars:
         self.deliveries.stop()
         self.beats.join(5)
         self.reconciling.join(10)  # a burst worker still finishes the pass it began at start
-        heartbeat.forget(self.worker.worker_id)
+        workers.forget(self.worker.worker_id)
         if self._stop_metrics is not None:
             self._stop_metrics()

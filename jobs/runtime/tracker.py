@@ -17,13 +17,15 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 
+from contentgen.clock import now
 from contentgen.resilience import retry
 from jobs.core import eta
 from jobs.core import events as payloads
-from jobs.core.services import LeaseLost, bulk_member_changed, job_emit, job_finish, job_snapshot_write
+from jobs.core.batches import member_stage_changed
+from jobs.core.events import job_emit
+from jobs.core.leases import LeaseLost, job_finish, job_snapshot_write
 from jobs.models import GenerationJob, JobError, Result, Stage
 from jobs.pipeline import stages
-from progress.events import now
 
 T = TypeVar("T")
 
@@ -72,7 +74,7 @@ class ProgressTracker:
         self._dirty_event = self._dirty_snapshot = True
         self._flush(force=stage_changed or p.stage_progress >= 100)
         if stage_changed and self.job.bulk_job_id:
-            self._store("batch event", lambda: bulk_member_changed(job=self.job))
+            self._store("batch event", lambda: member_stage_changed(job=self.job))
 
     def complete(self, result: dict[str, Any]) -> None:
         p = self.job.progress

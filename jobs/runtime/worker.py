@@ -25,201 +25,20 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from contentgen.resilience import Backoff, Unavailable, is_transient, retry
-from jobs.core import services
+from contentgen.redisconn import client
+from contentgen.resilience import Backoff, is_transient
+from jobs.core import leases, workers
 from jobs.core.logs import job_log_context
-from jobs.core.services import LeaseLost
-from jobs.core.workers import QUEUE_CHANNEL, client, worker_gone, worker_heartbeat
 from jobs.models import GenerationJob
-from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
 from jobs.runtime import retention
+from jobs.runtime.attempt import RunningJob, execute
 from jobs.runtime.sidecars import Sidecars
-from jobs.runtime.tracker import ProgressTracker
-from progress import events
 from progress.layer import sender
 
 logger = logging.getLogger("contentgen.worker")
 
 IDLE_MIN, IDLE_MAX = 0.5, 5.0
 STOP_CHECK_SECONDS = 0.2
-
-
-class RunningJob:
-    def __init__(self, job: GenerationJob) -> None:
-        self.job = job
-        self.handback = threading.Event()
-        self.cancel = threading.Event()
-        self.lost = threading.Event()
-        self.timed_out = threading.Event()
-        self.deadline = time.monotonic() + remaining_seconds(job)
-
-    def should_stop(self) -> bool:
-        if time.monotonic() >= self.deadline:
-            self.timed_out.set()
-        return self.handback.is_set() or self.cancel.is_set() or self.lost.is_set() or self.timed_out.is_set()
-
-
-def remaining_seconds(job: GenerationJob) -> float:
-    """CONTENTGEN_JOB_TIMEOUT_SECONDS counts from the job's first start, across attempts."""
-    limit = float(settings.CONTENTGEN_JOB_TIMEOUT_SECONDS)
-    started = job.progress.started_at
-    if started is None:
-        return limit
-    return limit - (events.now() - started).total_seconds()
-
-
-def attempts_exhausted_message(attempts: int, max_attempts: int) -> str:
-    return (
-        f"Attempts exhausted: this job was started {attempts} times and every attempt before was cut short "
-        f"(a worker died, was stopped, or lost its lease); CONTENTGEN_MAX_ATTEMPTS is {max_attempts}. "
-        "Check the workers' logs and memory, then retry the job."
-    )
-
-
-def timeout_message(stage: str) -> str:
-    limit = float(settings.CONTENTGEN_JOB_TIMEOUT_SECONDS)
-    return (
-        f"Timed out: the job ran longer than {limit:.0f} s (CONTENTGEN_JOB_TIMEOUT_SECONDS) and was stopped "
-        f"in the {stages.stage_label(stage)} stage. Retry it, or raise the limit for long articles."
-    )
-
-
-def hand_back_unreachable(job: GenerationJob, *, worker_id: str, running: RunningJob) -> None:
-    """The store stayed away past the write budget: hand the job back without charging the attempt.
-
-    Retried until the store answers (the slot has nothing better to do meanwhile) or the worker stops;
-    if another worker took the job over in between, the release finds nothing to do.
-    """
-    try:
-        released = retry(
-            lambda: services.job_release(
-                job=job,
-                worker_id=worker_id,
-                message="The database was unreachable; back in the queue",
-                refund=True,
-            ),
-            budget=24 * 3600.0,
-            what=f"job {job.pk}: hand-back",
-            stop=running.handback,
-        )
-    except Unavailable:
-        logger.warning(
-            "job %s: could not hand back; its lease will expire and another worker takes it", job.pk
-        )
-        return
-    logger.warning("job %s: %s", job.pk, "handed back, attempt not charged" if released else "no longer ours")
-
-
-def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: RunningJob) -> None:
-    """One attempt at one job, in the calling thread (the only thread that touches the ORM for it)."""
-    max_attempts = int(settings.CONTENTGEN_MAX_ATTEMPTS)
-    stage = job.progress.stage if job.progress.stage in stages.STAGE_ORDER else stages.RESEARCH
-    try:
-        last_seq = retry(
-            lambda: events.last_seq(job.pk),
-            budget=float(settings.CONTENTGEN_WRITE_RETRY_SECONDS),
-            what=f"job {job.pk}: start",
-            stop=running.handback,
-        )
-    except Unavailable:
-        hand_back_unreachable(job, worker_id=worker_id, running=running)
-        return
-    tracker = ProgressTracker(job, worker_id=worker_id, last_seq=last_seq, stop=running.handback)
-    try:
-        if job.attempts > max_attempts:
-            tracker.fail(attempts_exhausted_message(job.attempts, max_attempts), stage)
-            return
-        if running.should_stop() and running.timed_out.is_set():
-            tracker.fail(timeout_message(stage), stage)
-            return
-        if taken_over:
-            tracker.announce(f"Worker lost, retrying (attempt {job.attempts} of {max_attempts})")
-        elif job.attempts > 1:
-            tracker.announce(f"Resuming (attempt {job.attempts} of {max_attempts})")
-        else:
-            tracker.announce("Starting generation")
-
-        def on_event(event: PipelineEvent) -> None:
-            nonlocal stage
-            stage = event.stage
-            if event.kind == "stage_started":
-                tracker.stage_started(event.stage, event.message)
-            elif event.kind == "stage_completed":
-                tracker.stage_completed(event.stage, event.output, event.message)
-            else:
-                tracker.stage_progress(event.stage, event.stage_progress, event.message, event.draft_append)
-
-        job_input = JobInput(
-            mode=job.mode,
-            topic=job.topic,
-            keywords=list(job.keywords or []),
-            source_text=job.source_text,
-            word_count=job.word_count,
-            tone=job.tone,
-        )
-        result = run_pipeline(
-            job_input,
-            completed=dict(job.stage_outputs or {}),
-            on_event=on_event,
-            should_cancel=running.should_stop,
-            llm_name=settings.CONTENTGEN_LLM,
-            stall_seconds=float(settings.CONTENTGEN_LLM_STALL_SECONDS),
-        )
-        tracker.complete(
-            {
-                "content": result.content,
-                "meta_title": result.meta_title,
-                "meta_description": result.meta_description,
-                "word_count": result.word_count,
-                "seo_score": result.seo_score,
-                "readability_score": result.readability_score,
-            }
-        )
-        return
-    except PipelineCancelled:
-        pass
-    except StageFailed as exc:
-        _settle(tracker.fail, exc.message, exc.stage, job=job, worker_id=worker_id, running=running)
-        return
-    except LeaseLost:
-        logger.warning("job %s: lease lost, another worker has it now", job.pk)
-        return
-    except Unavailable:
-        hand_back_unreachable(job, worker_id=worker_id, running=running)
-        return
-    except Exception as exc:
-        if is_transient(exc):
-            logger.warning(
-                "job %s: store fault outside the write retry (%s); handing back", job.pk, exc, exc_info=True
-            )
-            hand_back_unreachable(job, worker_id=worker_id, running=running)
-            return
-        logger.exception("job %s failed unexpectedly", job.pk)
-        message = f"Unexpected error in the {stages.stage_label(stage)} stage: {exc}. Retry the job."
-        _settle(tracker.fail, message, stage, job=job, worker_id=worker_id, running=running)
-        return
-    # The pipeline stopped on request: say why, in this order of precedence.
-    if running.lost.is_set():
-        logger.warning("job %s: lease lost, another worker has it now", job.pk)
-    elif running.cancel.is_set():
-        _settle(tracker.cancelled, job=job, worker_id=worker_id, running=running)
-    elif running.timed_out.is_set():
-        _settle(tracker.fail, timeout_message(stage), stage, job=job, worker_id=worker_id, running=running)
-    else:
-        try:
-            services.job_release(job=job, worker_id=worker_id, message="Worker stopped; back in the queue")
-        except Exception as exc:  # the lease expires and another worker takes the job over
-            logger.warning("job %s: hand-back on shutdown failed: %s", job.pk, exc)
-
-
-def _settle(end: Any, *args: str, job: GenerationJob, worker_id: str, running: RunningJob) -> None:
-    """Store a terminal state; a store outage hands the job back instead, a lost lease drops it."""
-    try:
-        end(*args)
-    except LeaseLost:
-        logger.warning("job %s: lease lost, another worker has it now", job.pk)
-    except Unavailable:
-        hand_back_unreachable(job, worker_id=worker_id, running=running)
 
 
 class Worker:
@@ -332,7 +151,6 @@ class Worker:
             self.pool.shutdown(wait=True)
             self.finished.set()
             sidecars.stop()
-            worker_gone(worker_id=self.worker_id)
             if self._pubsub is not None:
                 with contextlib.suppress(redis.RedisError):
                     self._pubsub.close()
@@ -359,12 +177,12 @@ class Worker:
         burst worker drains dead workers' jobs too, so it waits for its lease watch then: the watch skips
         a job that a transaction holds, and a worker killed inside one leaves it open until the server
         reaps it (within its transaction lifetime)."""
-        expiry = services.next_lease_expiry(worker_id=self.worker_id)
+        expiry = leases.next_lease_expiry(worker_id=self.worker_id)
         return expiry is not None and expiry <= timezone.now()
 
     def _claim_one(self) -> bool:
         # No takeovers here: the lease watch puts dead workers' jobs back in the queue (see _watch_abandoned).
-        claimed = services.job_claim(worker_id=self.worker_id, take_over=False)
+        claimed = leases.job_claim(worker_id=self.worker_id, take_over=False)
         if claimed is None:
             return False
         job, taken_over = claimed
@@ -395,14 +213,14 @@ class Worker:
     def _subscribe(self) -> None:
         try:
             self._pubsub = client().pubsub(ignore_subscribe_messages=True)
-            self._pubsub.subscribe(QUEUE_CHANNEL, services.CANCEL_CHANNEL)
+            self._pubsub.subscribe(workers.QUEUE_CHANNEL, workers.CANCEL_CHANNEL)
         except redis.RedisError as exc:
             logger.warning("no queue notifications (%s); polling with backoff instead", exc)
             self._pubsub = None
 
     def _wake(self) -> None:
         with contextlib.suppress(redis.RedisError):
-            client().publish(QUEUE_CHANNEL, b"slot")
+            client().publish(workers.QUEUE_CHANNEL, b"slot")
 
     def _wait_for_work(self, timeout: float) -> None:
         """Until a notification, `timeout`, or a stop. The wait for a notification is cut in slices of
@@ -419,7 +237,7 @@ class Worker:
                 self._pubsub = None
                 continue
             if message:
-                if message.get("channel") == services.CANCEL_CHANNEL.encode():
+                if message.get("channel") == workers.CANCEL_CHANNEL.encode():
                     self._cancel(message.get("data", b"").decode())
                 return
 
@@ -443,8 +261,8 @@ class Worker:
             try:
                 with self.lock:
                     running = set(self.running)
-                services.job_requeue_abandoned(worker_id=self.worker_id, running=running)
-                expiry = services.next_lease_expiry(worker_id=self.worker_id)
+                leases.job_requeue_abandoned(worker_id=self.worker_id, running=running)
+                expiry = leases.next_lease_expiry(worker_id=self.worker_id)
                 if expiry is not None:
                     # A lease that ran out and is still held (its owner alive but cut off from MongoDB, or
                     # every claimer just skipped it as contended) is tried again after a jittered pause:
@@ -464,14 +282,8 @@ class Worker:
             self.finished.wait(wait)
 
     def _heartbeat(self) -> None:
-        ttl = self.lease_seconds
         renewal_failing = False
-        worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
         while not self.finished.wait(self.lease_seconds / 3.0):
-            if not self.stopping.is_set():
-                worker_heartbeat(worker_id=self.worker_id, slots=self.concurrency, ttl=ttl)
-            else:
-                worker_gone(worker_id=self.worker_id)
             try:
                 retention.maybe_prune()
             except Exception:
@@ -487,8 +299,8 @@ class Worker:
         if not runs:
             return failing
         try:
-            held = services.job_renew_leases(worker_id=self.worker_id, job_ids=list(runs))
-            cancelled = services.job_cancel_requested(job_ids=list(runs))
+            held = leases.job_renew_leases(worker_id=self.worker_id, job_ids=list(runs))
+            cancelled = leases.job_cancel_requested(job_ids=list(runs))
         except Exception as exc:
             if not failing:
                 logger.warning("worker %s: lease renewal failed (%s); retrying", self.worker_id, exc)

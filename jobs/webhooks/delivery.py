@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from django.db import close_old_connections
 
-from jobs.core.workers import client
+from contentgen.redisconn import client
 from jobs.webhook_models import WebhookDelivery
 from jobs.webhooks import services
 

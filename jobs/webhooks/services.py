@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
 from contentgen.errors import ApplicationError
-from jobs.core.workers import client
+from contentgen.redisconn import client
 from jobs.ops.metrics import WEBHOOK_DELIVERIES
 from jobs.webhook_models import TEST_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import network

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from jobs.core import services
+from jobs.core import events as job_events
 from jobs.models import GenerationJob, JobError, Progress
 from progress import events
 from tests.browser.conftest import CHROMIUM, Stack
@@ -55,7 +55,7 @@ def stored_work(live_server_stack: Stack, django_db_blocker: Any) -> list[str]:
                 created_at=stamp,
                 updated_at=stamp,
             )
-            services.job_emit(job=job, type="complete")
+            job_events.job_emit(job=job, type="complete")
             ids.append(str(job.pk))
     return ids
 

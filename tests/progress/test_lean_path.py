@@ -16,6 +16,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS, uvicorn_command
+from jobs.core import events as job_events
 from jobs.core import services
 from jobs.core.validation import parse_job
 from progress import events
@@ -99,7 +100,7 @@ def test_an_id_beyond_the_end_resumes_caught_up_at_the_last_event(server, user, 
 
     def stop(got) -> bool:
         if comments and not emitted:  # caught up and idle: now the job moves on
-            emitted.append(services.job_emit(job=job, after=1))
+            emitted.append(job_events.job_emit(job=job, after=1))
         return len(got) >= 1
 
     got = read_stream(f"{server.url}/api/jobs/{job.pk}/progress", headers={**auth, "Last-Event-ID": "999999"},
@@ -221,7 +222,7 @@ def test_the_lean_path_answers_with_djangos_headers_counts_its_streams_and_passe
             got.append(item)
             if len(got) == 1:
                 assert _metric(server, gauge) == idle + 1
-                services.job_emit(job=job, after=1, extra={"draft": draft})
+                job_events.job_emit(job=job, after=1, extra={"draft": draft})
             else:
                 break
     assert [(e.id, e.event, e.data.get("draft")) for e in got] == [(1, "progress", None), (2, "progress", draft)]

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from contentgen import mongo
-from jobs.core import claiming, services
+from jobs.core import claiming, leases, store
 from jobs.models import GenerationJob, JobError, Progress
 from jobs.ops.metrics import LEASE_TAKEOVERS
 from tests.factories import JobFactory
@@ -71,7 +71,7 @@ def test_a_claimed_job_is_exactly_the_stored_job(user):
         progress=progress, error=JobError(message="earlier", stage="writing"), stage_outputs={"research": "x"}
     )
 
-    claimed, _ = services.job_claim(worker_id="w1", take_over=False)
+    claimed, _ = leases.job_claim(worker_id="w1", take_over=False)
 
     assert claimed.pk == job.pk
     assert claimed.user_id == user.pk and claimed.user.username == user.username
@@ -86,7 +86,7 @@ def test_a_claim_does_not_take_a_job_that_moved_after_its_window_was_read(user):
     fresh_window()
     [doc] = [doc for doc in claiming.window.oldest(timezone.now()) if doc["_id"] == job.pk]
     # Meanwhile another worker claimed it, and it came back to the queue (a retry, a hand-back).
-    claim = services.job_claim(worker_id="other", take_over=False)
+    claim = leases.job_claim(worker_id="other", take_over=False)
     assert claim is not None and claim[0].pk == job.pk
     GenerationJob.objects.filter(pk=job.pk).update(
         status="queued", lease_owner=None, lease_expires_at=None, updated_at=timezone.now()
@@ -102,14 +102,14 @@ def test_a_claim_does_not_take_a_job_that_moved_after_its_window_was_read(user):
 
 def test_a_workers_claim_leaves_expired_leases_to_its_lease_watch(user):
     job = JobFactory(user=user)
-    services.job_claim(worker_id="dead")
+    leases.job_claim(worker_id="dead")
     GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
 
-    assert services.job_claim(worker_id="w2", take_over=False) is None
+    assert leases.job_claim(worker_id="w2", take_over=False) is None
     takeovers = LEASE_TAKEOVERS.labels(job.mode)._value.get()
-    assert services.job_requeue_abandoned(worker_id="w2") == 1
+    assert leases.job_requeue_abandoned(worker_id="w2") == 1
     assert LEASE_TAKEOVERS.labels(job.mode)._value.get() == takeovers + 1
-    claimed, taken_over = services.job_claim(worker_id="w2", take_over=False)
+    claimed, taken_over = leases.job_claim(worker_id="w2", take_over=False)
     assert (claimed.pk, taken_over, claimed.attempts) == (job.pk, False, 2)
 
 
@@ -119,7 +119,7 @@ def test_a_claim_that_meets_a_write_to_its_pick_aborts_and_takes_another_job(use
     isolation has it. Without that conflict the update would take the other claimer's job."""
     first, second = queue(user, 2)
     fresh_window()
-    real = claiming.collection
+    real = store.jobs
     raced: list = []
 
     class Racing:
@@ -141,8 +141,8 @@ def test_a_claim_that_meets_a_write_to_its_pick_aborts_and_takes_another_job(use
         def __getattr__(self, name):
             return getattr(self.jobs, name)
 
-    monkeypatch.setattr(claiming, "collection", Racing)
-    claimed = services.job_claim(worker_id="w1", take_over=False)
+    monkeypatch.setattr(store, "jobs", Racing)
+    claimed = leases.job_claim(worker_id="w1", take_over=False)
 
     [lost] = raced
     assert claimed is not None
@@ -168,29 +168,29 @@ def counting_window_reads(monkeypatch) -> list[int]:
 def test_the_next_claim_takes_a_spare_candidate_without_reading_the_window(user, monkeypatch):
     jobs = queue(user, 3)
     fresh_window()
-    first, _ = services.job_claim(worker_id="w1", take_over=False)
+    first, _ = leases.job_claim(worker_id="w1", take_over=False)
     spares = [job.pk for job in jobs if job.pk != first.pk]
     # Another process's claimer takes one of them meanwhile: this claim must skip it, not take it again.
-    claiming.collection().update_one({"_id": spares[0]}, {"$set": {"status": "processing", "lease_owner": "other"}})
+    store.jobs().update_one({"_id": spares[0]}, {"$set": {"status": "processing", "lease_owner": "other"}})
     reads = counting_window_reads(monkeypatch)
 
-    second, _ = services.job_claim(worker_id="w1", take_over=False)
+    second, _ = leases.job_claim(worker_id="w1", take_over=False)
 
     assert (second.pk, reads) == (spares[1], [])
     assert GenerationJob.objects.get(pk=spares[0]).lease_owner == "other"
     # No spare left: the next claim reads the window, and finds the queue empty.
-    assert services.job_claim(worker_id="w1", take_over=False) is None
+    assert leases.job_claim(worker_id="w1", take_over=False) is None
     assert reads == [1]
 
 
 def test_spare_candidates_older_than_spare_seconds_are_not_used(user, monkeypatch):
     queue(user, 3)
     fresh_window()
-    services.job_claim(worker_id="w1", take_over=False)
+    leases.job_claim(worker_id="w1", take_over=False)
     monkeypatch.setattr(claiming, "SPARE_SECONDS", 0.0)
     reads = counting_window_reads(monkeypatch)
 
-    assert services.job_claim(worker_id="w1", take_over=False) is not None
+    assert leases.job_claim(worker_id="w1", take_over=False) is not None
     assert reads == [1]
 
 
@@ -200,13 +200,13 @@ def test_a_claim_goes_on_past_a_window_whose_every_job_another_transaction_holds
     held, free = queue(user, 2)
     fresh_window()
     # A window as narrow as a dense batch leaves it: only the held job fits in the first one.
-    claiming.collection().update_one({"_id": free.pk}, {"$set": {"queued_at": held.queued_at + dt.timedelta(seconds=1)}})
+    store.jobs().update_one({"_id": free.pk}, {"$set": {"queued_at": held.queued_at + dt.timedelta(seconds=1)}})
     claiming.window.floor, claiming.window.width = held.queued_at, claiming.MIN_WIDTH
     with mongo.database().client.start_session() as holder:
         holder.start_transaction()
-        claiming.collection().update_one({"_id": held.pk}, {"$set": {"lease_owner": "holder"}}, session=holder)
+        store.jobs().update_one({"_id": held.pk}, {"$set": {"lease_owner": "holder"}}, session=holder)
         try:
-            claimed = services.job_claim(worker_id="w1", take_over=False)
+            claimed = leases.job_claim(worker_id="w1", take_over=False)
         finally:
             holder.abort_transaction()
 

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 from bson import ObjectId
 
-from jobs.core import eta
-from jobs.core.eta import PRIORS, Estimator, History, Smoother, StageModel, fit_stage, forecast_lanes
+from jobs.core import forecast
+from jobs.core.eta import PRIORS, Estimator, History, Smoother, StageModel, fit_stage
+from jobs.core.forecast import forecast_lanes
 from jobs.models import GenerationJob, Progress
 from tests.factories import BulkFactory
 from tests.stack import start_worker, wait_until
@@ -206,14 +207,14 @@ def test_a_mode_never_seen_borrows_the_other_modes_history_scaled_by_priors(user
 def test_a_batchs_queued_members_are_read_once_per_second_not_once_per_event(user, monkeypatch):
     bulk = BulkFactory(user=user, size=3)
     reads: list[object] = []
-    read = eta._queued_durations
-    monkeypatch.setattr(eta, "_queued_durations", lambda pk: reads.append(pk) or read(pk))
-    monkeypatch.setattr(eta, "_bulk_queued", eta.Recent(ttl=60.0))
-    first = eta.estimate_bulk_completion(bulk=bulk, in_flight=[])
-    again = [eta.estimate_bulk_completion(bulk=bulk, in_flight=[]) for _ in range(5)]
+    read = forecast._queued_durations
+    monkeypatch.setattr(forecast, "_queued_durations", lambda pk: reads.append(pk) or read(pk))
+    monkeypatch.setattr(forecast, "_bulk_queued", forecast.Recent(ttl=60.0))
+    first = forecast.estimate_bulk_completion(bulk=bulk, in_flight=[])
+    again = [forecast.estimate_bulk_completion(bulk=bulk, in_flight=[]) for _ in range(5)]
     assert first is not None and all(e is not None for e in again)
     assert reads == [bulk.pk], "each batch event read the queued members again"
     assert len(read(bulk.pk)) == 3
-    eta._bulk_queued.clear()  # past the time to live: read again
-    eta.estimate_bulk_completion(bulk=bulk, in_flight=[])
+    forecast._bulk_queued.clear()  # past the time to live: read again
+    forecast.estimate_bulk_completion(bulk=bulk, in_flight=[])
     assert reads == [bulk.pk, bulk.pk]

@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from contentgen.errors import ApplicationError
-from jobs.core import services
+from jobs.core import leases, services
 from jobs.models import BulkJob, GenerationJob, JobError, Stage
 from progress import events
 from tests.factories import BulkFactory, JobFactory
@@ -31,7 +31,7 @@ def expire_lease(job: GenerationJob) -> None:
 
 
 def claim(worker_id: str) -> GenerationJob:
-    claimed = services.job_claim(worker_id=worker_id)
+    claimed = leases.job_claim(worker_id=worker_id)
     assert claimed is not None, f"{worker_id} found nothing to claim"
     return claimed[0]
 
@@ -40,7 +40,7 @@ def finish(job: GenerationJob, worker_id: str, status: str) -> None:
     job.status = status
     if status == GenerationJob.Status.FAILED:
         job.error = JobError(message="boom", stage=Stage.WRITING)
-    services.job_finish(job=job, worker_id=worker_id)
+    leases.job_finish(job=job, worker_id=worker_id)
 
 
 def test_create_queues_the_job_and_records_event_1(user):
@@ -55,12 +55,12 @@ def test_create_queues_the_job_and_records_event_1(user):
 def test_a_claim_leases_the_job_to_one_worker(user):
     job = JobFactory(user=user)
     before = timezone.now()
-    claimed, taken_over = services.job_claim(worker_id="w1") or (None, None)
+    claimed, taken_over = leases.job_claim(worker_id="w1") or (None, None)
     assert claimed is not None and claimed.pk == job.pk and taken_over is False
     job = stored(job)
     assert (job.status, job.lease_owner, job.attempts) == ("processing", "w1", 1)
     assert before + dt.timedelta(seconds=LEASE - 1) < job.lease_expires_at.replace(tzinfo=dt.UTC)
-    assert services.job_claim(worker_id="w2") is None
+    assert leases.job_claim(worker_id="w2") is None
 
 
 def test_concurrent_claimers_take_each_job_exactly_once(user):
@@ -70,7 +70,7 @@ def test_concurrent_claimers_take_each_job_exactly_once(user):
 
     def claimer(worker_id: str) -> None:
         try:
-            while (claimed := services.job_claim(worker_id=worker_id)) is not None:
+            while (claimed := leases.job_claim(worker_id=worker_id)) is not None:
                 taken[worker_id].append(str(claimed[0].pk))
         except BaseException as exc:
             errors.append(exc)
@@ -93,30 +93,30 @@ def test_renewal_keeps_the_lease_while_a_second_worker_waits(user):
     claim("w1")
     for _ in range(3):
         expire_lease(job)
-        assert services.job_renew_leases(worker_id="w1", job_ids=[job.pk]) == {job.pk}
-        assert services.job_claim(worker_id="w2") is None
+        assert leases.job_renew_leases(worker_id="w1", job_ids=[job.pk]) == {job.pk}
+        assert leases.job_claim(worker_id="w2") is None
     job = stored(job)
     assert (job.lease_owner, job.attempts) == ("w1", 1)
     assert job.lease_expires_at.replace(tzinfo=dt.UTC) > timezone.now() + dt.timedelta(seconds=LEASE - 2)
-    assert services.job_renew_leases(worker_id="w2", job_ids=[job.pk]) == set()
+    assert leases.job_renew_leases(worker_id="w2", job_ids=[job.pk]) == set()
 
 
 def test_an_expired_lease_is_taken_over_and_the_old_holders_writes_are_refused(user):
     job = JobFactory(user=user)
     old = claim("w1")
     expire_lease(job)
-    claimed = services.job_claim(worker_id="w2")
+    claimed = leases.job_claim(worker_id="w2")
     assert claimed is not None
     new, taken_over = claimed
     assert taken_over is True and new.pk == job.pk
     assert (stored(job).lease_owner, stored(job).attempts) == ("w2", 2)
-    assert services.job_snapshot_write(job_id=job.pk, worker_id="w1", fields={"progress.message": "late"}) is False
-    assert services.job_renew_leases(worker_id="w1", job_ids=[job.pk]) == set()
-    with pytest.raises(services.LeaseLost):
+    assert leases.job_snapshot_write(job_id=job.pk, worker_id="w1", fields={"progress.message": "late"}) is False
+    assert leases.job_renew_leases(worker_id="w1", job_ids=[job.pk]) == set()
+    with pytest.raises(leases.LeaseLost):
         finish(old, "w1", GenerationJob.Status.COMPLETED)
     assert stored(job).status == GenerationJob.Status.PROCESSING
     assert stored(job).progress.message != "late"
-    assert services.job_snapshot_write(job_id=job.pk, worker_id="w2", fields={"progress.message": "mine"})
+    assert leases.job_snapshot_write(job_id=job.pk, worker_id="w2", fields={"progress.message": "mine"})
     assert stored(job).progress.message == "mine"
 
 
@@ -125,11 +125,11 @@ def test_release_hands_a_running_job_back_to_the_queue(user):
     held = claim("w1")
     held.stage_outputs = {"research": "brief"}
     GenerationJob.objects.filter(pk=job.pk).update(stage_outputs={"research": "brief"})
-    assert services.job_release(job=held, worker_id="w1", message="Worker stopped; back in the queue")
+    assert leases.job_release(job=held, worker_id="w1", message="Worker stopped; back in the queue")
     job = stored(job)
     assert (job.status, job.lease_owner, job.stage_outputs) == ("queued", None, {"research": "brief"})
     assert job.progress.message == "Worker stopped; back in the queue"
-    assert services.job_release(job=held, worker_id="w1", message="again") is False
+    assert leases.job_release(job=held, worker_id="w1", message="again") is False
 
 
 def test_cancelling_a_queued_job_ends_it_with_a_complete_event(user):
@@ -147,7 +147,7 @@ def test_cancelling_a_running_job_asks_its_worker_to_stop(user):
     claim("w1")
     services.job_cancel(job=stored(job))
     assert stored(job).status == GenerationJob.Status.PROCESSING
-    assert services.job_cancel_requested(job_ids=[job.pk]) == {job.pk}
+    assert leases.job_cancel_requested(job_ids=[job.pk]) == {job.pk}
 
 
 def test_cancelling_a_finished_job_is_refused(user):
@@ -209,7 +209,7 @@ def test_a_job_whose_workers_died_max_attempts_times_is_failed_not_taken_over(us
         claim(f"w{attempt}")
         assert stored(job).attempts == attempt
         expire_lease(job)
-    assert services.job_claim(worker_id="last") is None
+    assert leases.job_claim(worker_id="last") is None
     job = stored(job)
     assert (job.status, job.lease_owner, job.attempts) == ("failed", None, int(settings.CONTENTGEN_MAX_ATTEMPTS))
     assert "stopped responding" in job.error.message and job.error.stage == "research"

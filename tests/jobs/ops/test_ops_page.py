@@ -7,8 +7,8 @@ from dataclasses import asdict
 import httpx
 import pytest
 
-from jobs.core import heartbeat
-from jobs.core.workers import client as redis_client
+from contentgen.redisconn import client as redis_client
+from jobs.core import workers
 from tests.stack import Daphne, iter_sse, start_worker
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_beats():
-    redis_client().delete(heartbeat.BEATS_KEY)
+    redis_client().delete(workers.REGISTRY_KEY)
     yield
-    redis_client().delete(heartbeat.BEATS_KEY)
+    redis_client().delete(workers.REGISTRY_KEY)
 
 
 def test_ops_is_for_staff_only(client, user):
@@ -30,12 +30,12 @@ def test_ops_is_for_staff_only(client, user):
 
 def test_ops_shows_live_and_lost_workers_and_the_queue(client, admin_user, api):
     api.post("/api/jobs/", {"mode": "topic", "topic": "Waiting"}, format="json")
-    live = heartbeat.new_beat(worker_id="host-a:1:live", concurrency=2, lease_seconds=30)
-    heartbeat.beat(live, jobs=[])
-    lost = heartbeat.new_beat(worker_id="host-b:2:gone", concurrency=1, lease_seconds=30)
-    heartbeat.beat(lost, jobs=[])
+    live = workers.new_beat(worker_id="host-a:1:live", concurrency=2, lease_seconds=30)
+    workers.beat(live, jobs=[])
+    lost = workers.new_beat(worker_id="host-b:2:gone", concurrency=1, lease_seconds=30)
+    workers.beat(lost, jobs=[])
     lost.last_beat -= 31
-    redis_client().hset(heartbeat.BEATS_KEY, lost.worker_id, json.dumps(asdict(lost)))
+    redis_client().hset(workers.REGISTRY_KEY, lost.worker_id, json.dumps(asdict(lost)))
     client.force_login(admin_user)
     page = client.get("/ops/").content.decode()
     assert 'data-worker-id="host-a:1:live" data-state="live"' in page
@@ -45,7 +45,7 @@ def test_ops_shows_live_and_lost_workers_and_the_queue(client, admin_user, api):
 
 
 def test_the_admin_index_shows_the_workers(client, admin_user):
-    heartbeat.beat(heartbeat.new_beat(worker_id="host-a:1:admin", concurrency=1, lease_seconds=30), jobs=[])
+    workers.beat(workers.new_beat(worker_id="host-a:1:admin", concurrency=1, lease_seconds=30), jobs=[])
     client.force_login(admin_user)
     page = client.get("/admin/").content.decode()
     assert 'data-worker-id="host-a:1:admin"' in page and 'data-live-src="/ops/live"' in page

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from jobs.core import services
+from jobs.core import events
 from jobs.models import GenerationJob, JobError
 from tests.factories import JobFactory, a_result
 
@@ -27,7 +27,7 @@ def ran(
     for pct in (10, 30, 55, 80):
         job.progress.percentage = pct
         job.progress.estimated_completion = end + dt.timedelta(seconds=eta_off)
-        services.job_emit(job=job)
+        events.job_emit(job=job)
     job.progress.completed_at, job.progress.percentage = end, 100
     GenerationJob.objects.filter(pk=job.pk).update(
         status=status,

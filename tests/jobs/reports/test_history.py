@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from bson import ObjectId
 
-from jobs.core import services
+from jobs.core import events
 from jobs.models import GenerationJob, Progress
 from tests.factories import a_result
 
@@ -166,7 +166,7 @@ def test_the_job_timeline_marks_events_within_a_stage_as_minor(client, user, api
     ]:
         job.status = "processing"
         job.progress.stage, job.progress.message = stage, message
-        services.job_emit(job=job)
+        events.job_emit(job=job)
     client.force_login(user)
     page = client.get(f"/jobs/{pk}/").content.decode()
     classes = {

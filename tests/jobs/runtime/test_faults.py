@@ -18,9 +18,8 @@ from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
 from contentgen import mongo, secantus_server
-from jobs.core import services
+from jobs.core import leases, services, workers
 from jobs.core.validation import parse_job
-from jobs.core.workers import worker_gone, worker_heartbeat
 from jobs.models import BulkJob, GenerationJob
 from jobs.runtime import reconcile
 from jobs.runtime.tracker import ProgressTracker
@@ -88,7 +87,7 @@ class Injector:
 
 def claimed_batch_member(user: Any, worker_id: str) -> tuple[BulkJob, GenerationJob, ProgressTracker]:
     bulk = services.bulk_create(user=user, specs=[spec()])
-    claimed = services.job_claim(worker_id=worker_id)
+    claimed = leases.job_claim(worker_id=worker_id)
     assert claimed is not None
     job, _ = claimed
     assert job.bulk_job_id == bulk.pk
@@ -148,7 +147,7 @@ def test_without_transactions_a_write_error_at_any_step_is_repaired_to_exactly_o
         bulk, job, tracker = claimed_batch_member(user, f"w-{step}")
         # The error comes after the write was applied (the reply lost). The retry then finds the job no
         # longer held when the first write went through, and the worker logs a lost lease.
-        with injector.armed(step, after_commit=True), contextlib.suppress(services.LeaseLost):
+        with injector.armed(step, after_commit=True), contextlib.suppress(leases.LeaseLost):
             tracker.complete(RESULT)
         assert injector.fired, f"step {step}: nothing injected"
         reconcile.run()
@@ -216,7 +215,7 @@ def test_a_retry_inside_a_finished_batch_reopens_it_and_it_completes_again(user)
     assert reopened.counts["queued"] == 1 and reopened.counts["failed"] == 0
     assert events.latest(bulk.pk)["type"] == "progress"
 
-    job, _ = services.job_claim(worker_id="w2")
+    job, _ = leases.job_claim(worker_id="w2")
     ProgressTracker(job, worker_id="w2", last_seq=events.last_seq(job.pk)).complete(RESULT)
     done = BulkJob.objects.get(pk=bulk.pk)
     assert done.completed_at is not None and done.counts["completed"] == 1
@@ -229,10 +228,10 @@ def test_hand_backs_count_as_attempts_and_past_the_cap_the_job_fails_saying_why(
     settings.CONTENTGEN_MAX_ATTEMPTS = 3
     job = services.job_create(user=user, spec=spec())
     for attempt in (1, 2, 3):
-        claimed, _ = services.job_claim(worker_id="w")
+        claimed, _ = leases.job_claim(worker_id="w")
         assert claimed.attempts == attempt
-        assert services.job_release(job=claimed, worker_id="w", message="Worker stopped; back in the queue")
-    claimed, _ = services.job_claim(worker_id="w")
+        assert leases.job_release(job=claimed, worker_id="w", message="Worker stopped; back in the queue")
+    claimed, _ = leases.job_claim(worker_id="w")
     execute(claimed, worker_id="w", taken_over=False, running=RunningJob(claimed))
     stored = GenerationJob.objects.get(pk=job.pk)
     assert stored.status == "failed"
@@ -246,9 +245,9 @@ def test_hand_backs_count_as_attempts_and_past_the_cap_the_job_fails_saying_why(
 
 def test_a_hand_back_for_an_unreachable_store_is_not_charged(user):
     job = services.job_create(user=user, spec=spec())
-    claimed, _ = services.job_claim(worker_id="w")
+    claimed, _ = leases.job_claim(worker_id="w")
     assert claimed.attempts == 1
-    assert services.job_release(
+    assert leases.job_release(
         job=claimed, worker_id="w", message="The database was unreachable", refund=True
     )
     stored = GenerationJob.objects.get(pk=job.pk)
@@ -259,7 +258,7 @@ def test_a_job_past_its_deadline_fails_with_a_timeout_message(user, settings, mo
     settings.CONTENTGEN_JOB_TIMEOUT_SECONDS = 2
     monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "50")
     job = services.job_create(user=user, spec=spec())
-    claimed, _ = services.job_claim(worker_id="w")
+    claimed, _ = leases.job_claim(worker_id="w")
     execute(claimed, worker_id="w", taken_over=False, running=RunningJob(claimed))
     stored = GenerationJob.objects.get(pk=job.pk)
     assert stored.status == "failed"
@@ -274,30 +273,30 @@ def test_a_job_past_its_deadline_fails_with_a_timeout_message(user, settings, mo
 def test_a_dead_workers_job_goes_back_to_the_queue_unless_its_worker_still_beats(user):
     bulk, job, _ = claimed_batch_member(user, "dead:1:x")
     GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)
-    worker_heartbeat(worker_id="dead:1:x", slots=1, ttl=30)
+    workers.beat(workers.new_beat(worker_id="dead:1:x", concurrency=1, lease_seconds=30), jobs=[])
     try:
-        assert services.job_requeue_abandoned(worker_id="alive:2:y") == 0, "a beating worker gets its grace"
+        assert leases.job_requeue_abandoned(worker_id="alive:2:y") == 0, "a beating worker gets its grace"
     finally:
-        worker_gone(worker_id="dead:1:x")
-    assert services.job_requeue_abandoned(worker_id="alive:2:y") == 1
+        workers.forget("dead:1:x")
+    assert leases.job_requeue_abandoned(worker_id="alive:2:y") == 1
     stored = GenerationJob.objects.get(pk=job.pk)
     assert (stored.status, stored.lease_owner) == ("queued", None)
-    assert events.latest(job.pk)["data"]["progress"]["message"] == services.ABANDONED_MESSAGE
+    assert events.latest(job.pk)["data"]["progress"]["message"] == leases.ABANDONED_MESSAGE
     assert BulkJob.objects.get(pk=bulk.pk).counts["queued"] == 1
-    assert services.job_claim(worker_id="alive:2:y")[0].pk == job.pk
+    assert leases.job_claim(worker_id="alive:2:y")[0].pk == job.pk
 
 
 def test_a_workers_own_job_that_none_of_its_runs_holds_goes_back_to_the_queue(user):
     job = services.job_create(user=user, spec=spec(topic="Left processing under a live worker's lease"))
-    services.job_claim(worker_id="mine:1:x", take_over=False)
+    leases.job_claim(worker_id="mine:1:x", take_over=False)
     GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)  # its lease ran out
-    worker_heartbeat(worker_id="mine:1:x", slots=1, ttl=30)
+    workers.beat(workers.new_beat(worker_id="mine:1:x", concurrency=1, lease_seconds=30), jobs=[])
     try:
-        assert services.job_requeue_abandoned(worker_id="mine:1:x") == 0, "its own lease is its own to hand back"
-        assert services.job_requeue_abandoned(worker_id="mine:1:x", running={job.pk}) == 0, "a run of it holds it"
-        assert services.job_requeue_abandoned(worker_id="mine:1:x", running=set()) == 1, "no run of it does"
+        assert leases.job_requeue_abandoned(worker_id="mine:1:x") == 0, "its own lease is its own to hand back"
+        assert leases.job_requeue_abandoned(worker_id="mine:1:x", running={job.pk}) == 0, "a run of it holds it"
+        assert leases.job_requeue_abandoned(worker_id="mine:1:x", running=set()) == 1, "no run of it does"
     finally:
-        worker_gone(worker_id="mine:1:x")
+        workers.forget("mine:1:x")
     stored = GenerationJob.objects.get(pk=job.pk)
     assert (stored.status, stored.lease_owner) == ("queued", None)
 
@@ -307,28 +306,28 @@ def test_a_lease_verdict_reaches_only_the_run_it_was_asked_for(user, monkeypatch
     renewal read it queued, and that must not stop the new run (which nothing would then put back)."""
     worker = Worker()
     job = services.job_create(user=user, spec=spec(topic="Handed back and claimed again"))
-    claimed, _ = services.job_claim(worker_id=worker.worker_id, take_over=False)
+    claimed, _ = leases.job_claim(worker_id=worker.worker_id, take_over=False)
     old = worker.running[job.pk] = RunningJob(claimed)
-    renew = services.job_renew_leases
+    renew = leases.job_renew_leases
     new: list[RunningJob] = []
 
     def renewed_while_handed_back(*, worker_id: str, job_ids: list[Any]) -> set[Any]:
-        assert services.job_release(job=claimed, worker_id=worker_id, message="Back in the queue", refund=True)
+        assert leases.job_release(job=claimed, worker_id=worker_id, message="Back in the queue", refund=True)
         held = renew(worker_id=worker_id, job_ids=job_ids)  # reads the job queued: not held
-        again, _ = services.job_claim(worker_id=worker_id, take_over=False)
+        again, _ = leases.job_claim(worker_id=worker_id, take_over=False)
         new.append(RunningJob(again))
         with worker.lock:
             worker.running[job.pk] = new[0]
         return held
 
-    monkeypatch.setattr(services, "job_renew_leases", renewed_while_handed_back)
+    monkeypatch.setattr(leases, "job_renew_leases", renewed_while_handed_back)
     assert worker._renew_leases(failing=False) is False
     assert not new[0].lost.is_set(), "the new run was told its lease was lost"
     assert not old.lost.is_set()  # it ended: nothing to tell it
     stored = GenerationJob.objects.get(pk=job.pk)
     assert (stored.status, stored.lease_owner) == ("processing", worker.worker_id)
 
-    monkeypatch.setattr(services, "job_renew_leases", lambda **_: set())  # the same run, its lease gone
+    monkeypatch.setattr(leases, "job_renew_leases", lambda **_: set())  # the same run, its lease gone
     worker._renew_leases(failing=False)
     assert new[0].lost.is_set()
 
@@ -365,12 +364,12 @@ def test_a_burst_worker_claims_a_job_the_lease_watch_puts_back_after_its_last_cl
     found nothing and before the burst worker reads the leases, which then show nothing to put back."""
     monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "0")
     job = services.job_create(user=user, spec=spec(topic="Put back at the worst moment"))
-    services.job_claim(worker_id="dead:1:x", take_over=False)
+    leases.job_claim(worker_id="dead:1:x", take_over=False)
     GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)  # its lease ran out
-    requeue = services.job_requeue_abandoned
+    requeue = leases.job_requeue_abandoned
     real_pending = Worker._abandoned_pending
     # The watch's own passes find nothing; the requeue happens right before the burst worker reads the leases.
-    monkeypatch.setattr(services, "job_requeue_abandoned", lambda **_: 0)
+    monkeypatch.setattr(leases, "job_requeue_abandoned", lambda **_: 0)
 
     def pending(self: Worker) -> bool:
         requeue(worker_id="the-watch")
@@ -440,12 +439,12 @@ def test_a_transaction_left_open_by_a_dead_worker_is_skipped_by_claims_and_reape
     )
     started = time.monotonic()
 
-    claimed = services.job_claim(worker_id="w1")
+    claimed = leases.job_claim(worker_id="w1")
     assert claimed is not None and claimed[0].pk == free.pk
     assert time.monotonic() - started < 5, "the claim waited on the contended job"
 
     # The server reaps the dead transaction; then the held job is claimable too.
-    again = wait_until(lambda: services.job_claim(worker_id="w2"), timeout=30, interval=0.2, what="a claim")
+    again = wait_until(lambda: leases.job_claim(worker_id="w2"), timeout=30, interval=0.2, what="a claim")
     waited = time.monotonic() - started
     assert again[0].pk == held.pk
     assert waited <= secantus_server.TRANSACTION_LIFETIME_SECONDS + 3, waited
@@ -457,7 +456,7 @@ def test_a_burst_worker_drains_a_dead_workers_job_that_a_transaction_it_left_ope
     if "secantusVersion" not in mongo.database().client.admin.command("buildInfo"):
         pytest.skip("the transaction lifetime is set on the embedded server only (README: Production)")
     job = services.job_create(user=user, spec=spec(topic="Its worker died in a transaction"))
-    claimed = services.job_claim(worker_id="dead:1:x", take_over=False)
+    claimed = leases.job_claim(worker_id="dead:1:x", take_over=False)
     assert claimed is not None and claimed[0].pk == job.pk
     GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=job.created_at)  # its lease ran out
     subprocess.run(

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs.core import services
-from jobs.core.workers import client, worker_gone, worker_heartbeat
+from contentgen.redisconn import client
+from jobs.core import events as job_events
+from jobs.core import forecast, leases, services, workers
 from jobs.models import BulkJob, GenerationJob
 from jobs.runtime import retention
 from progress import events
@@ -26,13 +27,13 @@ def finished(job: GenerationJob, *, when: dt.datetime) -> GenerationJob:
     job.status = "processing"
     for stage in ("research", "writing", "seo"):
         job.progress.stage = stage
-        services.job_emit(job=job)
+        job_events.job_emit(job=job)
     job.status, job.result = "completed", a_result()
     job.progress.stage, job.progress.percentage = "completed", 100
     GenerationJob.objects.filter(pk=job.pk).update(
         status="completed", result=job.result, progress=job.progress, updated_at=when
     )
-    services.job_emit(job=job, type="complete")
+    job_events.job_emit(job=job, type="complete")
     return job
 
 
@@ -92,21 +93,21 @@ def test_a_stream_of_a_pruned_job_sends_its_final_state_and_ends(user):
 
 @pytest.fixture
 def live_worker():
-    worker_heartbeat(worker_id="test-worker", slots=1, ttl=60)
+    workers.beat(workers.new_beat(worker_id="test-worker", concurrency=1, lease_seconds=60), jobs=[])
     yield
-    worker_gone(worker_id="test-worker")
+    workers.forget("test-worker")
 
 
-def test_claiming_a_job_gives_the_queued_jobs_fresh_estimates(user, live_worker):
+def test_claiming_a_job_gives_the_queued_jobs_fresh_estimates(user, live_worker, monkeypatch):
     jobs = [JobFactory(user=user) for _ in range(3)]
     far = timezone.now() + dt.timedelta(days=2)
     for job in jobs:
         job.progress.estimated_start = far
         GenerationJob.objects.filter(pk=job.pk).update(progress=job.progress)
     seqs = {job.pk: events.last_seq(job.pk) for job in jobs}
-    services._last_refresh[0] = 0.0
+    monkeypatch.setattr(forecast, "refresh_throttle", forecast.Throttle(forecast.REFRESH_INTERVAL))
 
-    claimed, _ = services.job_claim(worker_id="test-worker")
+    claimed, _ = leases.job_claim(worker_id="test-worker")
 
     waiting = [GenerationJob.objects.get(pk=job.pk) for job in jobs if job.pk != claimed.pk]
     starts = [job.progress.estimated_start for job in waiting]
@@ -117,4 +118,4 @@ def test_claiming_a_job_gives_the_queued_jobs_fresh_estimates(user, live_worker)
         assert latest["seq"] == seqs[job.pk] + 1
         sent = dt.datetime.fromisoformat(latest["data"]["progress"]["estimated_start"])
         assert abs(sent - job.progress.estimated_start) < dt.timedelta(milliseconds=1)  # MongoDB keeps ms
-    assert services.queue_refresh_estimates(force=True) == 0
+    assert forecast.queue_refresh_estimates(force=True) == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobs.core import services
+from jobs.core import leases
 from jobs.models import GenerationJob
 from jobs.pipeline.pace import DEFAULT_TOKENS_PER_SECOND, TOKENS_PER_SECOND_ENV
 from jobs.pipeline.stages import STAGE_ORDER
@@ -54,7 +54,7 @@ def test_progress_is_merged_to_5_events_and_2_writes_a_second_keeping_every_stag
     monkeypatch.setattr(tracker.ProgressTracker, "update", counting_update)
 
     job = JobFactory(user=user, word_count=150)
-    claimed = services.job_claim(worker_id="tracker-test")
+    claimed = leases.job_claim(worker_id="tracker-test")
     assert claimed is not None
     execute(claimed[0], worker_id="tracker-test", taken_over=False, running=RunningJob(claimed[0]))
     assert GenerationJob.objects.get(pk=job.pk).status == "completed"

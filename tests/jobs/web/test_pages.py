@@ -10,7 +10,7 @@ from django.test import Client
 
 from jobs.core.batches import bulk_snapshot
 from jobs.core.events import complete_event, job_summary, progress_event
-from jobs.core.services import job_claim
+from jobs.core.leases import job_claim
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
 from jobs.runtime.tracker import ProgressTracker
 from jobs.web.pages import draft_text, live_fragments
