@@ -25,6 +25,14 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class InvalidInput(ApplicationError):
+    """Input that fails validation: 400, as DRF answers a serializer's errors (a message per field)."""
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__("The input is not valid.", status=400)
+        self.errors = errors
+
+
 class RateLimited(ApplicationError):
     """Over a per-user limit: 429, with the seconds to wait for `Retry-After`."""
 
@@ -34,6 +42,8 @@ class RateLimited(ApplicationError):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, InvalidInput):
+        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, **exc.extra}
         response = Response(body, status=exc.status)

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from jobs.live import views as live_views
+from jobs.live.routes import page_urlpatterns as stream_urlpatterns
 from jobs.ops import pages as ops_pages
 from jobs.reports import downloads, history
 from jobs.reports import views as report_views
 from jobs.web import pages
 
 urlpatterns = [
+    *stream_urlpatterns(),
     path("", pages.dashboard, name="dashboard"),
-    path("live", live_views.dashboard_live, name="dashboard-live"),
     path("jobs/new", pages.job_new, name="job-new"),
     path("jobs/<str:job_id>/", pages.job_detail, name="job-detail"),
-    path("jobs/<str:object_id>/live", live_views.job_live, name="job-live"),
     path("bulk/new", pages.bulk_new, name="bulk-new"),
     path("bulk/<str:bulk_id>/", pages.bulk_detail, name="bulk-detail"),
-    path("bulk/<str:object_id>/live", live_views.bulk_live, name="bulk-live"),
     path("jobs/<str:job_id>/article.md", downloads.article_markdown, name="job-markdown"),
     path("jobs/<str:job_id>/article.html", downloads.article_html, name="job-html"),
     path("bulk/<str:bulk_id>/articles.zip", downloads.batch_zip, name="bulk-zip"),

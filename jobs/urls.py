@@ -1,23 +1,22 @@
-"""The REST API under /api/: jobs, batches and their SSE progress streams."""
+"""The REST API under /api/: jobs, batches, their downloads and their SSE streams (jobs.live.routes)."""
 
 from __future__ import annotations
 
 from django.urls import include, path
 
 from jobs.api import views as api_views
-from jobs.live import views as live_views
+from jobs.live.routes import api_urlpatterns as stream_urlpatterns
 from jobs.reports import downloads
 from jobs.reports import views as report_views
 
 urlpatterns = [
+    *stream_urlpatterns(),
     path("jobs/", api_views.JobListCreateApi.as_view(), name="api-jobs"),
     path("jobs/<str:job_id>/", api_views.JobDetailApi.as_view(), name="api-job"),
     path("jobs/<str:job_id>/cancel/", api_views.JobCancelApi.as_view(), name="api-job-cancel"),
     path("jobs/<str:job_id>/retry/", api_views.JobRetryApi.as_view(), name="api-job-retry"),
-    path("jobs/<str:object_id>/progress", live_views.job_progress, name="api-job-progress"),
     path("bulk-jobs/", api_views.BulkCreateApi.as_view(), name="api-bulk-jobs"),
     path("bulk-jobs/<str:bulk_id>/", api_views.BulkDetailApi.as_view(), name="api-bulk-job"),
-    path("bulk-jobs/<str:object_id>/progress", live_views.bulk_progress, name="api-bulk-progress"),
     path("bulk-jobs/<str:bulk_id>/cancel/", api_views.BulkCancelApi.as_view(), name="api-bulk-job-cancel"),
     path(
         "bulk-jobs/<str:bulk_id>/retry-failed/",

@@ -1,7 +1,7 @@
-"""REST API, one class per action: validate with its InputSerializer (or FilterSerializer), call a
-service or selector, answer with its OutputSerializer. The OutputSerializer builds the whole body, so
-the OpenAPI schema (drf-spectacular) is the response. Shared shapes (a job, its progress) are the
-module-level serializers the actions nest.
+"""REST API, one class per URL: validate with its InputSerializer (or FilterSerializer), call a service or
+selector, answer with its OutputSerializer. The OutputSerializer builds the whole body, so the OpenAPI
+schema (drf-spectacular) is the response. Shared shapes (a job, its progress, a batch) are in
+jobs.api.serializers.
 """
 
 from __future__ import annotations
@@ -18,91 +18,11 @@ from rest_framework.views import APIView
 
 from jobs.api.responses import with_errors
 from jobs.api.schema import NO_NUL
+from jobs.api.serializers import BulkOutputSerializer, JobOutputSerializer, bulk_resource
 from jobs.core import limits, selectors, services
-from jobs.core.batches import bulk_snapshot
 from jobs.core.filters import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, history_jobs
-from jobs.core.validation import BulkInputSerializer, JobInputSerializer, parse_batch, parse_job
+from jobs.core.validation import BulkInputSerializer, JobInputSerializer
 from jobs.models import BulkJob, GenerationJob
-
-
-class ProgressOutputSerializer(serializers.Serializer):
-    percentage = serializers.FloatField()
-    stage = serializers.CharField()
-    stage_progress = serializers.FloatField()
-    message = serializers.CharField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    completed_at = serializers.DateTimeField(allow_null=True)
-    estimated_completion = serializers.DateTimeField(allow_null=True)
-    estimated_start = serializers.DateTimeField(allow_null=True)
-    estimated_completion_low = serializers.DateTimeField(allow_null=True)
-    estimated_completion_high = serializers.DateTimeField(allow_null=True)
-    elapsed_seconds = serializers.FloatField()
-
-
-class ResultOutputSerializer(serializers.Serializer):
-    content = serializers.CharField()
-    meta_title = serializers.CharField()
-    meta_description = serializers.CharField()
-    word_count = serializers.IntegerField()
-    seo_score = serializers.IntegerField()
-    readability_score = serializers.FloatField()
-
-
-class ErrorOutputSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    stage = serializers.CharField()
-    timestamp = serializers.DateTimeField()
-
-
-class JobOutputSerializer(serializers.Serializer):
-    id = serializers.CharField(source="pk")
-    userId = serializers.CharField(source="user_id")
-    bulk_job_id = serializers.CharField(allow_null=True)
-    mode = serializers.CharField()
-    topic = serializers.CharField()
-    keywords = serializers.ListField(child=serializers.CharField())
-    source_text = serializers.CharField()
-    word_count = serializers.IntegerField()
-    tone = serializers.CharField()
-    status = serializers.CharField()
-    progress = ProgressOutputSerializer()
-    result = ResultOutputSerializer(allow_null=True)
-    error = ErrorOutputSerializer(allow_null=True)
-    attempts = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-class JobSummaryOutputSerializer(serializers.Serializer):
-    id = serializers.CharField(source="pk")
-    mode = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.CharField()
-    stage = serializers.CharField(source="progress.stage")
-    percentage = serializers.FloatField(source="progress.percentage")
-    message = serializers.CharField(source="progress.message")
-    error = ErrorOutputSerializer(allow_null=True)
-
-
-class BulkCurrentOutputSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
-    stage = serializers.CharField()
-    percentage = serializers.FloatField()
-
-
-class BulkOutputSerializer(serializers.Serializer):
-    """A batch: built from `jobs.core.batches.bulk_snapshot` plus the batch and its members."""
-
-    id = serializers.CharField(source="bulk.pk")
-    total = serializers.IntegerField(source="bulk.total")
-    counts = serializers.DictField(child=serializers.IntegerField())
-    finished = serializers.IntegerField()
-    percentage = serializers.FloatField()
-    estimated_completion = serializers.DateTimeField(allow_null=True)
-    current = BulkCurrentOutputSerializer(many=True)
-    created_at = serializers.DateTimeField(source="bulk.created_at")
-    jobs = JobSummaryOutputSerializer(many=True)
-
 
 # A date or a date-time, or blank (only spaces too): not given.
 MOMENT = {
@@ -112,14 +32,6 @@ MOMENT = {
         {"type": "string", "pattern": r"^\s*$"},
     ]
 }
-
-
-def _bulk_output(bulk: BulkJob) -> dict[str, Any]:
-    snapshot = bulk_snapshot(bulk)
-    if bulk.finished >= bulk.total:
-        snapshot["percentage"] = 100.0
-    instance = {**snapshot, "bulk": bulk, "jobs": selectors.bulk_jobs(bulk=bulk)}
-    return dict(BulkOutputSerializer(instance).data)
 
 
 def _found(obj: Any) -> Any:
@@ -133,7 +45,10 @@ def _job_or_404(request: Request, job_id: str) -> GenerationJob:
     return _found(selectors.job_for_user(user=request.user, job_id=job_id))
 
 
-class JobListApi(APIView):
+class JobListCreateApi(APIView):
+    """`/api/jobs/`: GET lists the user's jobs, a page at a time, with the history page's filters; POST
+    creates one."""
+
     class Pagination(PageNumberPagination):
         page_size = 20
         page_size_query_param = "page_size"
@@ -161,11 +76,6 @@ class JobListApi(APIView):
                 raise serializers.ValidationError(blank)
             return super().to_internal_value(data)
 
-        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            # An empty date range matches nothing: no schema can say "created_before after created_after",
-            # so the API answers an empty page where the history page explains the mistake.
-            return attrs
-
         def validate_bulk_job(self, value: str) -> Any:
             bulk_id = selectors.parse_id(value)
             if bulk_id is None:
@@ -173,7 +83,7 @@ class JobListApi(APIView):
             return bulk_id
 
     @extend_schema_serializer(component_name="JobPage")
-    class OutputSerializer(serializers.Serializer):
+    class PageOutputSerializer(serializers.Serializer):
         count = serializers.IntegerField()
         next = serializers.URLField(allow_null=True)
         previous = serializers.URLField(allow_null=True)
@@ -197,17 +107,17 @@ class JobListApi(APIView):
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             PageSerializer,
         ],
-        responses=with_errors({200: OutputSerializer}, 400, 404),
+        responses=with_errors({200: PageOutputSerializer}, 400, 404),
         operation_id="jobs_list",
     )
     def get(self, request: Request) -> Response:
         # A plain dict: DRF reads a blank value in a QueryDict as "not given", so `?status=` would pass.
-        filters = JobListApi.FilterSerializer(data=request.query_params.dict())
+        filters = self.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         jobs = history_jobs(
             user=request.user, filters=filters.validated_data, bulk_job=filters.validated_data.get("bulk_job")
         )
-        paginator = JobListApi.Pagination()
+        paginator = self.Pagination()
         page = paginator.paginate_queryset(jobs, request, view=self)
         assert paginator.page is not None
         body = {
@@ -216,29 +126,15 @@ class JobListApi(APIView):
             "previous": paginator.get_previous_link(),
             "results": page,
         }
-        return Response(JobListApi.OutputSerializer(body).data)
+        return Response(self.PageOutputSerializer(body).data)
 
-
-class JobCreateApi(APIView):
     InputSerializer = extend_schema_serializer(component_name="JobInput")(JobInputSerializer)
     OutputSerializer = JobOutputSerializer
 
     @extend_schema(request=InputSerializer, responses=with_errors({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
-        spec, errors = parse_job(request.data)
-        if spec is None:
-            raise serializers.ValidationError(errors)
-        limits.charge_jobs(user=request.user)
-        job = services.job_create(user=request.user, spec=spec)
-        return Response(JobCreateApi.OutputSerializer(job).data, status=status.HTTP_201_CREATED)
-
-
-class JobListCreateApi(APIView):
-    """`/api/jobs/` serves two actions, each its own class (which is why they name their serializers
-    by class, not `self`): GET is JobListApi's, POST is JobCreateApi's."""
-
-    get = JobListApi.get
-    post = JobCreateApi.post
+        job = services.job_submit(user=request.user, data=request.data)
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
 class JobDetailApi(APIView):
@@ -276,12 +172,8 @@ class BulkCreateApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=with_errors({201: OutputSerializer}, 400, 413, 429))
     def post(self, request: Request) -> Response:
-        specs, errors = parse_batch(request.data)
-        if errors:
-            raise serializers.ValidationError(errors)
-        limits.charge_batch_items(user=request.user, count=len(specs))
-        bulk = services.bulk_create(user=request.user, specs=specs)
-        return Response(_bulk_output(bulk), status=status.HTTP_201_CREATED)
+        bulk = services.bulk_submit(user=request.user, data=request.data)
+        return Response(bulk_resource(bulk), status=status.HTTP_201_CREATED)
 
 
 class BulkDetailApi(APIView):
@@ -289,7 +181,7 @@ class BulkDetailApi(APIView):
 
     @extend_schema(responses=with_errors({200: OutputSerializer}, 404))
     def get(self, request: Request, bulk_id: str) -> Response:
-        return Response(_bulk_output(_bulk_or_404(request, bulk_id)))
+        return Response(bulk_resource(_bulk_or_404(request, bulk_id)))
 
 
 def _bulk_or_404(request: Request, bulk_id: str) -> BulkJob:
@@ -300,11 +192,11 @@ class BulkCancelApi(APIView):
     @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_cancel(bulk=_bulk_or_404(request, bulk_id))
-        return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)
+        return Response(bulk_resource(outcome.bulk), status=status.HTTP_202_ACCEPTED)
 
 
 class BulkRetryFailedApi(APIView):
     @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
-        return Response(_bulk_output(outcome.bulk), status=status.HTTP_202_ACCEPTED)
+        return Response(bulk_resource(outcome.bulk), status=status.HTTP_202_ACCEPTED)

@@ -94,24 +94,24 @@ class HistoryFilterSerializer(serializers.Serializer):
     def validate_ordering(self, value: str) -> str:
         return _choice(value, list(ORDERINGS), "ordering") or "-created_at"
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        after, before = attrs.get("created_after"), attrs.get("created_before")
-        if after and before and after >= before:
-            raise serializers.ValidationError(
-                {"created_before": ["created_before must be after created_after."]}
-            )
-        return attrs
-
 
 def parse_filters(data: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """(valid filters, errors per field): a page keeps the valid ones and shows the rest."""
+    """(valid filters, errors per field): a page keeps the valid ones and shows the rest, an empty date
+    range among them (the API answers that with an empty page: no schema can say "after created_after")."""
     serializer = HistoryFilterSerializer(data={k: data.get(k, "") for k in FILTER_FIELDS})
+    errors: dict[str, list[str]] = {}
     if serializer.is_valid():
-        return dict(serializer.validated_data), {}
-    errors = {name: [str(m) for m in messages] for name, messages in serializer.errors.items()}
-    kept = {k: v for k, v in data.items() if k in FILTER_FIELDS and k not in errors}
-    retry = HistoryFilterSerializer(data=kept)
-    return (dict(retry.validated_data) if retry.is_valid() else {}), errors
+        filters = dict(serializer.validated_data)
+    else:
+        errors = {name: [str(m) for m in messages] for name, messages in serializer.errors.items()}
+        kept = {k: v for k, v in data.items() if k in FILTER_FIELDS and k not in errors}
+        retry = HistoryFilterSerializer(data=kept)
+        filters = dict(retry.validated_data) if retry.is_valid() else {}
+    after, before = filters.get("created_after"), filters.get("created_before")
+    if after and before and after >= before:
+        errors["created_before"] = ["created_before must be after created_after."]
+        del filters["created_before"]
+    return filters, errors
 
 
 def _created(qs: QuerySet[Any], filters: dict[str, Any]) -> QuerySet[Any]:

@@ -14,10 +14,10 @@ from typing import Any
 from django.utils import timezone
 
 from contentgen import mongo
-from contentgen.errors import ApplicationError
-from jobs.core import batches, claiming, events, forecast, signals, store, workers
+from contentgen.errors import ApplicationError, InvalidInput
+from jobs.core import batches, claiming, events, forecast, limits, signals, store, workers
 from jobs.core.logs import job_log_context
-from jobs.core.validation import JobSpec
+from jobs.core.validation import JobSpec, parse_batch, parse_job
 from jobs.models import BulkJob, GenerationJob, Progress, Stage
 
 logger = logging.getLogger("jobs.services")
@@ -79,6 +79,27 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     batches.bulk_emit(bulk=bulk, after=0)
     workers.notify_queued()
     return bulk
+
+
+def job_submit(*, user: Any, data: Any, charge: bool = True) -> GenerationJob:
+    """A job from its input as the API takes it: validated (InvalidInput: a message per field), charged
+    against the user's rate when `charge` (RateLimited), then created. Nothing is stored on a refusal."""
+    spec, errors = parse_job(data)
+    if spec is None:
+        raise InvalidInput(errors)
+    if charge:
+        limits.charge_jobs(user=user)
+    return job_create(user=user, spec=spec)
+
+
+def bulk_submit(*, user: Any, data: Any, charge: bool = True) -> BulkJob:
+    """A batch from its input as the API takes it (`items`, `defaults`), as `job_submit` does a job."""
+    specs, errors = parse_batch(data)
+    if errors:
+        raise InvalidInput(errors)
+    if charge:
+        limits.charge_batch_items(user=user, count=len(specs))
+    return bulk_create(user=user, specs=specs)
 
 
 def _cancel_queued(job: GenerationJob) -> bool:

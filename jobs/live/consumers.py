@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from contentgen.metrics import STREAMS_OPEN
 from jobs.core.events import job_group
-from jobs.live.routes import owned
+from jobs.live.owners import owned
 from jobs.models import GenerationJob
 from progress import stream_limits
 from progress.auth import TOKEN_SUBPROTOCOL, credentials_user, token_key

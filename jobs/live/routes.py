@@ -1,94 +1,98 @@
-"""The job and batch streams on the lean ASGI path (progress.asgi): their URLs, ownership and encodings.
+"""The stream routes: ONE table that both the lean ASGI path (progress.asgi, in front of Django) and Django's
+URLconfs read, so a stream added here is served the same way under every server and by the test client.
 
-The URLs are the same as jobs.urls and jobs.page_urls give (the Django views there answer them for
-anything that goes through Django). Ownership is one read of the document's owner by `_id`, the
-index SecantusDB answers in a fraction of a millisecond, cached briefly per process: an object's owner
-never changes, so a stream opened again, or by 1,000 viewers at once, reads nothing.
+A stream of an object (a job, a batch) is its event log, resumable with Last-Event-ID; a stream without
+one (a user's dashboard) is live only. API streams send JSON and accept a session or a token; the pages'
+streams send the pages' rendered partials and accept the session only.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from bson import ObjectId
+from django.urls import URLPattern, path
 
-from contentgen import mongo
-from jobs.core.events import bulk_group, job_group, user_group
-from jobs.core.selectors import parse_id
-from jobs.live.views import html_frames
+from jobs.core import events, selectors
+from jobs.live import views
+from jobs.live.owners import owned
 from jobs.models import BulkJob, GenerationJob
 from progress.asgi import SseRoute
-from progress.sse import sse_frame
-from progress.ttlcache import Batcher, TtlCache
-
-OWNER_TTL = 60.0
-_owners: TtlCache[Any] = TtlCache(ttl=OWNER_TTL, size=50_000)
+from progress.sse import Encoder, sse_frame
 
 
-def _read_owners(collection: str, oids: list[ObjectId]) -> dict[ObjectId, Any]:
-    return {
-        doc["_id"]: doc.get("userId")
-        for doc in mongo.collection(collection).find({"_id": {"$in": oids}}, {"userId": 1})
-    }
+@dataclass(frozen=True)
+class Stream:
+    """`path` from the site's root with `<id>` for the object's id; `model` None for a live-only stream of
+    the user's own group; `page` names the page whose partials the stream renders (None: JSON)."""
+
+    path: str
+    name: str
+    model: type[Any] | None
+    group: Callable[[Any], str]
+    page: str | None = None
+
+    @property
+    def encode(self) -> Encoder:
+        return sse_frame if self.page is None else views.html_frames(self.page)
+
+    @property
+    def api(self) -> bool:
+        return self.path.startswith("/api/")
 
 
-def _owner_batcher(collection: str) -> Batcher[ObjectId, Any]:
-    async def load(oids: list[ObjectId]) -> dict[ObjectId, Any]:
-        return await sync_to_async(_read_owners, thread_sensitive=False)(collection, oids)
-
-    return Batcher(load)
-
-
-# Streams opening at once on different jobs share one `$in` read of their owners.
-_batchers = {model._meta.db_table: _owner_batcher(model._meta.db_table) for model in (GenerationJob, BulkJob)}
-
-
-async def owned(model: type[Any], *, user: Any, object_id: Any) -> ObjectId | None:
-    """The id, when `user` owns that job or batch; None when it is missing, malformed or someone else's."""
-    oid = parse_id(object_id)
-    if oid is None or user is None:
-        return None
-    collection = model._meta.db_table
-    owner = await _owners.get((collection, oid), lambda: _batchers[collection].get(oid))
-    return oid if owner is not None and owner == user.pk else None
-
-
-async def _job(user: Any, params: dict[str, str]) -> ObjectId | None:
-    return await owned(GenerationJob, user=user, object_id=params["id"])
-
-
-async def _bulk(user: Any, params: dict[str, str]) -> ObjectId | None:
-    return await owned(BulkJob, user=user, object_id=params["id"])
-
-
-async def _nothing(user: Any, params: dict[str, str]) -> None:
-    return None
+STREAMS: tuple[Stream, ...] = (
+    Stream("/api/jobs/<id>/progress", "api-job-progress", GenerationJob, events.job_group),
+    Stream("/api/bulk-jobs/<id>/progress", "api-bulk-progress", BulkJob, events.bulk_group),
+    Stream("/jobs/<id>/live", "job-live", GenerationJob, events.job_group, page="job"),
+    Stream("/bulk/<id>/live", "bulk-live", BulkJob, events.bulk_group, page="bulk"),
+    Stream("/live", "dashboard-live", None, events.user_group, page="dashboard"),
+)
 
 
 def stream_routes() -> list[SseRoute]:
-    def pattern(path: str) -> re.Pattern[str]:
-        return re.compile(path.replace("<id>", "(?P<id>[^/]+)"))
+    """The table for the lean ASGI path."""
 
-    def job(_user: Any, pk: Any) -> str:
-        return job_group(pk)
+    def route(stream: Stream) -> SseRoute:
+        model = stream.model
 
-    def bulk(_user: Any, pk: Any) -> str:
-        return bulk_group(pk)
+        async def locate(user: Any, params: dict[str, str]) -> ObjectId | None:
+            if model is None:
+                return None
+            return await owned(model, user=user, object_id=params["id"])
 
-    def user(user: Any, _pk: Any) -> str:
-        return user_group(user.pk)
+        def group(user: Any, pk: Any) -> str:
+            return stream.group(user.pk if model is None else pk)
 
-    # (path, locate, group, encode, token accepted, live only)
-    table: list[tuple[str, Any, Any, Any, bool, bool]] = [
-        ("/api/jobs/<id>/progress", _job, job, sse_frame, True, False),
-        ("/api/bulk-jobs/<id>/progress", _bulk, bulk, sse_frame, True, False),
-        ("/jobs/<id>/live", _job, job, html_frames("job"), False, False),
-        ("/bulk/<id>/live", _bulk, bulk, html_frames("bulk"), False, False),
-        ("/live", _nothing, user, html_frames("dashboard"), False, True),
-    ]
-    return [
-        SseRoute(pattern(path), locate, group, encode, token, live_only)
-        for path, locate, group, encode, token, live_only in table
-    ]
+        pattern = re.compile(stream.path.replace("<id>", "(?P<id>[^/]+)"))
+        live_only = model is None
+        return SseRoute(pattern, locate, group, stream.encode, token=stream.page is None, live_only=live_only)
+
+    return [route(stream) for stream in STREAMS]
+
+
+def _django_path(stream: Stream, prefix: str) -> URLPattern:
+    route = stream.path.removeprefix(prefix).replace("<id>", "<str:object_id>")
+    if stream.model is None:
+        view = views.live_view(stream.group, stream.encode)
+    else:
+        model = stream.model
+
+        def find(user: Any, object_id: str) -> Any:
+            return selectors.owned(model, user=user, object_id=object_id)
+
+        view = views.stream_view(find, stream.group, stream.encode, token=stream.page is None)
+    return path(route, view, name=stream.name)
+
+
+def api_urlpatterns() -> list[URLPattern]:
+    """The API's streams, for the URLconf included under /api/."""
+    return [_django_path(stream, "/api/") for stream in STREAMS if stream.api]
+
+
+def page_urlpatterns() -> list[URLPattern]:
+    """The pages' streams, for the URLconf included at the root."""
+    return [_django_path(stream, "/") for stream in STREAMS if not stream.api]

@@ -1,8 +1,7 @@
-"""The job and batch streams over SSE: the API's (JSON data) and the pages' live streams (HTML fragments).
-
-These Django views answer the stream URLs for anything that goes through Django; under an ASGI server
-the same URLs are served by the lean path (jobs.live.routes), which shares every step with them.
-"""
+"""The streams as Django views, for anything that goes through Django (the test client, a WSGI server);
+under an ASGI server the same URLs (jobs.live.routes) are served by the lean path, which shares every step
+with them (progress.sse). And the pages' encoding: each event rendered once per process into the pages'
+partials."""
 
 from __future__ import annotations
 
@@ -12,9 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from jobs.core import selectors
-from jobs.core.events import bulk_group, job_group, user_group
-from jobs.web.pages import live_fragments
+from jobs.web.fragments import live_fragments
 from progress.sse import (
     PING_FRAME,
     Encoder,
@@ -23,12 +20,9 @@ from progress.sse import (
     request_user,
     serve_live,
     serve_stream,
-    sse_frame,
     unauthorized,
 )
 from progress.streams import Item, follow_group
-
-# The pages' live streams: the same events, rendered once per process into the pages' partials.
 
 
 def html_frames(view: str) -> Encoder:
@@ -44,41 +38,30 @@ def _fragment(view: str, item: Item) -> str:
     return " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
 
 
-Find = Callable[[Any, str], Any]
-
-
-def _stream_view(find: Find, group: Callable[[Any], str], *, page: str | None = None) -> Callable[..., Any]:
-    """A view streaming one job's or batch's events: JSON for the API (session or token), or the
-    rendered fragments of `page` (session only)."""
+def stream_view(
+    find: Callable[[Any, str], Any], group: Callable[[Any], str], encode: Encoder, *, token: bool
+) -> Callable[..., Any]:
+    """A view streaming the event log of the object `find(user, object_id)` gives (None: 404)."""
 
     async def view(request: HttpRequest, object_id: str) -> HttpResponseBase:
         return await serve_stream(
             request,
-            user=await request_user(request, token=page is None),
+            user=await request_user(request, token=token),
             find=lambda user: find(user, object_id),
             group=group,
-            encode=sse_frame if page is None else html_frames(page),
+            encode=encode,
         )
 
     return view
 
 
-def _job(user: Any, job_id: str) -> Any:
-    return selectors.job_for_user(user=user, job_id=job_id)
+def live_view(group: Callable[[Any], str], encode: Encoder) -> Callable[..., Any]:
+    """A view following the signed-in user's own group from now on (session only)."""
 
+    async def view(request: HttpRequest) -> HttpResponseBase:
+        user = await request_user(request, token=False)
+        if user is None:
+            return unauthorized()
+        return await serve_live(user, follow_group(group=group(user.pk)), encode)
 
-def _bulk(user: Any, bulk_id: str) -> Any:
-    return selectors.bulk_for_user(user=user, bulk_id=bulk_id)
-
-
-job_progress = _stream_view(_job, job_group)
-bulk_progress = _stream_view(_bulk, bulk_group)
-job_live = _stream_view(_job, job_group, page="job")
-bulk_live = _stream_view(_bulk, bulk_group, page="bulk")
-
-
-async def dashboard_live(request: HttpRequest) -> HttpResponseBase:
-    user = await request_user(request, token=False)
-    if user is None:
-        return unauthorized()
-    return await serve_live(user, follow_group(group=user_group(user.pk)), html_frames("dashboard"))
+    return view

@@ -13,19 +13,16 @@ from typing import Any
 from bson import ObjectId
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils.datastructures import MultiValueDict
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
-from contentgen.errors import ApplicationError
+from contentgen.errors import ApplicationError, InvalidInput
 from jobs.core import selectors, services
 from jobs.core.events import bulk_group, job_group
-from jobs.core.validation import parse_batch, parse_job
+from jobs.core.inputs import batch_errors, batch_from_csv, field_errors, job_payload
 from jobs.models import BulkJob, GenerationJob
-from jobs.web.forms import batch_errors, batch_payload, field_errors, job_payload
 from progress.streams import Item, follow
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -52,12 +49,12 @@ def _sentences(errors: Mapping[str, Any]) -> list[str]:
 
 
 def create_job(*, user: Any, fields: Mapping[str, str]) -> GenerationJob:
-    """`fields` as the HTML form sends them (keywords comma separated); validated like POST /api/jobs/."""
-    spec, errors = parse_job(job_payload(fields))
-    if spec is None:
-        raise BadInput(_sentences(errors))
+    """`fields` as the HTML form sends them (keywords comma separated); validated like POST /api/jobs/. An
+    operator's command: not charged against the user's rate."""
     try:
-        return services.job_create(user=user, spec=spec)
+        return services.job_submit(user=user, data=job_payload(fields), charge=False)
+    except InvalidInput as exc:
+        raise BadInput(_sentences(exc.errors)) from exc
     except ApplicationError as exc:
         raise BadInput([exc.message]) from exc
 
@@ -68,15 +65,14 @@ def create_batch(*, user: Any, csv_path: Path, defaults: Mapping[str, str]) -> B
         content = csv_path.read_bytes()
     except OSError as exc:
         raise BadInput([f"csv: cannot read {csv_path}: {exc.strerror}."]) from exc
-    upload = SimpleUploadedFile(csv_path.name, content, content_type="text/csv")
-    batch = batch_payload(defaults, MultiValueDict({"csv_file": [upload]}))
+    wanted = {name: value.strip() for name, value in defaults.items() if value and value.strip()}
+    batch = batch_from_csv(content, wanted)
     if batch.errors:
         raise BadInput(batch.errors)
-    specs, errors = parse_batch(batch.payload)
-    if errors:
-        raise BadInput(batch_errors(errors, batch.row_labels))
     try:
-        return services.bulk_create(user=user, specs=specs)
+        return services.bulk_submit(user=user, data=batch.payload, charge=False)
+    except InvalidInput as exc:
+        raise BadInput(batch_errors(exc.errors, batch.row_labels)) from exc
     except ApplicationError as exc:
         raise BadInput([exc.message]) from exc
 

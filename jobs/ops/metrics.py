@@ -59,11 +59,6 @@ STAGE_SECONDS = Histogram(
     ["mode", "stage"],
     buckets=(1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200),
 )
-WEBHOOK_DELIVERIES = Counter(
-    "contentgen_webhook_deliveries",
-    "Webhook delivery attempts by outcome (succeeded, retrying, failed, refused, skipped).",
-    ["outcome"],
-)
 
 
 @receiver(signals.job_claimed)

@@ -1,8 +1,4 @@
-"""The HTML pages and `live_fragments`, the renderer the page streams call for every event.
-
-The first render and every live push go through the same context builders and the same partials,
-so a page after N events looks exactly like a fresh load.
-"""
+"""The HTML pages: the dashboard (new job, new batch, my jobs), a job's page and a batch's page."""
 
 from __future__ import annotations
 
@@ -11,236 +7,31 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from contentgen.errors import ApplicationError, RateLimited
-from jobs.core import limits, selectors, services
+from contentgen.errors import ApplicationError, InvalidInput, RateLimited
+from jobs.core import inputs, selectors, services
 from jobs.core.batches import bulk_snapshot
 from jobs.core.events import complete_event, job_summary, progress_dict, progress_event
-from jobs.core.validation import parse_batch, parse_job
-from jobs.models import GenerationJob, Stage
+from jobs.models import GenerationJob
 from jobs.pipeline.stages import STAGE_ORDER, stage_label
 from jobs.web import forms
+from jobs.web.fragments import (
+    BULK_TEMPLATE,
+    DASHBOARD_TEMPLATE,
+    JOB_TEMPLATE,
+    bulk_context,
+    draft_text,
+    event_item,
+    job_context,
+    summary_context,
+)
 from progress import events as event_log
 
-APP = "contentgen"
-JOB_TEMPLATE = "jobs/job_detail.html"
-BULK_TEMPLATE = "jobs/bulk_detail.html"
-DASHBOARD_TEMPLATE = "jobs/dashboard.html"
-STATE_LABELS = {"pending": "Pending", "running": "Running", "done": "Done", "failed": "Failed"}
+# How many of a job's last events its page lists.
 EVENT_HISTORY = 1000
-
-
-def _stages(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": name,
-            "label": stage_label(name),
-            "state": info.get("state", "pending"),
-            "state_label": STATE_LABELS.get(info.get("state", "pending"), info.get("state", "")),
-            "percentage": info.get("percentage") or 0,
-            "seconds": info.get("seconds"),
-        }
-        for name, info in (stages or {}).items()
-    ]
-
-
-def _status_label(status: str) -> str:
-    return GenerationJob.Status(status).label if status in GenerationJob.Status.values else status
-
-
-def job_tab_title(*, status: str, percentage: float, stage: str) -> str:
-    if status == GenerationJob.Status.FAILED:
-        return f"Failed · {stage_label(stage)} · {APP}"
-    if status == GenerationJob.Status.CANCELLED:
-        return f"Cancelled · {APP}"
-    return f"{int(percentage)}% · {stage_label(stage)} · {APP}"
-
-
-def job_context(data: dict[str, Any]) -> dict[str, Any]:
-    """A job event (`progress` or `complete`) as the job page's partials see it."""
-    progress = data.get("progress") or {}
-    status = data.get("status", GenerationJob.Status.QUEUED)
-    percentage = float(progress.get("percentage") or 0)
-    stage = progress.get("stage") or Stage.QUEUED
-    return {
-        "job_id": data["job_id"],
-        "status": status,
-        "status_label": _status_label(status),
-        "terminal": status in GenerationJob.TERMINAL,
-        "percentage": percentage,
-        "stage": stage,
-        "stage_label": stage_label(stage),
-        "stage_progress": progress.get("stage_progress") or 0,
-        "message": progress.get("message") or "",
-        "started_at": progress.get("started_at"),
-        "completed_at": progress.get("completed_at"),
-        "eta": progress.get("estimated_completion"),
-        "estimated_start": progress.get("estimated_start"),
-        "eta_low": progress.get("estimated_completion_low"),
-        "eta_high": progress.get("estimated_completion_high"),
-        "elapsed_seconds": progress.get("elapsed_seconds") or 0,
-        "stages": _stages(data.get("stages")),
-        "result": data.get("result"),
-        "error": data.get("error"),
-        "timestamp": data.get("timestamp"),
-        "tab_title": job_tab_title(status=status, percentage=percentage, stage=stage),
-        "event": event_item(data),
-        "attempts": data.get("attempts"),
-    }
-
-
-def event_item(data: dict[str, Any]) -> dict[str, Any]:
-    progress = data.get("progress") or {}
-    stamp = data.get("timestamp") or ""
-    message = progress.get("message") or data.get("status", "")
-    if (data.get("error") or {}).get("message"):
-        message = f"{message}: {data['error']['message']}"
-    return {
-        "key": f"{data.get('status')}|{progress.get('stage')}|{message}",
-        "dom_id": "ev-" + "".join(ch for ch in stamp if ch.isdigit()),
-        "message": message,
-        "timestamp": stamp,
-        "status": data.get("status"),
-    }
-
-
-def _cells(stages: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The batch grid's stage columns; `na` where the mode has no such stage."""
-    by_name = {stage["name"]: stage for stage in _stages(stages)}
-    return [
-        by_name.get(name) or {"name": name, "label": stage_label(name), "na": True} for name in STAGE_ORDER
-    ]
-
-
-def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
-    """One article's row (dashboard list, batch grid) from `job_summary` or a job event."""
-    progress = summary.get("progress") or {}
-    status = summary.get("status", GenerationJob.Status.QUEUED)
-    stage = summary.get("stage") or progress.get("stage") or Stage.QUEUED
-    percentage = summary.get("percentage", progress.get("percentage")) or 0
-    return {
-        "job_id": summary["job_id"],
-        "title": summary.get("title"),
-        "status": status,
-        "status_label": _status_label(status),
-        "stage": stage,
-        "stage_label": stage_label(stage),
-        "percentage": percentage,
-        "message": summary.get("message", progress.get("message")) or "",
-        "estimated_start": progress.get("estimated_start"),
-        "eta": progress.get("estimated_completion"),
-        "timestamp": summary.get("timestamp"),
-        "stages": _stages(summary.get("stages")),
-        "cells": _cells(summary.get("stages")),
-        "error": summary.get("error"),
-    }
-
-
-def bulk_context(data: dict[str, Any]) -> dict[str, Any]:
-    counts = data.get("counts") or {}
-    total = int(data.get("total") or 0)
-    finished = int(data.get("finished", sum(counts.get(k, 0) for k in ("completed", "failed", "cancelled"))))
-    completed = int(counts.get("completed", 0))
-    done = data.get("status") == "completed" or (total > 0 and finished >= total)
-    return {
-        "bulk_id": data["bulk_job_id"],
-        "total": total,
-        "finished": finished,
-        "completed": completed,
-        "counts": counts,
-        "failed": int(counts.get("failed", 0)),
-        "processing": int(counts.get("processing", 0)),
-        "queued": int(counts.get("queued", 0)),
-        "cancelled": int(counts.get("cancelled", 0)),
-        "percentage": 100.0 if done else float(data.get("percentage") or 0),
-        "eta": data.get("estimated_completion"),
-        "done": done,
-        "tab_title": f"{completed} of {total} · {APP}",
-    }
-
-
-def _partial(template: str, name: str, context: dict[str, Any]) -> str:
-    return render_to_string(f"{template}#{name}", context).strip()
-
-
-def _job_fragments(event: str, data: dict[str, Any]) -> list[str]:
-    j = job_context(data)
-    ctx = {"j": j, "ev": j["event"], "chunk": data.get("draft")}
-    names = ["job-progress", "job-status", "job-actions", "job-stages", "job-event"]
-    if ctx["chunk"]:
-        names.append("job-draft-chunk")
-    if event == "complete" or ctx["j"]["terminal"]:
-        names.append("job-result")
-    if j["status"] == GenerationJob.Status.COMPLETED:
-        names.append("job-draft")
-    return [_partial(JOB_TEMPLATE, name, ctx) for name in names]
-
-
-def draft_text(stored: list[dict[str, Any]]) -> str:
-    """The writing draft as the progress events carried it: chunks from the last restart (offset 0) on."""
-    text = ""
-    for event in stored:
-        chunk = (event.get("data") or {}).get("draft")
-        if not chunk:
-            continue
-        offset = int(chunk.get("offset") or 0)
-        if offset == 0 or offset == len(text):
-            text = text[:offset] + str(chunk.get("text") or "")
-    return text
-
-
-def _table_part(html: str) -> str:
-    """Table rows and cells only parse inside a table or a <template>: live.js unwraps the template."""
-    return f"<template>{html}</template>"
-
-
-def _bulk_fragments(data: dict[str, Any]) -> list[str]:
-    out = [_partial(BULK_TEMPLATE, "bulk-summary", {"b": bulk_context(data)})]
-    member = data.get("job")
-    member_id = member.get("job_id") if member else None
-    for current in data.get("current") or []:
-        if current.get("job_id") and current.get("job_id") != member_id:
-            cell = {"job_id": current["job_id"], "percentage": current.get("percentage") or 0}
-            cell["status"] = GenerationJob.Status.PROCESSING
-            out.append(_table_part(_partial(BULK_TEMPLATE, "bulk-overall-cell", {"row": cell})))
-    if member:
-        row = summary_context(member)
-        out.append(_table_part(_partial(BULK_TEMPLATE, "bulk-row", {"row": row})))
-        if row["error"]:
-            out.append(_partial(BULK_TEMPLATE, "bulk-failure", {"row": row}))
-    return out
-
-
-def _dashboard_fragments(data: dict[str, Any]) -> list[str]:
-    if "total" in data and "bulk_job_id" in data:
-        return [_partial(DASHBOARD_TEMPLATE, "bulk-row", {"b": bulk_context(data)})]
-    return [_partial(DASHBOARD_TEMPLATE, "job-row", {"row": summary_context(data)})]
-
-
-def live_fragments(*, view: str, event: str, data: dict[str, Any]) -> str:
-    """HTML for one event: top-level elements whose ids exist on the page (live.js swaps them by id).
-
-    A top-level <template> carries table rows or cells (which parse nowhere else); its children are swapped.
-    Elements with `data-live-append` / `data-live-prepend` name the container they join when the page
-    lacks them; children with `data-live-keep` keep the page's copy (e.g. a title the event lacks).
-    Pure: no database access.
-    """
-    if view == "job":
-        parts = _job_fragments(event, data)
-    elif view == "bulk":
-        parts = _bulk_fragments(data)
-    elif view == "dashboard":
-        parts = _dashboard_fragments(data)
-    else:
-        raise ValueError(f"unknown view {view!r}")
-    return "\n".join(parts)
-
-
-# Pages
 
 
 def _summary_with_progress(job: GenerationJob) -> dict[str, Any]:
@@ -295,16 +86,14 @@ def _form_errors(
 @require_POST
 def job_new(request: HttpRequest) -> HttpResponse:
     form = forms.job_form(request.POST)
-    spec, errors = parse_job(forms.job_payload(request.POST))
-    if spec is None:
-        form["errors"] = forms.field_errors(errors)
-        return _form_errors(request, "job-form", job_form=form)
     try:
-        limits.charge_jobs(user=request.user)
+        job = services.job_submit(user=request.user, data=inputs.job_payload(request.POST))
+    except InvalidInput as exc:
+        form["errors"] = inputs.field_errors(exc.errors)
+        return _form_errors(request, "job-form", job_form=form)
     except RateLimited as exc:
         form["errors"] = {"non_field_errors": [exc.message]}
         return _form_errors(request, "job-form", limited=exc, job_form=form)
-    job = services.job_create(user=request.user, spec=spec)
     return _redirect(request, reverse("job-detail", args=[str(job.pk)]))
 
 
@@ -314,19 +103,16 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
     form = forms.batch_form(request.POST)
     batch = forms.batch_payload(request.POST, request.FILES)
     messages = list(batch.errors)
-    specs: list[Any] = []
-    if not messages:
-        specs, errors = parse_batch(batch.payload)
-        messages = forms.batch_errors(errors, batch.row_labels)
     limited: RateLimited | None = None
     if not messages:
         try:
-            limits.charge_batch_items(user=request.user, count=len(specs))
-            bulk = services.bulk_create(user=request.user, specs=specs)
+            bulk = services.bulk_submit(user=request.user, data=batch.payload)
+        except InvalidInput as exc:
+            messages = inputs.batch_errors(exc.errors, batch.row_labels)
         except RateLimited as exc:
             messages, limited = [exc.message], exc
         except ApplicationError as exc:
-            messages = [str(exc)]
+            messages = [exc.message]
         else:
             return _redirect(request, reverse("bulk-detail", args=[str(bulk.pk)]))
     form["errors"] = messages

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from contentgen.errors import ApplicationError
 from jobs.api.responses import with_errors
 from jobs.api.schema import NO_NUL
-from jobs.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from jobs.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import selectors, services
 
 

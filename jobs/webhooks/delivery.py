@@ -17,7 +17,7 @@ import redis
 from django.db import close_old_connections
 
 from contentgen.redisconn import client
-from jobs.webhook_models import WebhookDelivery
+from jobs.models import WebhookDelivery
 from jobs.webhooks import services
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from contentgen.errors import ApplicationError
-from jobs.webhook_models import WebhookEndpoint, WebhookEvent
+from jobs.models import WebhookEndpoint, WebhookEvent
 from jobs.webhooks import selectors, services
 from jobs.webhooks.apis import parse_endpoint
 

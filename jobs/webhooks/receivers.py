@@ -6,10 +6,9 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from jobs.api.views import JobOutputSerializer, _bulk_output
+from jobs.api.serializers import JobOutputSerializer, bulk_resource
 from jobs.core import signals
-from jobs.models import BulkJob, GenerationJob
-from jobs.webhook_models import WebhookEvent
+from jobs.models import BulkJob, GenerationJob, WebhookEvent
 from jobs.webhooks import services
 
 JOB_EVENTS: dict[str, str] = {
@@ -37,5 +36,5 @@ def bulk_finished(*, bulk: BulkJob, **kwargs: Any) -> None:
     services.event_record(
         user_id=bulk.user_id,
         event_type=WebhookEvent.BULK_COMPLETED,
-        data=lambda: _bulk_output(BulkJob.objects.get(pk=bulk.pk)),
+        data=lambda: bulk_resource(BulkJob.objects.get(pk=bulk.pk)),
     )

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from jobs.core.selectors import parse_id
-from jobs.webhook_models import WebhookDelivery, WebhookEndpoint
+from jobs.models import WebhookDelivery, WebhookEndpoint
 
 
 def endpoints_for_user(*, user: Any) -> QuerySet[WebhookEndpoint]:

@@ -22,9 +22,9 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from contentgen.errors import ApplicationError
 from contentgen.redisconn import client
-from jobs.ops.metrics import WEBHOOK_DELIVERIES
-from jobs.webhook_models import TEST_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from jobs.models import TEST_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import network
+from jobs.webhooks.metrics import WEBHOOK_DELIVERIES
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from bson import ObjectId
 
 from jobs.core.workers import live_worker_slots
 from jobs.models import GenerationJob
-from jobs.web.pages import draft_text
+from jobs.web.fragments import draft_text
 from progress import events
 from tests.factories import JobFactory
 from tests.stack import burst_here, run_burst, start_worker, wait_until

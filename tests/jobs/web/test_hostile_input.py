@@ -11,7 +11,7 @@ from django.utils.html import escape
 
 from jobs.core.events import complete_event, job_summary
 from jobs.models import GenerationJob
-from jobs.web.pages import live_fragments
+from jobs.web.fragments import live_fragments
 from tests.hostile import HOSTILE
 from tests.html_audit import active_content
 from tests.stack import burst_here

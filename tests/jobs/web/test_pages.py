@@ -13,7 +13,7 @@ from jobs.core.events import complete_event, job_summary, progress_event
 from jobs.core.leases import job_claim
 from jobs.models import BulkJob, GenerationJob, JobError, Result, Stage
 from jobs.runtime.tracker import ProgressTracker
-from jobs.web.pages import draft_text, live_fragments
+from jobs.web.fragments import draft_text, live_fragments
 from tests.factories import BulkFactory, JobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

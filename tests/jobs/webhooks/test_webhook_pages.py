@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.webhook_models import WebhookDelivery, WebhookEndpoint
+from jobs.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 

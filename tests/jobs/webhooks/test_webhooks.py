@@ -11,7 +11,7 @@ import pytest
 from bson import ObjectId
 from django.utils import timezone
 
-from jobs.webhook_models import WebhookDelivery, WebhookEndpoint
+from jobs.models import WebhookDelivery, WebhookEndpoint
 from jobs.webhooks import network, services
 from tests.stack import start_worker, wait_until
 from tests.webhook_receiver import Receiver, verify
