@@ -95,7 +95,7 @@ def ema_remaining(
 
 def replay(traces: list[Trace]) -> list[Trace]:
     """Recompute contentgen's published ETA for every point with the current estimator code."""
-    from jobs.eta import HISTORY_SIZE, Estimator, Smoother, samples_from_timings
+    from jobs.core.eta import HISTORY_SIZE, Estimator, Smoother, samples_from_timings
 
     out = []
     for index, trace in enumerate(traces):
@@ -172,9 +172,9 @@ def run_jobs(count: int, pace: float, seed: int) -> list[Trace]:
     from django.contrib.auth import get_user_model
     from tqdm import tqdm
 
-    from jobs import services
+    from jobs.core import services
+    from jobs.core.validation import parse_job
     from jobs.models import GenerationJob
-    from jobs.validation import parse_job
     from progress import events
 
     user, _ = get_user_model().objects.get_or_create(username="eta-bench")

@@ -21,8 +21,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Stack, paired_main, timed  # noqa: E402
-from bench.suite import add_queued  # noqa: E402
+from bench.common import Stack  # noqa: E402
+from bench.queued import add_queued  # noqa: E402
+from bench.standalone import paired_main, timed  # noqa: E402
 
 ACTIONS = ["next lease expiry", "cancel a queued job", "retry a cancelled job"]
 
@@ -31,12 +32,12 @@ def one_run(stack: Stack, jobs: int, ops: int) -> dict[str, tuple[float, float]]
     """{action: (the ORM's filter, contentgen)} in ms, on a fresh embedded server."""
     from django.utils import timezone  # noqa: PLC0415
 
-    from jobs import services  # noqa: PLC0415
+    from jobs.core import leases, services  # noqa: PLC0415
     from jobs.models import GenerationJob  # noqa: PLC0415
 
     add_queued(stack.user, jobs)
     for _ in range(3):  # a few leases to look at
-        services.job_claim(worker_id="bench", take_over=False)
+        leases.job_claim(worker_id="bench", take_over=False)
     newest = list(GenerationJob.objects.filter(status="queued").order_by("-queued_at")[: 4 * ops])
     orm_cancel, ours_cancel, orm_retry, ours_retry = (newest[n * ops : (n + 1) * ops] for n in range(4))
 
@@ -61,7 +62,7 @@ def one_run(stack: Stack, jobs: int, ops: int) -> dict[str, tuple[float, float]]
     found = {
         ACTIONS[0]: (
             timed(orm_next_expiry, list(range(ops))),
-            timed(lambda _: services.next_lease_expiry(worker_id="bench-other"), list(range(ops))),
+            timed(lambda _: leases.next_lease_expiry(worker_id="bench-other"), list(range(ops))),
         ),
         ACTIONS[1]: (
             timed(orm_update("queued", "cancelled"), orm_cancel),

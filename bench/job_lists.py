@@ -26,7 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Stack, paired_main, timed  # noqa: E402
+from bench.common import Stack  # noqa: E402
+from bench.standalone import paired_main, timed  # noqa: E402
 
 READS = [
     "the dashboard's lists (50 jobs, 20 batches)",
@@ -63,8 +64,8 @@ def one_run(stack: Stack, jobs: int, ops: int) -> dict[str, tuple[float, float]]
     from django.core.paginator import Paginator  # noqa: PLC0415
     from django.utils import timezone  # noqa: PLC0415
 
-    from jobs import selectors  # noqa: PLC0415
-    from jobs.history import filter_jobs, history_jobs  # noqa: PLC0415
+    from jobs.core import selectors  # noqa: PLC0415
+    from jobs.core.filters import filter_jobs, history_jobs  # noqa: PLC0415
     from jobs.models import BulkJob, GenerationJob  # noqa: PLC0415
 
     now = timezone.now()

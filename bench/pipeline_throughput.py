@@ -73,12 +73,12 @@ def main() -> int:
         from django.core.management import call_command
         from tqdm import tqdm
 
-        from jobs import services as job_services
+        from jobs.core import services as job_services
+        from jobs.core.validation import parse_job
         from jobs.models import GenerationJob
         from jobs.pipeline import JobInput, run_pipeline
-        from jobs.tracker import ProgressTracker
-        from jobs.validation import parse_job
-        from jobs.worker import Worker
+        from jobs.runtime.tracker import ProgressTracker
+        from jobs.runtime.worker import Worker
         from progress import events
 
         call_command("migrate", verbosity=0)

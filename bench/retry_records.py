@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Spread, fresh_runs, print_result  # noqa: E402
+from bench.common import Spread  # noqa: E402
+from bench.standalone import fresh_runs, print_result  # noqa: E402
 
 WINDOW = 2000
 SERVERS = {"SecantusDB as shipped": "secantus", "contentgen's server": "contentgen.secantus_server"}

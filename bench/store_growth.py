@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Spread, fresh_runs, print_result, start_stack  # noqa: E402
+from bench.common import Spread, start_stack  # noqa: E402
+from bench.standalone import fresh_runs, print_result  # noqa: E402
 
 SECONDS = 2.0
 FILLER = {"status": "processing", "progress": {"percentage": 12.5, "message": "Writing the draft"}}
