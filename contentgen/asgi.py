@@ -34,9 +34,7 @@ application = ProtocolTypeRouter(
 # collector's full passes skip it, so they pause the streams far less often and for less long.
 gc.collect()
 gc.freeze()
-# The open streams' objects are not frozen (a closed stream's must be collected), and with Python's
-# default thresholds (700, 10, 10) the collector's older passes traversed them every few seconds: pauses
-# of 19-62 ms under 1,000 streams, the tail of their latency (a callback on gc.callbacks timed them). A
-# young generation of 10,000 objects lets most of a stream's short-lived objects die before a pass, so
-# the older passes all but stop (one of 24-29 ms in 8 s, against two full passes and 16 others).
+# The open streams' objects cannot be frozen (a closed stream's must be collected), and the collector's
+# older passes over them pause every stream at once: a young generation of 10,000 objects lets most of a
+# stream's short-lived objects die before a pass, so those passes all but stop (docs/measurements.md).
 gc.set_threshold(10_000, 10, 10)

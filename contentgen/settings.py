@@ -76,15 +76,14 @@ TEMPLATES = [
 
 # pymongo's defaults are 30 s of server selection and no socket timeout at all: one stuck socket
 # could hang a job thread, and SIGTERM with it. Failing within seconds hands the decision to the
-# callers' retry (jobs.resilience: write retry, worker backoff). 20 s is far above the slowest
+# callers' retry (contentgen.resilience: write retry, worker backoff). 20 s is far above the slowest
 # legitimate operation (a 500-job batch aggregation on the embedded server). Options in the URI win.
 MONGODB_TIMEOUTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "socketTimeoutMS": 20000}
 # Writes are acknowledged once they are in the server's journal (`j: true`). With pymongo's default
-# (`w: 1`, no `j`) a server killed with SIGKILL loses the writes of its last few milliseconds although it
-# acknowledged them: measured on the embedded SecantusDB, 8-15 of 1,275 acknowledged inserts were gone
-# after a restart, and an event log that loses an event already pushed to its viewers gives its seq to
-# a different event later, which those viewers then never see (tests/jobs/runtime/test_outages.py). A URI that
-# names its own write concern (`w=` or `journal=`) keeps it.
+# (`w: 1`, no `j`) a server killed with SIGKILL loses acknowledged writes of its last milliseconds, and an
+# event log that loses an event already pushed to its viewers gives its seq to a different event later,
+# which those viewers then never see (tests/jobs/runtime/test_outages.py). A URI that names its own write
+# concern (`w=` or `journal=`) keeps it.
 MONGODB_WRITE_CONCERN = {"journal": True}
 
 
@@ -131,9 +130,9 @@ AXES_VERBOSE = False
 
 CHANNEL_LAYERS = {
     "default": {
-        # Pub/sub layer: measured p99 17-28 ms against 411-707 ms for RedisChannelLayer at 1,000 streams
-        # (docs/measurements.md). Connections are per process, not per stream, because the hub
-        # (progress.hub) subscribes once per group.
+        # The pub/sub layer: a far lower tail than RedisChannelLayer at 1,000 streams (docs/measurements.md).
+        # Connections are per process, not per stream, because the hub (progress.hub) subscribes once per
+        # group.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [env.REDIS_URL]},
     },
@@ -214,8 +213,8 @@ CONTENTGEN_SSE_PING_SECONDS = env.SSE_PING_SECONDS
 CONTENTGEN_RATE_JOBS_PER_MINUTE = env.RATE_JOBS_PER_MINUTE
 CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR = env.RATE_BATCH_ITEMS_PER_HOUR
 CONTENTGEN_MAX_STREAMS_PER_USER = env.MAX_STREAMS_PER_USER
-# Streams one web process serves at most (about 30-80 KiB each, see README): a process-wide guard, counted in
-# the process itself because it protects that process's memory, whatever the others hold.
+# Streams one web process serves at most: a process-wide guard of its memory, counted in the process itself
+# because it protects that process, whatever the others hold.
 CONTENTGEN_MAX_STREAMS_PER_PROCESS = env.MAX_STREAMS_PER_PROCESS
 CONTENTGEN_METRICS_TOKEN = env.METRICS_TOKEN
 

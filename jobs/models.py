@@ -120,8 +120,8 @@ class GenerationJob(models.Model):
     TERMINAL: ClassVar[frozenset[str]] = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 
     # The foreign keys have no single-field indexes: job_user_created and job_bulk start with them and
-    # serve the same lookups. Every write maintains every index (on SecantusDB about 0.1-0.3 ms each per
-    # update, measured on the claim), so an index that no query needs is a cost on every job move.
+    # serve the same lookups. Every write maintains every index, so an index that no query needs is a cost
+    # on every job move.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,

@@ -1,21 +1,19 @@
 """In-process fan-out: one Redis subscription per group per process, however many viewers.
 
-A subscription per connection measured p99 442 ms with 1,000 viewers of one job (docs/measurements.md); here
-each group (`job_<id>`, `bulk_<id>`, `user_<id>`) is one channel on the hub's own pub/sub
-connection, the only one in the process, and every message is decoded once and handed, as one
-shared `Pushed` object, to the bounded buffer of every local viewer. Encodings made from it (the SSE
-frame, the WebSocket text, a page's HTML fragment) are cached on it, so an event is encoded once per
-process, not once per viewer. A viewer that falls behind is marked overflowed and resumes from the
-event log, so a slow client costs at most BUFFER messages.
+A subscription per connection does not scale to 1,000 viewers of one job (docs/measurements.md); here each
+group (`job_<id>`, `bulk_<id>`, `user_<id>`) is one channel on the hub's own pub/sub connection, the only
+one in the process, and every message is decoded once and handed, as one shared `Pushed` object, to the
+bounded buffer of every local viewer. Encodings made from it (the SSE frame, the WebSocket text, a page's
+HTML fragment) are cached on it, so an event is encoded once per process, not once per viewer. A viewer
+that falls behind is marked overflowed and resumes from the event log: a slow client costs BUFFER messages.
 
 Subscribing writes SUBSCRIBE and waits for Redis to confirm it, holding no lock: streams opening on
-distinct jobs share the connection's round trips instead of queueing behind each other (the old hub
-held its lock across two round trips per new group).
+distinct jobs share the connection's round trips instead of queueing behind each other.
 
-The channels and the message format are those of channels-redis' pub/sub layer (the project's
-layer), so `group_send` from anywhere reaches these viewers. A supervisor pings Redis; while it is
-unreachable the hub is `degraded` and streams read the event log every few seconds instead. When
-Redis is back the hub resubscribes and every viewer gets a CATCHUP marker and one log read.
+The channels and the message format are those of channels-redis' pub/sub layer (the project's layer), so
+`group_send` from anywhere reaches these viewers. A supervisor pings Redis; while it is unreachable the hub
+is `degraded` and streams read the event log every few seconds instead. When Redis is back the hub
+resubscribes and every viewer gets a CATCHUP marker and one log read.
 """
 
 from __future__ import annotations
@@ -67,8 +65,7 @@ class Pushed(dict[str, Any]):
         self._created: Any = _UNPARSED
 
     def created(self) -> float | None:
-        """When the event was made (epoch seconds, from its data's ISO `timestamp`), or None without one.
-        Parsed once for every viewer of this process (the send-delay metric reads it per send)."""
+        """When the event was made (epoch seconds), parsed once for every viewer of this process."""
         if self._created is _UNPARSED:
             self._created = _epoch(self.get("data"))
         return cast(float | None, self._created)
@@ -112,12 +109,10 @@ class Subscription:
 
     def take_overflow(self) -> bool:
         """True once after the buffer overflowed; the buffer is emptied, the log will fill the gap."""
-        if not self.overflowed:
-            return False
-        self.overflowed = False
-        while not self.queue.empty():
+        overflowed, self.overflowed = self.overflowed, False
+        while overflowed and not self.queue.empty():
             self.queue.get_nowait()
-        return True
+        return overflowed
 
 
 class GroupFeed:

@@ -70,12 +70,10 @@ K = TypeVar("K", bound=Hashable)
 class Batcher(Generic[K, V]):
     """Lookups of many keys at once, made as one query: what arrives while a query runs goes in the next.
 
-    1,000 streams opening on distinct jobs need 1,000 owners and 1,000 latest events; one query per
-    key costs SecantusDB about a millisecond of its own time each. Batches stay small: SecantusDB tests
-    each document it reads against the whole `$in` list, so a query costs (documents x keys). Measured
-    on the embedded server for 1,000 keys: owners by `_id` 521 ms in batches of 500, 110 ms in batches
-    of 20; latest events with 6 events per job about 3 s in batches of 500, 490 ms in batches of 10
-    (1,277 ms one by one; reading batches in parallel threads gained nothing)."""
+    1,000 streams opening on distinct jobs need 1,000 owners and 1,000 latest events, and one query per
+    key costs the embedded server a millisecond of its own time each. Batches stay small: SecantusDB tests
+    each document it reads against the whole `$in` list, so a query costs (documents x keys); batches of
+    10-20 were the fastest (docs/measurements.md)."""
 
     def __init__(self, load: Callable[[list[K]], Awaitable[dict[K, V]]], *, max_batch: int = 20) -> None:
         self.load = load

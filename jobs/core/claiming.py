@@ -1,10 +1,8 @@
 """Claiming from a deep queue with index range reads that cost the size of a window, not of the queue.
 
-The embedded SecantusDB fetches every document an index lookup matches before it sorts and limits:
-`{status: "queued"}` sorted by `queued_at`, limit 8, read all 10,000 queued jobs (300-500 ms, hinted
-or not; a hint made it worse), and the ORM's `$and`/`$expr` filters scan the collection. A range on the
-(status, queued_at) index reads only the entries inside the range (0.6 ms for 10). So the claimer keeps
-a floor under the queue and reads it one window at a time, [floor, floor + width), with the width
+A sorted, limited read of the queue costs the whole queue on the embedded server, and a range on the
+(status, queued_at) index only the entries inside it (jobs.core.store states the rule). So the claimer
+keeps a floor under the queue and reads it one window at a time, [floor, floor + width), with the width
 adapted to hold about 2 x CANDIDATES jobs. Jobs older than the floor (handed back by a stopping worker,
 queued on a host whose clock is behind) are found by a range read below the floor, which is empty and
 cheap in the normal case, and jobs queued after the last window (a host whose clock is ahead) by a
@@ -17,7 +15,7 @@ meanwhile, the claim reads on past them (up to PAST_ROUNDS windows more) rather 
 while jobs wait behind them.
 
 Only the choice of candidates lives here. The claim itself is `take_queued`/`take_over`, run by
-jobs.core.services inside the transaction (contentgen.mongo.atomic) that also moves the batch's counters,
+jobs.core.leases inside the transaction (contentgen.mongo.atomic) that also moves the batch's counters,
 so two claimers never both win.
 """
 
@@ -197,8 +195,8 @@ class QueueWindow:
             _share_floor(start)
         self.floor = start
         # About CANDIDATES jobs per window: enough to spread concurrent claimers, and each document read
-        # costs (about 0.05 ms on SecantusDB, against 1 ms for the read itself). A window that held too
-        # few widens, or the next claims would find it empty and read on.
+        # costs a little beside the read itself. A window that held too few widens, or the next claims would
+        # find it empty and read on.
         if len(docs) > 2 * CANDIDATES:
             self.width = min(MAX_WIDTH, max(MIN_WIDTH, aware(docs[CANDIDATES]["queued_at"]) - start))
         elif len(docs) < CANDIDATES // 2:
@@ -244,7 +242,7 @@ def spread_queue_times(jobs: list[GenerationJob]) -> list[GenerationJob]:
 
 def queued_before(when: dt.datetime, fields: list[str]) -> list[dict[str, Any]]:
     """The queued jobs queued before `when`, oldest first, with only `fields`: a range on the queue index
-    (the ORM's filter of the same reads the whole collection on SecantusDB)."""
+    (jobs.core.store)."""
     return _read({"status": QUEUED, "queued_at": {"$lt": when}}, dict.fromkeys([*fields, "queued_at"], 1))
 
 

@@ -1,12 +1,11 @@
 """Reads. Ownership is part of every query, so another user's job is indistinguishable from a missing one.
 
-Lists newest first (the dashboard, the history page, `GET /api/jobs/`) read their page with `newest`:
-the embedded SecantusDB fetches every document an index lookup matches before it sorts and takes a
-page, so `filter(user=...).order_by("-created_at")[:20]` read all of a user's jobs (1.1-1.9 s at
-10,000). A range on the (user, -created_at) index reads only the entries inside it, so `newest` reads
-back from now one window of creation times at a time, each twice as long as the last, until it holds
-the page (the claim's treatment of the queue, jobs.core.claiming). A replica set of mongod stops at the
-page either way; the windows cost it a few index seeks.
+Lists newest first (the dashboard, the history page, `GET /api/jobs/`) read their page with `newest`: a
+sorted page of a user's jobs costs all of them on the embedded server, and a range on the (user,
+-created_at) index only the entries inside it (jobs.core.store states the rule). So `newest` reads back
+from now one window of creation times at a time, each twice as long as the last, until it holds the page
+(the claim's treatment of the queue, jobs.core.claiming). A replica set of mongod stops at the page either
+way; the windows cost it a few index seeks.
 """
 
 from __future__ import annotations
@@ -50,9 +49,8 @@ def jobs_for_user(*, user: Any, bulk_job: ObjectId | None = None) -> QuerySet[Ge
 
 
 def owned(model: type[Any], *, user: Any, object_id: Any) -> Any:
-    """Look up by primary key alone, then check the owner: a filter on `_id` and `userId` together
-    makes the embedded SecantusDB scan the whole collection (7 ms at 300 jobs), `_id` alone is 1 ms.
-    This runs once per page view and per stream connection."""
+    """Look up by primary key alone, then check the owner (a filter on `_id` and `userId` together is the
+    collection scan of jobs.core.store's rule). Runs once per page view and per stream connection."""
     oid = parse_id(object_id)
     if oid is None or not getattr(user, "is_authenticated", False):
         return None
@@ -110,8 +108,8 @@ def newest(
     and `also`'s, newest first (ties by `_id`, newest first), as instances.
 
     `where` is one equality that an index (field, created_at) serves; `also` is checked here on what the
-    windows read: SecantusDB answers a filter with any field beyond an index's by scanning the whole
-    collection. Reads [min(now, before) - FIRST_WINDOW, before) first (open above when `before` is None,
+    windows read (a filter with a field beyond the index's is a collection scan, jobs.core.store). Reads
+    [min(now, before) - FIRST_WINDOW, before) first (open above when `before` is None,
     so a job stamped by a clock running ahead is still found), then the windows below it, each twice as
     long as the last, until `count` are found or `after` is reached; after WINDOW_ROUNDS windows, all
     that is older in one read. The windows do not overlap and go back in time, so the newest `count` read

@@ -79,8 +79,7 @@ def threads() -> int:
     """llama.cpp's threads: every CPU of this process by default.
 
     Its threads spin while they wait for each other, so on cores that other processes keep busy fewer
-    threads are faster: measured here with a loaded 2-core machine, 2 threads gave 2-3 tokens/s and
-    1 thread 9-50 (``CONTENTGEN_LOCAL_THREADS``).
+    threads are faster (``CONTENTGEN_LOCAL_THREADS``; docs/measurements.md).
     """
     raw = os.environ.get(THREADS_ENV, "").strip()
     if raw.isdigit() and int(raw) > 0:

@@ -16,8 +16,8 @@ TOKENS_PER_SECOND_ENV = "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND"
 # The SEO editor re-emits the finished article; copying is much faster than composing.
 SEO_COPY_SPEEDUP = 4.0
 FAIL_STAGE_ENV = "CONTENTGEN_OFFLINE_FAIL_STAGE"
-# crewAI's own time per stage around the model (agent setup, prompt building, output conversion): a
-# 1,000-word offline topic job took 39 s here against 29 s of pacing.
+# crewAI's own time per stage around the model (agent setup, prompt building, output conversion), on top
+# of the model's pacing (docs/measurements.md).
 CREW_STAGE_SECONDS = 3.0
 # SmolLM2-135M Q4_1 with n_threads=2 on this 2-core machine (bench/local_model.py), used until the
 # worker has measured its own pace.

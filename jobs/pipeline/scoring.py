@@ -15,7 +15,7 @@ _LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _LINE_MARKER_RE = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)")
 _INLINE_MARK_RE = re.compile(r"(\*\*|__|\*|`|~~)")
 # Only the opening hashes and the space after them: a lazy `(.+?)\s*#*\s*$` backtracks cubically on a line of
-# spaces (1,000 took 4.5 s with the GIL held). The closing hashes are stripped with str methods instead.
+# spaces, holding the GIL. The closing hashes are stripped with str methods instead.
 _HEADING_START_RE = re.compile(r"(#{1,6})[ \t]+")
 _TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}")
 
