@@ -1,0 +1,13 @@
+"""SEO and readability analysis of a Markdown article: a pure function, Django-free, linear in its input.
+
+``analyze`` scores the article against Yoast's and Rank Math's documented thresholds (see ``checks``);
+``fixes`` turns a failing verdict into an instruction for a model or a deterministic rewrite.
+"""
+
+from __future__ import annotations
+
+from .fixes import FIX_ORDER, apply_offline_fix, instruction
+from .report import WEIGHTS, Report, analyze
+from .verdict import Verdict
+
+__all__ = ["FIX_ORDER", "WEIGHTS", "Report", "Verdict", "analyze", "apply_offline_fix", "instruction"]
