@@ -56,3 +56,9 @@ JOB_TIMEOUT_SECONDS: float = env.float("CONTENTGEN_JOB_TIMEOUT_SECONDS", default
 LLM_STALL_SECONDS: float = env.float("CONTENTGEN_LLM_STALL_SECONDS", default=120.0)
 WRITE_RETRY_SECONDS: float = env.float("CONTENTGEN_WRITE_RETRY_SECONDS", default=60.0)
 RECONCILE_SECONDS: float = env.float("CONTENTGEN_RECONCILE_SECONDS", default=300.0)
+# Research (docs/contracts.md, "Additions"): a SearxNG-compatible search, the fetch guard's loopback switch
+# (tests only), and the knowledge base's limits.
+SEARCH_URL: str = env.str("CONTENTGEN_SEARCH_URL", default="")
+FETCH_ALLOW_PRIVATE: bool = env.bool("CONTENTGEN_FETCH_ALLOW_PRIVATE", default=False)
+SOURCE_MAX_BYTES: int = env.int("CONTENTGEN_SOURCE_MAX_BYTES", default=20 * 1024 * 1024)
+KB_MAX_PASSAGES: int = env.int("CONTENTGEN_KB_MAX_PASSAGES", default=50_000)

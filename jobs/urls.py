@@ -28,4 +28,5 @@ urlpatterns = [
     path("bulk-jobs/<str:bulk_id>/articles.zip", downloads.BatchZipApi.as_view(), name="api-bulk-zip"),
     path("analytics/", report_views.AnalyticsApi.as_view(), name="api-analytics"),
     path("webhooks/", include("jobs.webhooks.urls")),
+    path("sources/", include("jobs.sources.urls")),
 ]

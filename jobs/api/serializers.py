@@ -26,6 +26,13 @@ class ProgressOutputSerializer(serializers.Serializer):
     elapsed_seconds = serializers.FloatField()
 
 
+class SourceRefOutputSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="The number the article's citations [n] use.")
+    title = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    source_id = serializers.CharField(allow_null=True, help_text="The knowledge-base source, when it is one.")
+
+
 class ResultOutputSerializer(serializers.Serializer):
     content = serializers.CharField()
     meta_title = serializers.CharField()
@@ -33,6 +40,7 @@ class ResultOutputSerializer(serializers.Serializer):
     word_count = serializers.IntegerField()
     seo_score = serializers.IntegerField()
     readability_score = serializers.FloatField()
+    sources = SourceRefOutputSerializer(many=True)
 
 
 class ErrorOutputSerializer(serializers.Serializer):
@@ -51,6 +59,9 @@ class JobOutputSerializer(serializers.Serializer):
     source_text = serializers.CharField()
     word_count = serializers.IntegerField()
     tone = serializers.CharField()
+    use_knowledge_base = serializers.BooleanField()
+    use_web = serializers.BooleanField()
+    source_urls = serializers.ListField(child=serializers.CharField())
     status = serializers.CharField()
     progress = ProgressOutputSerializer()
     result = ResultOutputSerializer(allow_null=True)

@@ -38,3 +38,14 @@ def charge_batch_items(*, user: Any, count: int) -> None:
             f"Try again in {_wait_text(wait)}.",
             retry_after=wait,
         )
+
+
+def charge_sources(*, user: Any) -> None:
+    """Knowledge-base sources against the same CONTENTGEN_RATE_JOBS_PER_MINUTE as jobs, counted apart."""
+    limit = int(settings.CONTENTGEN_RATE_JOBS_PER_MINUTE)
+    wait = ratelimit.take(f"sources:{user.pk}", amount=1, limit=limit, window=MINUTE)
+    if wait:
+        raise RateLimited(
+            f"You can add at most {limit} sources per minute. Try again in {_wait_text(wait)}.",
+            retry_after=wait,
+        )

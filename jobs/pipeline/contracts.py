@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Material:
+    """One numbered source of an article: what its [n] citations point to, and the passages quoted from it
+    (untrusted text: given to a model as data, never as instructions)."""
+
+    n: int
+    title: str
+    url: str | None
+    source_id: str | None
+    passages: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"n": self.n, "title": self.title, "url": self.url, "source_id": self.source_id}
 
 
 @dataclass(frozen=True)
@@ -13,6 +28,11 @@ class JobInput:
     source_text: str
     word_count: int
     tone: str
+    use_knowledge_base: bool = False
+    use_web: bool = False
+    source_urls: tuple[str, ...] = ()
+    # Gathered by the research stage before its brief is written (jobs.pipeline.research).
+    materials: tuple[Material, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,7 @@ class ArticleResult:
     word_count: int
     seo_score: int
     readability_score: float
+    sources: list[dict[str, object]] = field(default_factory=list)
 
 
 class StageFailed(Exception):

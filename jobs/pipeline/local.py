@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .contracts import JobInput
+from .grounding import brief_facts, ground
 from .local_model import GenerationCancelled, generate
 from .local_text import (
     MAX_EXTRA_SECTIONS,
@@ -102,7 +103,9 @@ class LocalLLM(OfflineLLM):
             raise OfflineCancelled() from None
 
     def _research(self, job: JobInput, emit: Callable[[str], None]) -> str:
-        return outline_brief(job, parse_outline(self._generate(outline_prompt(job), emit), job))
+        brief = outline_brief(job, parse_outline(self._generate(outline_prompt(job), emit), job))
+        facts = brief_facts(job.materials)
+        return brief + (f"\n{facts}" if facts else "")
 
     def _writing(self, job: JobInput, context: str, emit: Callable[[str], None]) -> str:
         headings = outline_from_brief(context) or parse_outline("", job)
@@ -140,7 +143,7 @@ class LocalLLM(OfflineLLM):
             section(heading)
         section("Final thoughts", last=True)
         article = ensure_structure(dedupe_paragraphs("".join(parts)), job)
-        return trim_to_words(article, int(target * 1.1))
+        return ground(trim_to_words(article, int(target * 1.1)), job.materials)
 
     def _seo(self, job: JobInput, messages: str | list[LLMMessage], emit: Callable[[str], None]) -> str:
         article = _context_article(messages) or ensure_structure(f"This article is about {job.topic}.", job)

@@ -16,6 +16,7 @@ from crewai.llms.base_llm import BaseLLM, llm_call_context
 from pydantic import PrivateAttr
 
 from .contracts import JobInput
+from .grounding import brief_facts, ground
 from .offline_text import job_seed, seo_fields, write_article, write_brief
 from .pace import (
     DEFAULT_TOKENS_PER_SECOND,
@@ -151,9 +152,10 @@ class OfflineLLM(BaseLLM):
     def answer(self, messages: str | list[LLMMessage]) -> str:
         job = self._require_job()
         if self.stage == "research":
-            return write_brief(job)
+            facts = brief_facts(job.materials)
+            return write_brief(job) + (f"\n{facts}" if facts else "")
         if self.stage == "writing":
-            return write_article(job)
+            return ground(write_article(job), job.materials)
         article = _context_article(messages) or write_article(job)
         return json.dumps(seo_fields(job, article), ensure_ascii=False)
 

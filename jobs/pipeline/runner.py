@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import grounding, research
 from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
 from .llm import check_llm_config, make_llm, provider_of
+from .llm import llm_name as configured_llm
 from .offline_text import subject_for
 from .scoring import (
     clip_meta_description,
@@ -64,6 +66,9 @@ class _CrewEvents:
     marked_answers: bool = True
     current: str | None = None
     streams: dict[str, _StageStream] = field(default_factory=dict)
+    # A stage whose start was already reported (research, after gathering), and where its bar starts.
+    announced: set[str] = field(default_factory=set)
+    offsets: dict[str, float] = field(default_factory=dict)
     # When the model last produced anything (monotonic), for the stall deadline.
     last_output: float = field(default_factory=time.monotonic)
 
@@ -84,7 +89,8 @@ class _CrewEvents:
             if stage:
                 self.current = stage
                 self.streams[stage] = _StageStream(answering=not self.marked_answers)
-                self.items.put(("started", stage))
+                if stage not in self.announced:
+                    self.items.put(("started", stage))
         elif isinstance(event, TaskCompletedEvent):
             stage = self.task_stage.get(id(event.task))
             if stage:
@@ -108,7 +114,9 @@ class _CrewEvents:
             stream.answering = True
             draft = seen.split(_FINAL_ANSWER, 1)[1].lstrip()
         draft = draft if stage == "writing" else ""
-        progress = min(99.0, round(100.0 * self._done_words(stage, stream) / self._expected_words(stage), 1))
+        own = min(99.0, 100.0 * self._done_words(stage, stream) / self._expected_words(stage))
+        offset = self.offsets.get(stage, 0.0)
+        progress = round(offset + (100.0 - offset) * own / 100.0, 1)
         if progress > stream.progress or draft:
             stream.progress = max(progress, stream.progress)
             self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft))
@@ -179,7 +187,7 @@ def _seo_fields(raw: str | None, pydantic_output: Any) -> dict[str, str]:
 
 def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = None) -> ArticleResult:
     fields = _seo_fields(outputs.get("seo"), seo_pydantic)
-    content = (fields.get("content") or outputs.get("writing") or "").strip() + "\n"
+    content = grounding.finish((fields.get("content") or outputs.get("writing") or "").strip(), job.materials)
     keyword = fields.get("focus_keyword") or subject_for(job).keyword
     heading = re.search(r"(?m)^#\s+(.+)$", content)
     meta_title = clip_meta_title(fields.get("meta_title") or (heading.group(1) if heading else job.topic))
@@ -191,7 +199,38 @@ def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = Non
         word_count=word_count(content),
         seo_score=seo_score(content, meta_title, meta_description, keyword),
         readability_score=readability(content),
+        sources=[material.as_dict() for material in job.materials],
     )
+
+
+MATERIALS = "materials"
+# Words of quoted sources a model's prompt may carry: the local model's context is 2,048 tokens.
+BUDGET_WORDS = {"local": 300, "offline": 1500}
+DEFAULT_BUDGET_WORDS = 1200
+
+
+def _gather(
+    job: JobInput,
+    researcher: research.Researcher,
+    on_event: Callable[[PipelineEvent], None],
+    should_cancel: Callable[[], bool],
+    llm_name: str | None,
+) -> JobInput:
+    """The research stage's first half: its start, a progress event per step, and the gathered sources,
+    sent as a `materials` event so that a resumed job cites the same ones."""
+    on_event(_event("stage_started", "research", 0.0, "Gathering sources"))
+
+    def step(progress: float, message: str) -> None:
+        if should_cancel():
+            raise PipelineCancelled()
+        share = round(progress * research.GATHER_SHARE / 100.0, 1)
+        on_event(_event("stage_progress", "research", share, message))
+
+    budget = BUDGET_WORDS.get(configured_llm(llm_name), DEFAULT_BUDGET_WORDS)
+    materials = research.gather(job, researcher, step, budget_words=budget)
+    on_event(PipelineEvent(kind=MATERIALS, stage="research", stage_progress=research.GATHER_SHARE,
+                           message="", output=json.dumps(research.materials_json(materials))))  # fmt: skip
+    return replace(job, materials=materials)
 
 
 def _run_crew(crew: Any, tracker: _CrewEvents, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
@@ -216,15 +255,24 @@ def run_pipeline(
     should_cancel: Callable[[], bool] = lambda: False,
     llm_name: str | None = None,
     stall_seconds: float = 0.0,
+    researcher: research.Researcher | None = None,
 ) -> ArticleResult:
-    """Run the stages of ``job.mode`` missing from ``completed``; ``on_event`` runs here, in order."""
+    """Run the stages of ``job.mode`` missing from ``completed``; ``on_event`` runs here, in order.
+    ``researcher`` is what the research stage gathers from (the knowledge base, the web); without it the
+    brief is written from the topic alone."""
     if job.mode not in STAGES_BY_MODE:
         raise ValueError(f"Unknown mode {job.mode!r}; expected one of {', '.join(STAGES_BY_MODE)}")
     remaining = [stage for stage in STAGES_BY_MODE[job.mode] if stage not in completed]
+    if MATERIALS in completed:
+        job = replace(job, materials=research.materials_from(json.loads(completed[MATERIALS])))
     if not remaining:
         return build_result(job, completed)
     if should_cancel():
         raise PipelineCancelled()
+    gathered = "research" in remaining and researcher is not None and research.wanted(job)
+    if gathered:
+        assert researcher is not None
+        job = _gather(job, researcher, on_event, should_cancel, llm_name)
 
     items: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     cancel_event = threading.Event()
@@ -242,6 +290,9 @@ def run_pipeline(
     from .crew import build_crew  # noqa: PLC0415 - crewAI loads only when a job runs
 
     crew, tracker.task_stage = build_crew(job, remaining, completed, llms)
+    if gathered:
+        tracker.announced.add("research")
+        tracker.offsets["research"] = research.GATHER_SHARE
     worker = threading.Thread(
         target=_run_crew, args=(crew, tracker, items), name="contentgen-crew", daemon=True
     )

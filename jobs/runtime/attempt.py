@@ -4,6 +4,7 @@ cancelled, or handed back to the queue)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -17,6 +18,8 @@ from jobs.core import leases
 from jobs.core.leases import LeaseLost
 from jobs.models import GenerationJob
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
+from jobs.pipeline.runner import MATERIALS
+from jobs.runtime.research import Research
 from jobs.runtime.tracker import ProgressTracker
 from progress import events
 
@@ -125,6 +128,8 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
                 tracker.stage_started(event.stage, event.message)
             elif event.kind == "stage_completed":
                 tracker.stage_completed(event.stage, event.output, event.message)
+            elif event.kind == MATERIALS:
+                tracker.keep_output(MATERIALS, event.output)
             else:
                 tracker.stage_progress(event.stage, event.stage_progress, event.message, event.draft_append)
 
@@ -135,6 +140,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
             source_text=job.source_text,
             word_count=job.word_count,
             tone=job.tone,
+            use_knowledge_base=job.use_knowledge_base,
+            use_web=job.use_web,
+            source_urls=tuple(job.source_urls or ()),
         )
         result = run_pipeline(
             job_input,
@@ -143,17 +151,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
             should_cancel=running.should_stop,
             llm_name=settings.CONTENTGEN_LLM,
             stall_seconds=float(settings.CONTENTGEN_LLM_STALL_SECONDS),
+            researcher=Research(job.user_id),
         )
-        tracker.complete(
-            {
-                "content": result.content,
-                "meta_title": result.meta_title,
-                "meta_description": result.meta_description,
-                "word_count": result.word_count,
-                "seo_score": result.seo_score,
-                "readability_score": result.readability_score,
-            }
-        )
+        tracker.complete(dataclasses.asdict(result))
         return
     except PipelineCancelled:
         pass

@@ -135,6 +135,13 @@ class ProgressTracker:
         self._persist({f"stage_outputs.{stage}": outputs.get(stage), f"stage_timings.{stage}": entry})
         self.update(stage, stages.overall_percentage(self.job.mode, stage, 100), message, 100)
 
+    def keep_output(self, name: str, output: str | None) -> None:
+        """Something a later attempt needs beside the stages' outputs (the research's gathered sources)."""
+        outputs = dict(self.job.stage_outputs or {})
+        outputs[name] = output
+        self.job.stage_outputs = outputs
+        self._persist({f"stage_outputs.{name}": output})
+
     def announce(self, message: str) -> None:
         """A message with no change of stage, always sent (claims, takeovers, hand-backs)."""
         self.job.progress.message = message
