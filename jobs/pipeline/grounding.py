@@ -31,11 +31,15 @@ def looks_like_instruction(sentence: str) -> bool:
     return bool(_INSTRUCTION_RE.search(sentence))
 
 
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_RE.split(" ".join(text.split())) if s]
+
+
 def facts(text: str, *, limit: int = 3) -> list[str]:
     """Up to `limit` sentences of `text` fit to quote: whole sentences of 6 to 60 words that read as
     statements, not as instructions to a model."""
     out = []
-    for sentence in _SENTENCE_RE.split(" ".join(text.split())):
+    for sentence in sentences(text):
         words = sentence.split()
         if 6 <= len(words) <= 60 and sentence[-1:] in ".!" and not looks_like_instruction(sentence):
             out.append(sentence)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from . import bm25
 from .contracts import JobInput, Material
-from .grounding import looks_like_instruction
+from .grounding import looks_like_instruction, sentences
 from .offline_text import subject_for
 from .passages import split
 
@@ -94,8 +94,7 @@ def _trim(passages: Sequence[str], budget: int) -> tuple[list[str], int]:
 
 def _clean(text: str) -> str:
     """A passage without the sentences that read like instructions to a model."""
-    sentences = [s for s in text.replace("\n", " ").split(". ") if not looks_like_instruction(s)]
-    return ". ".join(sentences).strip()
+    return " ".join(s for s in sentences(text) if not looks_like_instruction(s))
 
 
 def _host(url: str) -> str:

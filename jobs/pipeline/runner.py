@@ -204,6 +204,8 @@ def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = Non
 
 
 MATERIALS = "materials"
+# A step of real work (a source read): sent as it happens, never merged with the next.
+STEP = "stage_step"
 # Words of quoted sources a model's prompt may carry: the local model's context is 2,048 tokens.
 BUDGET_WORDS = {"local": 300, "offline": 1500}
 DEFAULT_BUDGET_WORDS = 1200
@@ -224,7 +226,7 @@ def _gather(
         if should_cancel():
             raise PipelineCancelled()
         share = round(progress * research.GATHER_SHARE / 100.0, 1)
-        on_event(_event("stage_progress", "research", share, message))
+        on_event(_event(STEP, "research", share, message))
 
     budget = BUDGET_WORDS.get(configured_llm(llm_name), DEFAULT_BUDGET_WORDS)
     materials = research.gather(job, researcher, step, budget_words=budget)

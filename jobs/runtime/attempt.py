@@ -18,7 +18,7 @@ from jobs.core import leases
 from jobs.core.leases import LeaseLost
 from jobs.models import GenerationJob
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
-from jobs.pipeline.runner import MATERIALS
+from jobs.pipeline.runner import MATERIALS, STEP
 from jobs.runtime.research import Research
 from jobs.runtime.tracker import ProgressTracker
 from progress import events
@@ -130,6 +130,8 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
                 tracker.stage_completed(event.stage, event.output, event.message)
             elif event.kind == MATERIALS:
                 tracker.keep_output(MATERIALS, event.output)
+            elif event.kind == STEP:
+                tracker.stage_progress(event.stage, event.stage_progress, event.message, force=True)
             else:
                 tracker.stage_progress(event.stage, event.stage_progress, event.message, event.draft_append)
 

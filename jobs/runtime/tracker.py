@@ -60,7 +60,15 @@ class ProgressTracker:
 
     # The story's API -------------------------------------------------------------------------
 
-    def update(self, stage: str, progress: float, message: str, stage_progress: float | None = None) -> None:
+    def update(
+        self,
+        stage: str,
+        progress: float,
+        message: str,
+        stage_progress: float | None = None,
+        *,
+        force: bool = False,
+    ) -> None:
         p = self.job.progress
         stage_changed = stage != p.stage
         if stage_changed:
@@ -72,7 +80,7 @@ class ProgressTracker:
         self.current_stage = stage
         self._refresh_times()
         self._dirty_event = self._dirty_snapshot = True
-        self._flush(force=stage_changed or p.stage_progress >= 100)
+        self._flush(force=force or stage_changed or p.stage_progress >= 100)
         if stage_changed and self.job.bulk_job_id:
             self._store("batch event", lambda: member_stage_changed(job=self.job))
 
@@ -115,11 +123,13 @@ class ProgressTracker:
             self._draft_offset, self._draft_pending = 0, ""
         self.update(stage, stages.overall_percentage(self.job.mode, stage, 0), message, 0)
 
-    def stage_progress(self, stage: str, stage_progress: float, message: str, draft_append: str = "") -> None:
+    def stage_progress(
+        self, stage: str, stage_progress: float, message: str, draft_append: str = "", *, force: bool = False
+    ) -> None:
+        """`force`: a step of real work, sent as it happens (a handful per stage), never merged away."""
         self._draft_pending += draft_append
-        self.update(
-            stage, stages.overall_percentage(self.job.mode, stage, stage_progress), message, stage_progress
-        )
+        overall = stages.overall_percentage(self.job.mode, stage, stage_progress)
+        self.update(stage, overall, message, stage_progress, force=force)
 
     def stage_completed(self, stage: str, output: str | None, message: str) -> None:
         timings = dict(self.job.stage_timings or {})

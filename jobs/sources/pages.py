@@ -74,7 +74,9 @@ def sources_page(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         status, errors = exc.status, {"non_field_errors": [exc.message]}
     else:
-        return HttpResponseRedirect(reverse("sources"))
+        if not getattr(request, "htmx", False):
+            return HttpResponseRedirect(reverse("sources"))
+        errors, values, status = {}, {"kind": kind}, 200
     context = _context(request, errors=errors, values=values)
     template = f"{SOURCES_TEMPLATE}#sources-panel" if getattr(request, "htmx", False) else SOURCES_TEMPLATE
     return render(request, template, context, status=status)
