@@ -9,12 +9,14 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from . import grounding, research
 from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
-from .llm import check_llm_config, make_llm, provider_of
+from .crew_events import CrewEvents, stage_event
+from .failures import human_message, stall_message
+from .llm import check_llm_config, make_llm
 from .llm import llm_name as configured_llm
 from .offline_text import subject_for
 from .scoring import (
@@ -32,144 +34,6 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.05
 POLL_SECONDS = 0.05
 WORKER_JOIN_SECONDS = 5.0
-_RESEARCH_WORDS = {"topic": 200, "keywords": 230, "trends": 110}
-_FINAL_ANSWER = "Final Answer:"
-_WORD_START_RE = re.compile(r"(?<=\s)\S")
-
-
-@dataclass
-class _StageStream:
-    words: int = 0
-    answer_words: int = 0
-    answering: bool = False
-    tail: str = ""
-    note: str = ""
-    progress: float = 0.0
-
-
-def word_starts(previous: str, chunk: str) -> int:
-    """Words that begin in ``chunk``: token chunks split words ("compost", "ing"), which count once."""
-    text = (previous[-1:] or " ") + chunk.replace("\\n", " ")
-    return len(_WORD_START_RE.findall(text))
-
-
-@dataclass
-class _CrewEvents:
-    """Turns crewAI events (on the crew thread, in order) into queue items for the calling thread."""
-
-    job: JobInput
-    items: queue.SimpleQueue[tuple[Any, ...]]
-    cancel_event: threading.Event
-    task_stage: dict[int, str]
-    # The offline and local models answer after "Final Answer:" (crewAI's text format); providers called
-    # natively answer directly, so all of their output is the answer.
-    marked_answers: bool = True
-    current: str | None = None
-    streams: dict[str, _StageStream] = field(default_factory=dict)
-    # A stage whose start was already reported (research, after gathering), and where its bar starts.
-    announced: set[str] = field(default_factory=set)
-    offsets: dict[str, float] = field(default_factory=dict)
-    # When the model last produced anything (monotonic), for the stall deadline.
-    last_output: float = field(default_factory=time.monotonic)
-
-    def sink(self, source: Any, event: Any) -> None:
-        from crewai.events.types.llm_events import LLMCallStartedEvent, LLMStreamChunkEvent  # noqa: PLC0415 - crewAI loads only when a job runs
-        from crewai.events.types.task_events import TaskCompletedEvent, TaskStartedEvent  # noqa: PLC0415 - crewAI loads only when a job runs
-        from crewai.hooks.dispatch import HookAborted  # noqa: PLC0415 - crewAI loads only when a job runs
-
-        if isinstance(event, LLMStreamChunkEvent | LLMCallStartedEvent):
-            # A cancelled, timed-out or stalled job makes no further model calls, and a stream that
-            # is still running stops at its next chunk.
-            if self.cancel_event.is_set():
-                raise HookAborted("Job cancelled", source="contentgen")
-            self.last_output = time.monotonic()
-        if isinstance(event, TaskStartedEvent):
-            self.last_output = time.monotonic()
-            stage = self.task_stage.get(id(event.task))
-            if stage:
-                self.current = stage
-                self.streams[stage] = _StageStream(answering=not self.marked_answers)
-                if stage not in self.announced:
-                    self.items.put(("started", stage))
-        elif isinstance(event, TaskCompletedEvent):
-            stage = self.task_stage.get(id(event.task))
-            if stage:
-                self.items.put(("completed", stage, event.output.raw))
-        elif isinstance(event, LLMStreamChunkEvent) and self.current and not event.tool_call:
-            self._chunk(self.current, event.chunk or "")
-
-    def _chunk(self, stage: str, chunk: str) -> None:
-        stream = self.streams.setdefault(stage, _StageStream())
-        if chunk.startswith("Thought:") and chunk.endswith("\n"):
-            stream.note = chunk.removeprefix("Thought:").strip()
-        words = word_starts(stream.tail, chunk)
-        stream.words += words
-        draft = ""
-        if stream.answering:
-            stream.answer_words += words
-            draft = chunk
-        seen = stream.tail + chunk
-        stream.tail = seen[-64:]
-        if not stream.answering and _FINAL_ANSWER in seen:
-            stream.answering = True
-            draft = seen.split(_FINAL_ANSWER, 1)[1].lstrip()
-        draft = draft if stage == "writing" else ""
-        own = min(99.0, 100.0 * self._done_words(stage, stream) / self._expected_words(stage))
-        offset = self.offsets.get(stage, 0.0)
-        progress = round(offset + (100.0 - offset) * own / 100.0, 1)
-        if progress > stream.progress or draft:
-            stream.progress = max(progress, stream.progress)
-            self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft))
-
-    def _done_words(self, stage: str, stream: _StageStream) -> int:
-        return stream.answer_words if stage == "writing" else stream.words
-
-    def _expected_words(self, stage: str) -> int:
-        if stage == "research":
-            return _RESEARCH_WORDS.get(self.job.mode, 200)
-        if stage == "writing":
-            return max(1, self.job.word_count)
-        return max(1, self.job.word_count) + 60
-
-    def message(self, stage: str, stream: _StageStream | None = None) -> str:
-        subject = subject_for(self.job)
-        if stage == "writing":
-            if stream and stream.answering:
-                return f"Writing: {stream.answer_words} of ~{self.job.word_count} words"
-            return stream.note if stream and stream.note else f"Writing ~{self.job.word_count} words"
-        if stream and stream.note and not stream.answering:
-            return stream.note
-        if stage == "research":
-            return f"Researching '{subject.topic}'" + (
-                ": writing the brief" if stream and stream.answering else ""
-            )
-        if stream and stream.answering:
-            return "Finalising the optimised article"
-        return f"Checking keyword placement for '{subject.keyword}'"
-
-
-def _event(kind: str, stage: str, progress: float, message: str, output: str | None = None) -> PipelineEvent:
-    return PipelineEvent(kind=kind, stage=stage, stage_progress=progress, message=message, output=output)
-
-
-def _human_message(exc: BaseException, llm: str) -> str:
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, str) and reason.strip():
-        return reason.strip()[:300]
-    text = str(exc).strip()
-    text = re.sub(r"^(Task execution failed:\s*)+", "", text)
-    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    name = type(exc).__name__
-    if "Authentication" in name or getattr(exc, "status_code", None) == 401:
-        return f"The {provider_of(llm)} API rejected the credentials for {llm!r}: {first_line[:200]}"
-    if "Timeout" in name:
-        return f"The model {llm!r} did not answer in time: {first_line[:200] or name}"
-    if "Connection" in name:
-        return f"Could not reach the model {llm!r}: {first_line[:200] or name}"
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int) and status >= 500:
-        return f"The server for {llm!r} answered HTTP {status}: {first_line[:200]}"
-    return (f"{name}: {first_line}" if first_line else name)[:300]
 
 
 def _seo_fields(raw: str | None, pydantic_output: Any) -> dict[str, str]:
@@ -220,13 +84,13 @@ def _gather(
 ) -> JobInput:
     """The research stage's first half: its start, a progress event per step, and the gathered sources,
     sent as a `materials` event so that a resumed job cites the same ones."""
-    on_event(_event("stage_started", "research", 0.0, "Gathering sources"))
+    on_event(stage_event("stage_started", "research", 0.0, "Gathering sources"))
 
     def step(progress: float, message: str) -> None:
         if should_cancel():
             raise PipelineCancelled()
         share = round(progress * research.GATHER_SHARE / 100.0, 1)
-        on_event(_event(STEP, "research", share, message))
+        on_event(stage_event(STEP, "research", share, message))
 
     budget = BUDGET_WORDS.get(configured_llm(llm_name), DEFAULT_BUDGET_WORDS)
     materials = research.gather(job, researcher, step, budget_words=budget)
@@ -235,7 +99,7 @@ def _gather(
     return replace(job, materials=materials)
 
 
-def _run_crew(crew: Any, tracker: _CrewEvents, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+def _run_crew(crew: Any, tracker: CrewEvents, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
     from crewai.events.stream_context import add_stream_sink, reset_stream_sinks  # noqa: PLC0415 - crewAI loads only when a job runs
 
     # A fresh thread starts with an empty context, so this sink sees only this job's events.
@@ -278,7 +142,7 @@ def run_pipeline(
 
     items: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     cancel_event = threading.Event()
-    tracker = _CrewEvents(job=job, items=items, cancel_event=cancel_event, task_stage={})
+    tracker = CrewEvents(job=job, items=items, cancel_event=cancel_event, task_stage={})
     try:
         resolved = check_llm_config(llm_name, stage=remaining[0])
         tracker.marked_answers = resolved in ("offline", "local")
@@ -286,7 +150,7 @@ def run_pipeline(
             stage: make_llm(resolved, stage=stage, job=job, cancel_event=cancel_event) for stage in remaining
         }
     except StageFailed as exc:
-        on_event(_event("stage_started", exc.stage, 0.0, tracker.message(exc.stage)))
+        on_event(stage_event("stage_started", exc.stage, 0.0, tracker.message(exc.stage)))
         raise
 
     from .crew import build_crew  # noqa: PLC0415 - crewAI loads only when a job runs
@@ -331,7 +195,7 @@ def run_pipeline(
 
 def _pump(
     items: queue.SimpleQueue[tuple[Any, ...]],
-    tracker: _CrewEvents,
+    tracker: CrewEvents,
     on_event: Callable[[PipelineEvent], None],
     should_cancel: Callable[[], bool],
     cancel_event: threading.Event,
@@ -364,14 +228,16 @@ def _pump(
         for item in batch:
             kind = item[0]
             if kind == "progress":
-                pending = _event("stage_progress", item[1], item[2], item[3])
+                pending = stage_event("stage_progress", item[1], item[2], item[3])
                 draft += item[4]
             elif kind == "started":
                 flush()
-                on_event(_event("stage_started", item[1], 0.0, tracker.message(item[1])))
+                on_event(stage_event("stage_started", item[1], 0.0, tracker.message(item[1])))
             elif kind == "completed":
                 flush()
-                on_event(_event("stage_completed", item[1], 100.0, f"Finished {item[1]}", output=item[2]))
+                on_event(
+                    stage_event("stage_completed", item[1], 100.0, f"Finished {item[1]}", output=item[2])
+                )
             elif kind == "done":
                 flush()
                 return item[1]
@@ -383,7 +249,7 @@ def _pump(
                 stage = tracker.current or remaining[0]
                 if isinstance(exc, StageFailed):
                     raise exc
-                raise StageFailed(stage, _human_message(exc, llm_name)) from exc
+                raise StageFailed(stage, human_message(exc, llm_name)) from exc
         if pending is not None and time.monotonic() - last_progress_at >= PROGRESS_INTERVAL_SECONDS:
             flush()
         if stall_seconds and time.monotonic() - tracker.last_output > stall_seconds:
@@ -391,11 +257,3 @@ def _pump(
             cancel_event.set()
             stage = tracker.current or remaining[0]
             raise StageFailed(stage, stall_message(llm_name, stage, stall_seconds))
-
-
-def stall_message(llm_name: str, stage: str, seconds: float) -> str:
-    return (
-        f"Stalled: the model {llm_name!r} sent no output for {seconds:.0f} s in the {stage} stage "
-        "(CONTENTGEN_LLM_STALL_SECONDS), so the stage was stopped. The provider may be overloaded; "
-        "retry the job."
-    )

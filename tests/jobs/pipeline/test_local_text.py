@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.pipeline import JobInput
+from jobs.pipeline.crew_events import word_starts
 from jobs.pipeline.local import RideAlong
 from jobs.pipeline.local_text import (
     clean_paragraph,
@@ -19,7 +20,6 @@ from jobs.pipeline.local_text import (
     words_in,
 )
 from jobs.pipeline.pace import local_stage_seconds, offline_stage_seconds
-from jobs.pipeline.runner import word_starts
 from jobs.pipeline.scoring import seo_score
 
 JOB = JobInput(
