@@ -8,28 +8,61 @@ from functools import cache
 META_TITLE_LIMIT = 60
 META_DESCRIPTION_LIMIT = 160
 
-_WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
-_FENCE_RE = re.compile(r"^```.*?^```\s*$", re.MULTILINE | re.DOTALL)
-_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+# Linear-time patterns: a bracket run stops at the next bracket and a URL at the next parenthesis that does
+# not close one level of nesting (``/wiki/Python_(language)``), so no start position rescans what an earlier
+# one read ("[" * n, "![" * n). Link text with nested brackets is rare in prose; it stays as written.
+_URL = r"\((?:[^()]|\([^()]*\))*\)"
+_IMAGE_RE = re.compile(r"!\[([^\[\]]*)\]" + _URL)
+_LINK_RE = re.compile(r"\[([^\[\]]*)\]" + _URL)
 _LINE_MARKER_RE = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)")
 _INLINE_MARK_RE = re.compile(r"(\*\*|__|\*|`|~~)")
+_SPACES_RE = re.compile(r"\s+")
 # Only the opening hashes and the space after them: a lazy `(.+?)\s*#*\s*$` backtracks cubically on a line of
 # spaces, holding the GIL. The closing hashes are stripped with str methods instead.
 _HEADING_START_RE = re.compile(r"(#{1,6})[ \t]+")
-_TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}")
+_FENCE = "```"
+
+
+def _without_fences(lines: list[str]) -> list[str]:
+    """The lines outside fenced code: a line opening with ``` up to the next line that is only ``` (and
+    spaces), both included; a fence that never closes is left as text. One pass from the end finds each
+    line's next closing line, so a run of unclosed fences is read once, not once per fence."""
+    next_close: list[int | None] = [None] * (len(lines) + 1)
+    for index in range(len(lines) - 1, -1, -1):
+        closes = lines[index].startswith(_FENCE) and not lines[index][len(_FENCE) :].strip()
+        next_close[index] = index if closes else next_close[index + 1]
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        close = next_close[index + 1] if lines[index].startswith(_FENCE) else None
+        if close is None:
+            kept.append(lines[index])
+            index += 1
+        else:
+            index = close + 1
+    return kept
+
+
+def _is_table_rule(line: str) -> bool:
+    r"""A table's delimiter row (``|---|:--:|``), read with str methods: the pattern ``^\s*\|?\s*:?-{3,}``
+    backtracked quadratically on a long run of spaces."""
+    rest = line.lstrip()
+    if rest.startswith("|"):
+        rest = rest[1:].lstrip()
+    return rest.removeprefix(":").startswith("---")
 
 
 def plain_text(markdown: str) -> str:
-    """Markdown reduced to prose, one block per line, each block ending like a sentence."""
-    text = _IMAGE_RE.sub(r"\1", _FENCE_RE.sub("", markdown))
-    text = _LINK_RE.sub(r"\1", text)
+    """Markdown reduced to prose, one block per line, each ending like a sentence; linear in its size."""
+    text = "\n".join(_without_fences(markdown.splitlines()))
+    text = _LINK_RE.sub(r"\1", _IMAGE_RE.sub(r"\1", text))
     lines = []
     for raw in text.splitlines():
-        if not raw.strip() or _TABLE_RULE_RE.match(raw):
+        if not raw.strip() or _is_table_rule(raw):
             continue
         line = _INLINE_MARK_RE.sub("", _LINE_MARKER_RE.sub("", raw)).replace("|", " ").strip()
-        line = re.sub(r"\s+", " ", line)
+        line = _SPACES_RE.sub(" ", line)
         if not line:
             continue
         # Headings and list items carry no full stop; without one textstat glues them to the next sentence.
@@ -39,8 +72,9 @@ def plain_text(markdown: str) -> str:
     return "\n".join(lines)
 
 
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD_RE.findall(text)]
+def words_of(text: str) -> list[str]:
+    """The text's words, lower-cased: letters and digits, with inner apostrophes and hyphens."""
+    return [w.lower() for w in WORD_RE.findall(text)]
 
 
 def headings_of(markdown: str) -> list[tuple[str, str]]:
@@ -56,7 +90,7 @@ def headings_of(markdown: str) -> list[tuple[str, str]]:
 
 
 def word_count(markdown: str) -> int:
-    return len(_words(plain_text(markdown)))
+    return len(words_of(plain_text(markdown)))
 
 
 @cache
@@ -70,7 +104,7 @@ def _has_cmudict() -> bool:
     return True
 
 
-def _flesch_reading_ease(text: str) -> float:
+def flesch_reading_ease(text: str) -> float:
     import textstat  # noqa: PLC0415 - pulls in nltk (~0.4 s), kept off the web process's import path
 
     if _has_cmudict():
@@ -80,7 +114,7 @@ def _flesch_reading_ease(text: str) -> float:
     from pyphen import Pyphen  # noqa: PLC0415 - only without cmudict, like textstat's own fallback
 
     hyphenator = Pyphen(lang="en_US")
-    words = _WORD_RE.findall(text)
+    words = WORD_RE.findall(text)
     syllables = sum(len(hyphenator.positions(word.lower())) + 1 for word in words)
     return 206.835 - 1.015 * float(textstat.words_per_sentence(text)) - 84.6 * syllables / len(words)
 
@@ -88,9 +122,9 @@ def _flesch_reading_ease(text: str) -> float:
 def readability(markdown: str) -> float:
     """Flesch reading ease (via textstat) of the prose, clamped to 0-100, rounded to one decimal."""
     text = plain_text(markdown)
-    if not _words(text):
+    if not words_of(text):
         return 0.0
-    return round(min(100.0, max(0.0, _flesch_reading_ease(text))), 1)
+    return round(min(100.0, max(0.0, flesch_reading_ease(text))), 1)
 
 
 def _count_phrase(words: list[str], phrase: list[str]) -> int:
@@ -101,7 +135,7 @@ def _count_phrase(words: list[str], phrase: list[str]) -> int:
 
 
 def _contains(text: str, phrase: list[str]) -> bool:
-    return _count_phrase(_words(text), phrase) > 0
+    return _count_phrase(words_of(text), phrase) > 0
 
 
 def first_paragraph(markdown: str) -> str:
@@ -114,8 +148,8 @@ def first_paragraph(markdown: str) -> str:
 
 def keyword_density(content: str, keyword: str) -> float:
     """Occurrences of the keyword phrase per 100 words of prose (the usual SEO-tool definition)."""
-    words = _words(plain_text(content))
-    phrase = _words(keyword)
+    words = words_of(plain_text(content))
+    phrase = words_of(keyword)
     if not words or not phrase:
         return 0.0
     return 100.0 * _count_phrase(words, phrase) / len(words)
@@ -139,7 +173,7 @@ def seo_score(content: str, meta_title: str, meta_description: str, keyword: str
     at least two H2                                    7
     ============================================  ======  =================================
     """
-    phrase = _words(keyword)
+    phrase = words_of(keyword)
     headings = headings_of(content)
     score = 0
     if phrase:
@@ -161,7 +195,7 @@ def seo_score(content: str, meta_title: str, meta_description: str, keyword: str
     return score
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) <= limit:
         return text
@@ -172,8 +206,8 @@ def _clip(text: str, limit: int) -> str:
 
 
 def clip_meta_title(text: str) -> str:
-    return _clip(text, META_TITLE_LIMIT)
+    return clip(text, META_TITLE_LIMIT)
 
 
 def clip_meta_description(text: str) -> str:
-    return _clip(text, META_DESCRIPTION_LIMIT)
+    return clip(text, META_DESCRIPTION_LIMIT)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..scoring import _words
+from ..scoring import words_of
 from .words import FUNCTION_WORDS
 
 # Matching compares this many words of a phrase at most, which keeps a hostile keyphrase linear.
@@ -37,7 +37,7 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> list[str]:
-    return [stem(word) for word in _words(text)]
+    return [stem(word) for word in words_of(text)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..scoring import _words
+from ..scoring import words_of
 from .context import Context, block_stems
 from .keyphrase import quote, stems
 from .verdict import GOOD, OK, PROBLEM, Finding, plural
@@ -162,7 +162,7 @@ def keyphrase_density(ctx: Context) -> Finding | None:
 
 
 def keyphrase_length(ctx: Context) -> Finding | None:
-    words = _words(ctx.keyphrase_text)
+    words = words_of(ctx.keyphrase_text)
     if not words:
         return Finding(0, "No keyphrase was set; set one of 1 to 4 words to get a meaningful SEO score.")
     content = [word for word in words if word not in FUNCTION_WORDS] or words

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..scoring import _clip
+from ..scoring import clip
 from .keyphrase import Phrase, stems
 from .rewrite import capitalise, phrase_pattern
 from .structure_checks import DESCRIPTION_MAX, DESCRIPTION_MIN, TITLE_MAX
@@ -17,7 +17,7 @@ _CLAUSE_RE = re.compile(r"(?<=[.!?;:,])\s+")
 
 def tidy_clip(text: str, limit: int) -> str:
     """The text cut at a word boundary within ``limit`` characters, without a dangling function word."""
-    words = _clip(text, limit).split()
+    words = clip(text, limit).split()
     while len(words) > 1 and words[-1].lower().strip(_SEPARATORS) in FUNCTION_WORDS:
         words.pop()
     return " ".join(words).rstrip(_SEPARATORS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from ..scoring import _WORD_RE, _words
+from ..scoring import WORD_RE, words_of
 from .readability_checks import (
     LONG_SENTENCE_WORDS,
     repeat_limit,
@@ -71,7 +71,7 @@ def _protected(text: str) -> list[bool]:
 
 def split_long_sentence(sentence: str, limit: int = LONG_SENTENCE_WORDS) -> list[str]:
     """The sentence cut at its best cut point near the middle, repeatedly, while a part exceeds ``limit``."""
-    words = list(_WORD_RE.finditer(sentence))
+    words = list(WORD_RE.finditer(sentence))
     if len(words) <= limit or words[0].group(0).lower() in _SUBORDINATORS:
         return [sentence]
     starts = [word.start() for word in words]
@@ -107,7 +107,7 @@ def vary_openings(content: str) -> str:
     """In each run of three or more sentences with one opening, every second sentence gets a transition."""
 
     def change(sentences: list[str]) -> list[str]:
-        starts = [sentence_start(_words(sentence.lower())) for sentence in sentences]
+        starts = [sentence_start(words_of(sentence.lower())) for sentence in sentences]
         result = list(sentences)
         for first, length in same_start_runs(starts):
             for turn, index in enumerate(range(first + 1, first + length, 2)):
@@ -123,11 +123,11 @@ def vary_openings(content: str) -> str:
 
 def _without_template(sentence: str, match: re.Match[str]) -> str | None:
     """The sentence after a leading template clause ("When it comes to X, the first weeks ..."), if any."""
-    if _words(sentence[: match.start()]):
+    if words_of(sentence[: match.start()]):
         return None
     comma = sentence.find(",", match.end())
     rest = sentence[comma + 1 :].strip() if comma != -1 else ""
-    return capitalise(rest) if len(_words(rest)) >= 4 else None
+    return capitalise(rest) if len(words_of(rest)) >= 4 else None
 
 
 def _heading_tail(text: str, match: re.Match[str]) -> str | None:
@@ -135,7 +135,7 @@ def _heading_tail(text: str, match: re.Match[str]) -> str | None:
     words = text[match.end() :].split()
     while words and words[0].lower().strip(",:;") in FUNCTION_WORDS:
         words.pop(0)
-    return capitalise(" ".join(words)) if _words(" ".join(words)) else None
+    return capitalise(" ".join(words)) if words_of(" ".join(words)) else None
 
 
 def remove_repeated_phrase(content: str, keyphrase: str) -> str:
@@ -192,7 +192,7 @@ def thin_keyphrase(content: str, keyphrase: str, keep: int) -> str:
     word ("trail running shoes" becomes "shoes"), or "this" for a question-like keyphrase ("how to ...").
     Headings stay as they are."""
     pattern = phrase_pattern(keyphrase)
-    words = _words(keyphrase)
+    words = words_of(keyphrase)
     if pattern is None:
         return content
     doc = parse(content)

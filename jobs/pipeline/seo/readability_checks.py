@@ -6,7 +6,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..scoring import _flesch_reading_ease, _words
+from .. import scoring
+from ..scoring import words_of
 from .context import Context
 from .keyphrase import quote
 from .verdict import GOOD, OK, PROBLEM, Finding, percent, plural
@@ -205,9 +206,9 @@ def flesch_score(ctx: Context) -> float | None:
         if words >= FLESCH_SAMPLE_WORDS:
             break
     text = "\n".join(kept)
-    if not _words(text):
+    if not words_of(text):
         return None
-    return round(min(100.0, max(0.0, _flesch_reading_ease(text))), 1)
+    return round(min(100.0, max(0.0, scoring.flesch_reading_ease(text))), 1)
 
 
 def flesch_reading_ease(ctx: Context) -> Finding | None:

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable
 
-from ..scoring import _words
+from ..scoring import words_of
 from .keyphrase import Phrase, Topic, stems
 from .readability_checks import PARAGRAPH_GOOD
 from .structure_checks import SECTION_GOOD
@@ -70,7 +70,7 @@ def _chunks(sentences: list[str], size: float) -> list[str]:
     chunks: list[list[str]] = [[]]
     words = 0
     for sentence in sentences:
-        count = len(_words(sentence))
+        count = len(words_of(sentence))
         if chunks[-1] and words + count > size:
             chunks.append([])
             words = 0
@@ -141,7 +141,7 @@ def add_subheadings(content: str) -> str:
             for chunk in chunks[1:]:
                 lines.extend(["", f"{hashes} {_heading_from(chunk)}", "", chunk])
             edits.append((block.start, block.stop, lines))
-            words = len(_words(chunks[-1]))
+            words = len(words_of(chunks[-1]))
     return edit_lines(content, doc, edits) if edits else content
 
 
@@ -158,7 +158,7 @@ def drop_extra_h1(content: str) -> str:
 
 def phrase_pattern(text: str) -> re.Pattern[str] | None:
     """The words of ``text`` in order, whole words, any case, with an optional plural or possessive ending."""
-    words = _words(text)
+    words = words_of(text)
     if not words:
         return None
     body = r"[\W_]+".join(re.escape(word) + r"(?:['’]?s|es)?" for word in words)
@@ -227,7 +227,7 @@ def describe_images(content: str, keyphrase: str) -> str:
         nonlocal reflected
         alt, src = match.group(1).strip(), match.group(2)
         if not alt:
-            alt = " ".join(_words(src.rsplit("/", 1)[-1].rsplit(".", 1)[0])) or "Illustration"
+            alt = " ".join(words_of(src.rsplit("/", 1)[-1].rsplit(".", 1)[0])) or "Illustration"
         if not reflected:
             alt = f"{capitalise(keyphrase.strip())}: {alt}"
             reflected = True

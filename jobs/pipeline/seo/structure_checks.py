@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..scoring import _words
+from ..scoring import words_of
 from .context import Context
 from .keyphrase import quote, stem, stems
 from .verdict import GOOD, OK, PROBLEM, Finding, plural
@@ -64,7 +64,7 @@ def meta_description_length(ctx: Context) -> Finding | None:
 
 def repeated_description_phrase(description: str, size: int = 3) -> tuple[str, int]:
     """The most repeated run of ``size`` words with a content word in it, as first written, and its count."""
-    words = [word.lower() for word in _words(description)]
+    words = [word.lower() for word in words_of(description)]
     folded = [stem(word) for word in words]
     runs: Counter[tuple[str, ...]] = Counter()
     surface: dict[tuple[str, ...], list[str]] = {}

@@ -1,9 +1,8 @@
 """Markdown split into what the checks read: headings, paragraphs, items, sentences, words, links, images.
 
 Every pattern here is bounded or cannot overlap itself, so a document is read in linear time: a bracket run
-stops at the next bracket, a URL stops at the next parenthesis or space. The inline text is stripped of
-brackets and long whitespace before it reaches ``scoring.plain_text``, whose link and table patterns
-backtrack quadratically (or worse) on unclosed brackets and on long runs of spaces.
+stops at the next bracket, a URL stops at the next parenthesis or space. Links, images and citations are taken
+out of the inline text here, before ``scoring.plain_text`` reduces what is left to prose.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from ..scoring import _words, headings_of, plain_text
+from ..scoring import headings_of, plain_text, words_of
 from .keyphrase import stem
 
 Kind = Literal["heading", "paragraph", "item"]
@@ -74,7 +73,7 @@ class Sentence:
 
     @classmethod
     def of(cls, text: str) -> Sentence:
-        words = tuple(_words(text))
+        words = tuple(words_of(text))
         return cls(text, words, tuple(stem(word) for word in words))
 
 
