@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ import pytest
 from contentgen.embedded import die_with_parent, free_port, stop_process
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline
 from jobs.pipeline.local_model import model_path
+from tests.llm_stub import Answer, serve
 
 ARTICLE = (
     "# Solar at home\n\nSolar panels for homes cut bills and need a sunny roof.\n\n## Costs\n\nPrices fell."
@@ -38,54 +39,12 @@ SEO_JSON = {
 }
 
 
-Answer = Callable[[dict[str, Any]], tuple[int, str]]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    answer: Answer
-    requests: list[dict[str, Any]]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.requests.append(body)
-        status, text = self.answer(body)
-        if status != 200:
-            payload = json.dumps({"error": {"message": text, "type": "server_error"}}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for index in range(0, len(text), 8):
-            chunk = {
-                "id": "c1",
-                "object": "chat.completion.chunk",
-                "created": 0,
-                "model": body["model"],
-                "choices": [
-                    {"index": 0, "delta": {"content": text[index : index + 8]}, "finish_reason": None}
-                ],
-            }
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Answer], list[dict[str, Any]]]]:
     servers: list[ThreadingHTTPServer] = []
 
     def start(answer: Answer) -> list[dict[str, Any]]:
-        requests: list[dict[str, Any]] = []
-        handler = type("Handler", (_Handler,), {"answer": staticmethod(answer), "requests": requests})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server, requests = serve(answer)
         servers.append(server)
         monkeypatch.setenv("CONTENTGEN_LLM_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
         monkeypatch.setenv("OPENAI_API_KEY", "any")
