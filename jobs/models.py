@@ -44,6 +44,10 @@ class Result(EmbeddedModel):
     readability_score = models.FloatField()
     # [{"n", "title", "url" or None, "source_id" or None}]: what the article's [n] citations point to.
     sources = models.JSONField(default=list, blank=True)
+    # [{"id", "group", "status", "score", "message"}]: the analyzer's verdicts the two scores come from.
+    seo_report = models.JSONField(default=list, blank=True)
+    # The model gave no usable meta title and description: both were derived from the article.
+    meta_derived = models.BooleanField(default=False)
 
 
 class JobError(EmbeddedModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,6 +16,9 @@ Answer = Callable[[dict[str, Any]], tuple[int, str]]
 class Handler(BaseHTTPRequestHandler):
     answer: Answer
     requests: list[dict[str, Any]]
+    # Seconds between streamed chunks: a model's pace, so that a stage's bar has chunks to move with (the
+    # pipeline merges progress events closer than 50 ms apart). Not a synchronisation: nothing waits on it.
+    chunk_seconds: float = 0.0
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -45,13 +49,20 @@ class Handler(BaseHTTPRequestHandler):
                 ],
             }
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            if self.chunk_seconds:
+                self.wfile.flush()
+                time.sleep(self.chunk_seconds)
         self.wfile.write(b"data: [DONE]\n\n")
 
 
-def serve(answer: Answer) -> tuple[ThreadingHTTPServer, list[dict[str, Any]]]:
+def serve(answer: Answer, chunk_seconds: float = 0.0) -> tuple[ThreadingHTTPServer, list[dict[str, Any]]]:
     """A started server answering with ``answer``, and the list its request bodies are appended to."""
     requests: list[dict[str, Any]] = []
-    handler = type("Handler", (Handler,), {"answer": staticmethod(answer), "requests": requests})
+    handler = type(
+        "Handler",
+        (Handler,),
+        {"answer": staticmethod(answer), "requests": requests, "chunk_seconds": chunk_seconds},
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, requests

@@ -55,6 +55,10 @@ class ArticleResult:
     seo_score: int
     readability_score: float
     sources: list[dict[str, object]] = field(default_factory=list)
+    # The analyzer's verdicts ({id, group, status, score, message}) that the two scores are weighted from.
+    seo_report: list[dict[str, str | int]] = field(default_factory=list)
+    # True when the model gave no usable meta title and description, so they were derived from the article.
+    meta_derived: bool = False
 
 
 class StageFailed(Exception):
@@ -66,3 +70,7 @@ class StageFailed(Exception):
 
 class PipelineCancelled(Exception):
     pass
+
+
+class StructuredOutputError(Exception):
+    """A model's answer that is still not valid JSON for the schema asked for, after a retry."""

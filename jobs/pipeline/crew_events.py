@@ -7,6 +7,7 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,8 +51,19 @@ class CrewEvents:
     # A stage whose start was already reported (research, after gathering), and where its bar starts.
     announced: set[str] = field(default_factory=set)
     offsets: dict[str, float] = field(default_factory=dict)
+    # Where a stage's task ends on its bar when the runner works on after it (the SEO stage's fix passes).
+    ceilings: dict[str, float] = field(default_factory=dict)
+    # Stages whose end the runner reports itself, after its own work: their task's output is kept here.
+    held: set[str] = field(default_factory=set)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    # While set, the words a model streams go to this callback (a fix step's progress), not to a stage.
+    listener: Callable[[int], None] | None = None
+    listened: str = ""
     # When the model last produced anything (monotonic), for the stall deadline.
     last_output: float = field(default_factory=time.monotonic)
+
+    def listen(self, callback: Callable[[int], None] | None) -> None:
+        self.listener, self.listened = callback, ""
 
     def sink(self, source: Any, event: Any) -> None:
         from crewai.events.types.llm_events import LLMCallStartedEvent, LLMStreamChunkEvent  # noqa: PLC0415 - crewAI loads only when a job runs
@@ -75,9 +87,16 @@ class CrewEvents:
         elif isinstance(event, TaskCompletedEvent):
             stage = self.task_stage.get(id(event.task))
             if stage:
-                self.items.put(("completed", stage, event.output.raw))
-        elif isinstance(event, LLMStreamChunkEvent) and self.current and not event.tool_call:
-            self._chunk(self.current, event.chunk or "")
+                self.outputs[stage] = event.output
+                if stage not in self.held:
+                    self.items.put(("completed", stage, event.output.raw))
+        elif isinstance(event, LLMStreamChunkEvent) and not event.tool_call:
+            if self.listener is not None:
+                chunk = event.chunk or ""
+                self.listener(word_starts(self.listened, chunk))
+                self.listened = (self.listened + chunk)[-64:]
+            elif self.current:
+                self._chunk(self.current, event.chunk or "")
 
     def _chunk(self, stage: str, chunk: str) -> None:
         stream = self.streams.setdefault(stage, _StageStream())
@@ -97,7 +116,7 @@ class CrewEvents:
         draft = draft if stage == "writing" else ""
         own = min(99.0, 100.0 * self._done_words(stage, stream) / self._expected_words(stage))
         offset = self.offsets.get(stage, 0.0)
-        progress = round(offset + (100.0 - offset) * own / 100.0, 1)
+        progress = round(offset + (self.ceilings.get(stage, 100.0) - offset) * own / 100.0, 1)
         if progress > stream.progress or draft:
             stream.progress = max(progress, stream.progress)
             self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft))
@@ -125,8 +144,8 @@ class CrewEvents:
                 ": writing the brief" if stream and stream.answering else ""
             )
         if stream and stream.answering:
-            return "Finalising the optimised article"
-        return f"Checking keyword placement for '{subject.keyword}'"
+            return "Writing the meta title and description"
+        return f"Editing for the keyphrase '{subject.keyword}'"
 
 
 def stage_event(

@@ -113,9 +113,14 @@ def sources_section(materials: Sequence[Material]) -> str:
     return "\n".join(lines)
 
 
+def body_of(content: str) -> str:
+    """The article without its "Sources" list: what a model may be asked to revise (``finish`` adds it)."""
+    return _SOURCES_SECTION_RE.sub("", content).rstrip()
+
+
 def finish(content: str, materials: Sequence[Material]) -> str:
     """The article with citations that point nowhere removed and the one "Sources" list at its end."""
-    body = _SOURCES_SECTION_RE.sub("", content).rstrip()
+    body = body_of(content)
     known = {material.n for material in materials}
     body = _CITATION_RE.sub(lambda m: m.group(0) if int(m.group(1)) in known else "", body)
     if not materials:

@@ -16,6 +16,10 @@ TOKENS_PER_SECOND_ENV = "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND"
 # The SEO editor re-emits the finished article; copying is much faster than composing.
 SEO_COPY_SPEEDUP = 4.0
 FAIL_STAGE_ENV = "CONTENTGEN_OFFLINE_FAIL_STAGE"
+# Each fix of the SEO stage's passes, at the default pace, so that a demo shows the fixes as they are made;
+# the stage's prior counts a typical number of them (the offline articles fail 2 to 4 fixable checks).
+FIX_STEP_SECONDS = 0.4
+EXPECTED_FIX_STEPS = 3
 # crewAI's own time per stage around the model (agent setup, prompt building, output conversion), on top
 # of the model's pacing (docs/measurements.md).
 CREW_STAGE_SECONDS = 3.0
@@ -35,6 +39,11 @@ def tokens_per_second() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_TOKENS_PER_SECOND
     except ValueError:
         return DEFAULT_TOKENS_PER_SECOND
+
+
+def fix_step_seconds() -> float:
+    rate = tokens_per_second()
+    return FIX_STEP_SECONDS * DEFAULT_TOKENS_PER_SECOND / rate if rate else 0.0
 
 
 def steps(job: JobInput, stage: str) -> tuple[float, list[str]]:
@@ -63,12 +72,7 @@ def steps(job: JobInput, stage: str) -> tuple[float, list[str]]:
         return 0.9, notes
     if stage == "writing":
         return 0.6, [f"Outlining ~{job.word_count} words on '{topic}'"]
-    return 0.6, [
-        f"Checking keyword placement for '{keyword}'",
-        "Checking heading structure",
-        "Measuring keyword density and readability",
-        "Drafting the meta title and description",
-    ]
+    return 0.6, [f"Reading the draft for '{keyword}'", "Drafting the meta title and description"]
 
 
 def offline_stage_seconds(mode: str, word_count: int) -> dict[str, float]:
@@ -84,7 +88,8 @@ def offline_stage_seconds(mode: str, word_count: int) -> dict[str, float]:
         answer_tokens = {"research": 200.0, "writing": float(word_count)}.get(
             stage, (word_count + 60) / SEO_COPY_SPEEDUP
         )
-        paced = (step_seconds * len(notes) + answer_tokens / DEFAULT_TOKENS_PER_SECOND) * scale
+        fixes = EXPECTED_FIX_STEPS * FIX_STEP_SECONDS if stage == "seo" else 0.0
+        paced = (step_seconds * len(notes) + answer_tokens / DEFAULT_TOKENS_PER_SECOND + fixes) * scale
         seconds[stage] = paced + CREW_STAGE_SECONDS
     return seconds
 

@@ -9,11 +9,12 @@ model, and retries once with the validation error before giving up with a messag
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from crewai.llms.providers.openai.completion import OpenAICompletion
 from pydantic import BaseModel, PrivateAttr, ValidationError
+
+from .contracts import StructuredOutputError
 
 if TYPE_CHECKING:
     from crewai.agents.agent_builder.base_agent import BaseAgent
@@ -21,11 +22,7 @@ if TYPE_CHECKING:
     from crewai.tools.base_tool import BaseTool
     from crewai.utilities.types import LLMMessage
 
-_JSON_OBJECT_RE = re.compile(r"\{.*\}", re.DOTALL)
-
-
-class StructuredOutputError(Exception):
-    pass
+__all__ = ["CompatibleOpenAI", "StructuredOutputError"]
 
 
 def refuses_format(exc: BaseException, format_name: str) -> bool:
@@ -44,10 +41,13 @@ def json_instruction(model: type[BaseModel], problem: str | None = None) -> str:
 
 
 def parse_json_answer(text: str, model: type[BaseModel]) -> BaseModel:
-    match = _JSON_OBJECT_RE.search(text or "")
-    if match is None:
+    """The answer's JSON object, from its first "{" to its last "}" (str.find: a regular expression rescans
+    to the end from every "{" of a long answer), validated by ``model``."""
+    text = text or ""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
         raise ValueError("no JSON object in the answer")
-    return model.model_validate_json(match.group(0))
+    return model.model_validate_json(text[start : end + 1])
 
 
 def _with_instruction(messages: str | list[LLMMessage], instruction: str) -> list[LLMMessage]:

@@ -5,29 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from . import grounding, research
+from . import pace, research, seo_stage
 from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
 from .crew_events import CrewEvents, stage_event
-from .failures import human_message, stall_message
+from .failures import human_message, is_format_failure, stall_message
 from .llm import check_llm_config, make_llm
 from .llm import llm_name as configured_llm
-from .offline_text import subject_for
-from .scoring import (
-    clip_meta_description,
-    clip_meta_title,
-    first_paragraph,
-    readability,
-    seo_score,
-    word_count,
-)
-from .stages import STAGES_BY_MODE
+from .scoring import word_count
+from .seo_fixers import ModelFixer, RuleFixer
+from .seo_stage import Fixer
+from .stages import SEO, STAGES_BY_MODE
 
 logger = logging.getLogger(__name__)
 
@@ -36,34 +29,21 @@ POLL_SECONDS = 0.05
 WORKER_JOIN_SECONDS = 5.0
 
 
-def _seo_fields(raw: str | None, pydantic_output: Any) -> dict[str, str]:
-    if pydantic_output is not None and hasattr(pydantic_output, "model_dump"):
-        return {k: str(v) for k, v in pydantic_output.model_dump().items()}
-    if not raw:
-        return {}
-    match = re.search(r"\{.*\}", raw, re.DOTALL)
-    try:
-        data = json.loads(match.group(0) if match else raw)
-    except json.JSONDecodeError:
-        return {}
-    return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = None) -> ArticleResult:
-    fields = _seo_fields(outputs.get("seo"), seo_pydantic)
-    content = grounding.finish((fields.get("content") or outputs.get("writing") or "").strip(), job.materials)
-    keyword = fields.get("focus_keyword") or subject_for(job).keyword
-    heading = re.search(r"(?m)^#\s+(.+)$", content)
-    meta_title = clip_meta_title(fields.get("meta_title") or (heading.group(1) if heading else job.topic))
-    meta_description = clip_meta_description(fields.get("meta_description") or first_paragraph(content))
+def build_result(job: JobInput, outputs: dict[str, str]) -> ArticleResult:
+    """The result from the stages' outputs: the SEO stage's (its final article and meta, as stored for a
+    resumed job) or, without it, the writer's article; scored by the analyzer."""
+    draft = seo_stage.draft_of(job, seo_stage.parse_fields(outputs.get(SEO)), outputs.get("writing") or "")
+    report = seo_stage.analyse(job, draft)
     return ArticleResult(
-        content=content,
-        meta_title=meta_title,
-        meta_description=meta_description,
-        word_count=word_count(content),
-        seo_score=seo_score(content, meta_title, meta_description, keyword),
-        readability_score=readability(content),
+        content=draft.content,
+        meta_title=draft.meta_title,
+        meta_description=draft.meta_description,
+        word_count=word_count(draft.content),
+        seo_score=report.seo_score,
+        readability_score=report.readability_score,
         sources=[material.as_dict() for material in job.materials],
+        seo_report=report.as_dicts(),
+        meta_derived=draft.meta_derived,
     )
 
 
@@ -99,16 +79,87 @@ def _gather(
     return replace(job, materials=materials)
 
 
-def _run_crew(crew: Any, tracker: CrewEvents, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+# Where the SEO editor's task ends on its stage's bar: the fix passes that follow take the rest. The built-in
+# models' fixes are deterministic (milliseconds, plus the offline model's pacing); a provider's model may
+# rewrite the article once per pass, about as long as the editor's own answer took.
+SEO_TASK_SHARE = {"offline": 90.0, "local": 90.0}
+DEFAULT_SEO_TASK_SHARE = 50.0
+
+
+def _fixer(llm_name: str, llm: Any, tracker: CrewEvents) -> Fixer:
+    if llm_name in ("offline", "local"):
+        step = pace.fix_step_seconds() if llm_name == "offline" else 0.0
+        return RuleFixer(tracker.cancel_event, step)
+    return ModelFixer(llm, tracker.listen, tracker.cancel_event)
+
+
+@dataclass
+class _SeoStage:
+    """The SEO stage's work after the editor's task, run on the crew's thread so that the crew's event sink
+    sees the fix calls' output (progress, stall, cancel), and reported as the stage's progress: the stage
+    ends (its timing, its stored output) only when the fixes are done, which keeps the ETA's SEO timings
+    whole. Fix passes are not crew tasks because a pass is kept or discarded on its score, and a sequential
+    crew runs every task it has."""
+
+    job: JobInput
+    tracker: CrewEvents
+    fixer: Fixer
+    start: float
+    writing: str
+
+    def progress(self, stage_progress: float, message: str) -> None:
+        self.tracker.last_output = time.monotonic()
+        self.tracker.items.put(("progress", SEO, round(stage_progress, 1), message, ""))
+
+    def run(self, editor: Any) -> str:
+        written = self.tracker.outputs.get("writing")
+        writing = written.raw if written is not None else self.writing
+        draft = seo_stage.starting_draft(self.job, _editor_fields(editor), writing)
+        if draft.meta_derived:
+            self.progress(
+                self.start, "No usable meta title and description from the model: derived from the article"
+            )
+        outcome = seo_stage.optimise(self.job, draft, self.fixer, self.progress, start=self.start)
+        output = outcome.draft.as_output(seo_stage.keyphrase_for(self.job))
+        self.tracker.items.put(("completed", SEO, output, seo_stage.summary(outcome)))
+        return output
+
+
+def _editor_fields(output: Any) -> dict[str, Any]:
+    if output is None:
+        return {}
+    pydantic_output = getattr(output, "pydantic", None)
+    if pydantic_output is not None and hasattr(pydantic_output, "model_dump"):
+        return dict(pydantic_output.model_dump())
+    return seo_stage.parse_fields(getattr(output, "raw", None))
+
+
+def _run_crew(crew: Any, tracker: CrewEvents, seo: _SeoStage | None) -> None:
     from crewai.events.stream_context import add_stream_sink, reset_stream_sinks  # noqa: PLC0415 - crewAI loads only when a job runs
 
     # A fresh thread starts with an empty context, so this sink sees only this job's events.
     token = add_stream_sink(tracker.sink)
     tracker.last_output = time.monotonic()
     try:
-        items.put(("done", crew.kickoff()))
+        try:
+            crew.kickoff()
+            editor = tracker.outputs.get(SEO)
+        except Exception as exc:
+            # An SEO editor that answered without the JSON asked for, even after the retry with the stricter
+            # prompt, costs the job nothing: the stage derives the meta from the article. Only a real error
+            # (the provider down or refusing) fails it.
+            if seo is None or tracker.current != SEO or tracker.cancel_event.is_set():
+                raise
+            if not is_format_failure(exc):
+                raise
+            logger.warning("the SEO editor's answer was not the JSON asked for; deriving the meta: %s", exc)
+            editor = None
+        outputs = {stage: output.raw for stage, output in tracker.outputs.items()}
+        if seo is not None:
+            outputs[SEO] = seo.run(editor)
+        tracker.items.put(("done", outputs))
     except BaseException as exc:
-        items.put(("error", exc))
+        tracker.items.put(("error", exc))
     finally:
         reset_stream_sinks(token)
 
@@ -159,12 +210,20 @@ def run_pipeline(
     if gathered:
         tracker.announced.add("research")
         tracker.offsets["research"] = research.GATHER_SHARE
+    seo = None
+    if SEO in remaining:
+        start = SEO_TASK_SHARE.get(resolved, DEFAULT_SEO_TASK_SHARE)
+        seo = _SeoStage(
+            job, tracker, _fixer(resolved, llms[SEO], tracker), start, completed.get("writing", "")
+        )
+        tracker.held.add(SEO)
+        tracker.ceilings[SEO] = start
     worker = threading.Thread(
-        target=_run_crew, args=(crew, tracker, items), name="contentgen-crew", daemon=True
+        target=_run_crew, args=(crew, tracker, seo), name="contentgen-crew", daemon=True
     )
     worker.start()
     try:
-        crew_output = _pump(
+        finished = _pump(
             items,
             tracker,
             on_event,
@@ -183,14 +242,7 @@ def run_pipeline(
                 # new call can start, so it spends no more tokens than the one in flight.
                 logger.warning("crew thread still in a model call %.0f s after the stop", WORKER_JOIN_SECONDS)
 
-    outputs = dict(completed)
-    seo_pydantic = None
-    for task, task_output in zip(crew.tasks, crew_output.tasks_output, strict=False):
-        stage = tracker.task_stage[id(task)]
-        outputs[stage] = task_output.raw
-        if stage == "seo":
-            seo_pydantic = task_output.pydantic
-    return build_result(job, outputs, seo_pydantic)
+    return build_result(job, {**completed, **finished})
 
 
 def _pump(
@@ -203,7 +255,7 @@ def _pump(
     *,
     llm_name: str,
     stall_seconds: float = 0.0,
-) -> Any:
+) -> dict[str, str]:
     pending: PipelineEvent | None = None
     draft = ""
     last_progress_at = 0.0
@@ -235,9 +287,8 @@ def _pump(
                 on_event(stage_event("stage_started", item[1], 0.0, tracker.message(item[1])))
             elif kind == "completed":
                 flush()
-                on_event(
-                    stage_event("stage_completed", item[1], 100.0, f"Finished {item[1]}", output=item[2])
-                )
+                message = item[3] if len(item) > 3 else f"Finished {item[1]}"
+                on_event(stage_event("stage_completed", item[1], 100.0, message, output=item[2]))
             elif kind == "done":
                 flush()
                 return item[1]

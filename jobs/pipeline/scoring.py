@@ -1,4 +1,7 @@
-"""Pure article metrics: word count, readability and an SEO score (no crewAI)."""
+"""Pure article text helpers: prose from Markdown, words, headings, Flesch reading ease, meta clipping.
+
+The SEO and readability scores come from the analyzer, ``jobs.pipeline.seo``, which builds on these.
+"""
 
 from __future__ import annotations
 
@@ -117,82 +120,6 @@ def flesch_reading_ease(text: str) -> float:
     words = WORD_RE.findall(text)
     syllables = sum(len(hyphenator.positions(word.lower())) + 1 for word in words)
     return 206.835 - 1.015 * float(textstat.words_per_sentence(text)) - 84.6 * syllables / len(words)
-
-
-def readability(markdown: str) -> float:
-    """Flesch reading ease (via textstat) of the prose, clamped to 0-100, rounded to one decimal."""
-    text = plain_text(markdown)
-    if not words_of(text):
-        return 0.0
-    return round(min(100.0, max(0.0, flesch_reading_ease(text))), 1)
-
-
-def _count_phrase(words: list[str], phrase: list[str]) -> int:
-    if not phrase:
-        return 0
-    size = len(phrase)
-    return sum(1 for i in range(len(words) - size + 1) if words[i : i + size] == phrase)
-
-
-def _contains(text: str, phrase: list[str]) -> bool:
-    return _count_phrase(words_of(text), phrase) > 0
-
-
-def first_paragraph(markdown: str) -> str:
-    for block in re.split(r"\n\s*\n", markdown):
-        stripped = block.strip()
-        if stripped and not stripped.startswith("#"):
-            return stripped
-    return ""
-
-
-def keyword_density(content: str, keyword: str) -> float:
-    """Occurrences of the keyword phrase per 100 words of prose (the usual SEO-tool definition)."""
-    words = words_of(plain_text(content))
-    phrase = words_of(keyword)
-    if not words or not phrase:
-        return 0.0
-    return 100.0 * _count_phrase(words, phrase) / len(words)
-
-
-def seo_score(content: str, meta_title: str, meta_description: str, keyword: str) -> int:
-    """Score an article 0-100 for on-page SEO.
-
-    Points (keyword matching is case-insensitive, on whole words):
-
-    ============================================  ======  =================================
-    check                                         points  partial credit
-    ============================================  ======  =================================
-    keyword in the meta title                         15
-    keyword in the first paragraph                    15
-    keyword in at least one heading                   10
-    keyword density 0.5-2.5 per 100 words             20  10 if within 0.25-4
-    meta title length 30-60 characters                10  5 if 1-29 characters
-    meta description length 70-160 characters        15  7 if 1-69 characters
-    exactly one H1                                     8
-    at least two H2                                    7
-    ============================================  ======  =================================
-    """
-    phrase = words_of(keyword)
-    headings = headings_of(content)
-    score = 0
-    if phrase:
-        score += 15 if _contains(meta_title, phrase) else 0
-        score += 15 if _contains(first_paragraph(content), phrase) else 0
-        score += 10 if any(_contains(text, phrase) for _, text in headings) else 0
-        density = keyword_density(content, keyword)
-        if 0.5 <= density <= 2.5:
-            score += 20
-        elif 0.25 <= density <= 4.0:
-            score += 10
-    title_len = len(meta_title.strip())
-    score += 10 if 30 <= title_len <= META_TITLE_LIMIT else 5 if 0 < title_len < 30 else 0
-    description_len = len(meta_description.strip())
-    score += 15 if 70 <= description_len <= META_DESCRIPTION_LIMIT else 7 if 0 < description_len < 70 else 0
-    levels = [len(marks) for marks, _ in headings]
-    score += 8 if levels.count(1) == 1 else 0
-    score += 7 if levels.count(2) >= 2 else 0
-    return score
 
 
 def clip(text: str, limit: int) -> str:

@@ -6,8 +6,19 @@
 
 from __future__ import annotations
 
-from .fixes import FIX_ORDER, apply_offline_fix, instruction
+from .checks import LABELS
+from .fixes import FIX_ORDER, OFFLINE_FIXABLE, apply_offline_fix, instruction
 from .report import WEIGHTS, Report, analyze
 from .verdict import Verdict
 
-__all__ = ["FIX_ORDER", "WEIGHTS", "Report", "Verdict", "analyze", "apply_offline_fix", "instruction"]
+__all__ = [
+    "FIX_ORDER",
+    "LABELS",
+    "OFFLINE_FIXABLE",
+    "WEIGHTS",
+    "Report",
+    "Verdict",
+    "analyze",
+    "apply_offline_fix",
+    "instruction",
+]

@@ -73,32 +73,44 @@ from .context import Check, Context
 from .verdict import Verdict, status_of
 
 CHECKS: tuple[Check, ...] = (
-    Check("keyphrase_in_introduction", "seo", kc.keyphrase_in_introduction),
-    Check("keyphrase_in_meta_title", "seo", kc.keyphrase_in_meta_title),
-    Check("keyphrase_in_meta_description", "seo", kc.keyphrase_in_meta_description),
-    Check("keyphrase_in_h1", "seo", kc.keyphrase_in_h1),
-    Check("keyphrase_in_subheadings", "seo", kc.keyphrase_in_subheadings),
-    Check("keyphrase_density", "seo", kc.keyphrase_density),
-    Check("keyphrase_length", "seo", kc.keyphrase_length),
-    Check("meta_title_length", "seo", sc.meta_title_length),
-    Check("meta_description_length", "seo", sc.meta_description_length),
-    Check("meta_description_duplicates", "seo", sc.meta_description_duplicates),
-    Check("text_length", "seo", sc.text_length),
-    Check("outbound_links", "seo", sc.outbound_links),
-    Check("internal_links", "seo", sc.internal_links),
-    Check("image_alt", "seo", sc.image_alt),
-    Check("single_h1", "seo", sc.single_h1),
-    Check("subheading_distribution", "seo", sc.subheading_distribution),
-    Check("sentence_length", "readability", rc.sentence_length),
-    Check("paragraph_length", "readability", rc.paragraph_length),
-    Check("passive_voice", "readability", rc.passive_voice),
-    Check("transition_words", "readability", rc.transition_words),
-    Check("consecutive_sentences", "readability", rc.consecutive_sentences),
-    Check("flesch_reading_ease", "readability", rc.flesch_reading_ease),
-    Check("repeated_phrases", "readability", rc.repeated_phrases),
+    Check("keyphrase_in_introduction", "seo", kc.keyphrase_in_introduction, "Keyphrase in the introduction"),
+    Check("keyphrase_in_meta_title", "seo", kc.keyphrase_in_meta_title, "Keyphrase in the meta title"),
+    Check(
+        "keyphrase_in_meta_description",
+        "seo",
+        kc.keyphrase_in_meta_description,
+        "Keyphrase in the meta description",
+    ),
+    Check("keyphrase_in_h1", "seo", kc.keyphrase_in_h1, "Keyphrase in the H1 title"),
+    Check("keyphrase_in_subheadings", "seo", kc.keyphrase_in_subheadings, "Keyphrase in subheadings"),
+    Check("keyphrase_density", "seo", kc.keyphrase_density, "Keyphrase density"),
+    Check("keyphrase_length", "seo", kc.keyphrase_length, "Keyphrase length"),
+    Check("meta_title_length", "seo", sc.meta_title_length, "Meta title length"),
+    Check("meta_description_length", "seo", sc.meta_description_length, "Meta description length"),
+    Check(
+        "meta_description_duplicates",
+        "seo",
+        sc.meta_description_duplicates,
+        "Repetition in the meta description",
+    ),
+    Check("text_length", "seo", sc.text_length, "Text length"),
+    Check("outbound_links", "seo", sc.outbound_links, "Outbound links"),
+    Check("internal_links", "seo", sc.internal_links, "Internal links"),
+    Check("image_alt", "seo", sc.image_alt, "Image alt text"),
+    Check("single_h1", "seo", sc.single_h1, "Single H1 title"),
+    Check("subheading_distribution", "seo", sc.subheading_distribution, "Subheading distribution"),
+    Check("sentence_length", "readability", rc.sentence_length, "Sentence length"),
+    Check("paragraph_length", "readability", rc.paragraph_length, "Paragraph length"),
+    Check("passive_voice", "readability", rc.passive_voice, "Passive voice"),
+    Check("transition_words", "readability", rc.transition_words, "Transition words"),
+    Check("consecutive_sentences", "readability", rc.consecutive_sentences, "Consecutive sentences"),
+    Check("flesch_reading_ease", "readability", rc.flesch_reading_ease, "Flesch reading ease"),
+    Check("repeated_phrases", "readability", rc.repeated_phrases, "Repeated phrases"),
 )
 
 CHECK_IDS = tuple(check.id for check in CHECKS)
+# What people read for each check: the job page's lists, the CLI and the SEO stage's progress messages.
+LABELS: dict[str, str] = {check.id: check.label for check in CHECKS}
 
 
 def run_checks(ctx: Context, only: str | None = None) -> list[Verdict]:

@@ -18,6 +18,7 @@ class Check:
     id: str
     group: Group
     run: CheckFunction
+    label: str
 
 
 @dataclass(frozen=True)

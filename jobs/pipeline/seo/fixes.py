@@ -183,6 +183,8 @@ _FIXERS: dict[str, Fixer] = {
     "keyphrase_in_meta_description": _description(meta.description_with_keyphrase),
     "meta_description_length": _description(meta.fit_description),
 }
+# The checks ``apply_offline_fix`` can change; the others need a writer (passive voice, transitions, length).
+OFFLINE_FIXABLE: frozenset[str] = frozenset(_FIXERS)
 
 
 def _verdict(

@@ -20,7 +20,7 @@ from jobs.pipeline.local_text import (
     words_in,
 )
 from jobs.pipeline.pace import local_stage_seconds, offline_stage_seconds
-from jobs.pipeline.scoring import seo_score
+from jobs.pipeline.seo import analyze
 
 JOB = JobInput(
     mode="topic",
@@ -89,7 +89,9 @@ def test_structure_gets_one_title_two_sections_and_the_keyword_where_it_scores()
     assert article.count("## ") >= 2
     title = meta_title("", JOB)
     description = meta_description("", article, JOB)
-    assert seo_score(article, title, description, KEYWORD) >= 60
+    report = analyze(content=article, meta_title=title, meta_description=description, keyphrase=KEYWORD)
+    placed = ("keyphrase_in_introduction", "keyphrase_in_meta_title", "keyphrase_in_h1", "single_h1")
+    assert [getattr(report.verdict(check_id), "status", None) for check_id in placed] == ["good"] * 4
 
 
 def test_meta_fields_from_the_model_are_parsed_and_kept_within_limits() -> None:

@@ -7,7 +7,8 @@ import pytest
 
 from jobs.pipeline import JobInput
 from jobs.pipeline.offline_text import seo_fields, write_article, write_brief
-from jobs.pipeline.scoring import seo_score, word_count
+from jobs.pipeline.scoring import word_count
+from jobs.pipeline.seo import analyze
 
 
 def _job(word_count: int = 800, mode: str = "topic", **changes: object) -> JobInput:
@@ -74,4 +75,11 @@ def test_seo_fields_fit_limits_and_score_well() -> None:
     assert json.loads(json.dumps(fields)) == fields
     assert len(fields["meta_title"]) <= 60
     assert 70 <= len(fields["meta_description"]) <= 160
-    assert seo_score(article, fields["meta_title"], fields["meta_description"], fields["focus_keyword"]) >= 80
+    report = analyze(
+        content=article,
+        meta_title=fields["meta_title"],
+        meta_description=fields["meta_description"],
+        keyphrase=fields["focus_keyword"],
+        target_words=job.word_count,
+    )
+    assert report.seo_score >= 80

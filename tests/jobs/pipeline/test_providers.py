@@ -43,8 +43,8 @@ SEO_JSON = {
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Answer], list[dict[str, Any]]]]:
     servers: list[ThreadingHTTPServer] = []
 
-    def start(answer: Answer) -> list[dict[str, Any]]:
-        server, requests = serve(answer)
+    def start(answer: Answer, chunk_seconds: float = 0.0) -> list[dict[str, Any]]:
+        server, requests = serve(answer, chunk_seconds)
         servers.append(server)
         monkeypatch.setenv("CONTENTGEN_LLM_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
         monkeypatch.setenv("OPENAI_API_KEY", "any")
@@ -86,13 +86,64 @@ def test_refused_json_schema_falls_back_to_json_in_the_prompt_validated_by_the_s
     assert "JSON schema" in requests[formats.index("json_object")]["messages"][-1]["content"]
 
 
-def test_json_that_still_does_not_validate_after_a_retry_fails_naming_the_problem(stub: Any) -> None:
+def test_json_that_still_does_not_validate_after_a_retry_derives_the_meta_and_completes(stub: Any) -> None:
     requests = stub(_refuses_json_schema('{"meta_title": "only this"}'))
+    events: list[PipelineEvent] = []
+    result = run_pipeline(SPIN, completed={"writing": ARTICLE}, on_event=events.append, llm_name="openai/m")
+    assert result.meta_derived is True
+    assert result.meta_title == "Solar at home"
+    assert result.meta_description.startswith("Solar panels for homes cut bills and need a sunny roof.")
+    assert [(r.get("response_format") or {}).get("type") for r in requests].count("json_object") == 2
+    assert any("derived from the article" in e.message for e in events if e.kind == "stage_progress")
+    assert "derived from the article" in events[-1].message and events[-1].kind == "stage_completed"
+
+
+TOPIC = JobInput(
+    mode="topic", topic="Solar panels for homes", keywords=[], source_text="", word_count=300, tone="friendly"
+)
+BRIEF = "# Research brief\n\n## Audience\n\nHome owners with a sunny roof.\n"
+LONG_ARTICLE = ARTICLE + "".join(
+    f"\n## Part {n}\n\nSolar panels for homes need a roof that faces the sun for most of the day. "
+    "Shade from trees or chimneys cuts what they make, so check it before you buy.\n"
+    for n in range(1, 9)
+)
+
+
+def _small_model(seo: tuple[int, str]) -> Answer:
+    """A small self-hosted model: it writes the brief and the article, but answers the SEO editor with
+    ``seo`` (broken JSON, or an error) and cannot follow an editing instruction."""
+
+    def answer(body: dict[str, Any]) -> tuple[int, str]:
+        text = " ".join(str(message.get("content")) for message in body["messages"])
+        if body.get("response_format") or "SEO Editor" in text:
+            if (body.get("response_format") or {}).get("type") == "json_schema" and seo[0] == 200:
+                return 500, "response_format: Input should be 'text' or 'json_object'"
+            return seo
+        if "You are an SEO editor" in text:
+            return 200, "Sure! Here is a better version of your text."
+        return 200, BRIEF if "Content Researcher" in text else LONG_ARTICLE
+
+    return answer
+
+
+def test_a_topic_job_whose_seo_answer_is_broken_json_completes_with_its_article(stub: Any) -> None:
+    stub(_small_model((200, '{"meta_title": "Solar panels, "meta_description": ')), chunk_seconds=0.005)
+    events: list[PipelineEvent] = []
+    result = run_pipeline(TOPIC, completed={}, on_event=events.append, llm_name="openai/smollm2-local")
+    writing = [e.stage_progress for e in events if e.kind == "stage_progress" and e.stage == "writing"]
+    assert len(set(writing)) >= 5
+    assert result.word_count >= 100 and result.content.startswith("# ")
+    assert result.meta_derived is True and result.meta_title and result.meta_description
+    assert [e.stage for e in events if e.kind == "stage_completed"] == ["research", "writing", "seo"]
+    assert {verdict["id"] for verdict in result.seo_report} >= {"keyphrase_in_meta_title", "text_length"}
+
+
+def test_a_server_answering_500_in_seo_fails_the_job_naming_the_provider(stub: Any) -> None:
+    stub(_small_model((500, "model crashed")))
     with pytest.raises(StageFailed) as failure:
-        run_pipeline(SPIN, completed={"writing": ARTICLE}, on_event=lambda e: None, llm_name="openai/m")
+        run_pipeline(TOPIC, completed={}, on_event=lambda e: None, llm_name="openai/smollm2-local")
     assert failure.value.stage == "seo"
-    assert "did not return valid JSON for SeoOutput after a retry" in failure.value.message
-    assert [(r.get("response_format") or {}).get("type") for r in requests].count("json_object") >= 2
+    assert failure.value.message.startswith("The server for 'openai/smollm2-local' answered HTTP 500")
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,8 @@ def test_each_mode_runs_its_stages_in_order(mode: str) -> None:
     assert all(e.message for e in recorder.events)
     assert len(result.meta_title) <= 60
     assert len(result.meta_description) <= 160
-    assert abs(result.word_count - 600) <= 90
+    # The SEO stage may cut slot-filled repetition at the cost of some length (seo_stage.improves).
+    assert abs(result.word_count - 600) <= 120
     assert result.content.startswith("# ")
     assert result.seo_score >= 60
     assert 0 < result.readability_score <= 100
@@ -115,14 +116,23 @@ def test_resume_skips_completed_research() -> None:
 
 def test_resume_with_only_seo_left_reuses_the_stored_article() -> None:
     first = Recorder()
-    run_pipeline(_job(), completed={}, on_event=first)
+    whole = run_pipeline(_job(), completed={}, on_event=first)
     outputs = {e.stage: e.output or "" for e in first.events if e.kind == "stage_completed"}
     second = Recorder()
     result = run_pipeline(
         _job(), completed={"research": outputs["research"], "writing": outputs["writing"]}, on_event=second
     )
     assert second.stages("stage_started") == ["seo"]
-    assert result.content.strip() == outputs["writing"].strip()
+    assert result == whole
+
+
+def test_resume_after_every_stage_builds_the_result_from_the_stored_seo_output() -> None:
+    first = Recorder()
+    whole = run_pipeline(_job(), completed={}, on_event=first)
+    outputs = {e.stage: e.output or "" for e in first.events if e.kind == "stage_completed"}
+    second = Recorder()
+    assert run_pipeline(_job(), completed=outputs, on_event=second) == whole
+    assert second.events == []
 
 
 def test_missing_provider_key_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
