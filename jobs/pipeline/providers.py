@@ -3,7 +3,9 @@
 Many such servers (llama.cpp's, older vLLM and Ollama builds) accept ``response_format`` ``text`` or
 ``json_object`` but refuse ``json_schema``, which crewAI sends for a task's ``output_pydantic``. Then
 this class asks for JSON in the prompt (and ``json_object``), validates the answer with the same pydantic
-model, and retries once with the validation error before giving up with a message that names it.
+model, and retries once with the validation error before giving up with a message that names it. A server
+that takes ``json_schema`` but whose model still answers broken JSON (small models do) gets that one retry
+with the stricter prompt too. The SEO stage then derives what it needs (``jobs.pipeline.seo_stage``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from crewai.llms.providers.openai.completion import OpenAICompletion
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
 from .contracts import StructuredOutputError
+from .formats import is_format_failure
 
 if TYPE_CHECKING:
     from crewai.agents.agent_builder.base_agent import BaseAgent
@@ -73,27 +76,32 @@ class CompatibleOpenAI(OpenAICompletion):
     ) -> str | Any:
         if response_model is None:
             return super().call(messages, tools, callbacks, available_functions, from_task, from_agent)
+        problem: str | None = None
+        attempts = 2
         if not self._schema_refused:
             try:
                 return super().call(
                     messages, tools, callbacks, available_functions, from_task, from_agent, response_model
                 )
             except Exception as exc:
-                if not refuses_format(exc, "json_schema"):
+                if refuses_format(exc, "json_schema"):
+                    self._schema_refused = True
+                elif is_format_failure(exc):
+                    problem, attempts = str(exc).splitlines()[0][:300], 1
+                else:
                     raise
-                self._schema_refused = True
-        problem: str | None = None
         rest = (tools, callbacks, available_functions, from_task, from_agent)
-        for _attempt in range(2):
+        for _attempt in range(attempts):
             prompt = _with_instruction(messages, json_instruction(response_model, problem))
             text = self._call_json_object(prompt, *rest)
             try:
                 return parse_json_answer(str(text), response_model)
             except (ValidationError, ValueError) as exc:
                 problem = str(exc).splitlines()[0][:300]
+        refused = "; the server refuses json_schema output" if self._schema_refused else ""
         raise StructuredOutputError(
             f"The model {self.model!r} did not return valid JSON for {response_model.__name__} "
-            f"after a retry ({problem}); the server refuses json_schema output"
+            f"after a retry ({problem}){refused}"
         )
 
     def _call_json_object(self, messages: list[LLMMessage], *args: Any) -> Any:

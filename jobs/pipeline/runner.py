@@ -14,7 +14,8 @@ from typing import Any
 from . import pace, research, seo_stage
 from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
 from .crew_events import CrewEvents, stage_event
-from .failures import human_message, is_format_failure, stall_message
+from .failures import human_message, stall_message
+from .formats import is_format_failure
 from .llm import check_llm_config, make_llm
 from .llm import llm_name as configured_llm
 from .scoring import word_count
@@ -107,18 +108,18 @@ class _SeoStage:
     start: float
     writing: str
 
-    def progress(self, stage_progress: float, message: str) -> None:
+    def progress(self, stage_progress: float, message: str, step: bool) -> None:
         self.tracker.last_output = time.monotonic()
-        self.tracker.items.put(("progress", SEO, round(stage_progress, 1), message, ""))
+        kind = "step" if step else "progress"
+        self.tracker.items.put((kind, SEO, round(stage_progress, 1), message, ""))
 
     def run(self, editor: Any) -> str:
         written = self.tracker.outputs.get("writing")
         writing = written.raw if written is not None else self.writing
         draft = seo_stage.starting_draft(self.job, _editor_fields(editor), writing)
         if draft.meta_derived:
-            self.progress(
-                self.start, "No usable meta title and description from the model: derived from the article"
-            )
+            message = "No usable meta title and description from the model: derived from the article"
+            self.progress(self.start, message, True)
         outcome = seo_stage.optimise(self.job, draft, self.fixer, self.progress, start=self.start)
         output = outcome.draft.as_output(seo_stage.keyphrase_for(self.job))
         self.tracker.items.put(("completed", SEO, output, seo_stage.summary(outcome)))
@@ -282,6 +283,9 @@ def _pump(
             if kind == "progress":
                 pending = stage_event("stage_progress", item[1], item[2], item[3])
                 draft += item[4]
+            elif kind == "step":
+                flush()
+                on_event(stage_event(STEP, item[1], item[2], item[3]))
             elif kind == "started":
                 flush()
                 on_event(stage_event("stage_started", item[1], 0.0, tracker.message(item[1])))

@@ -35,7 +35,9 @@ DERIVED_DESCRIPTION_LIMIT = 155
 # shorter texts can score higher (fewer long sentences, less repetition), so the score alone would keep it.
 MIN_KEPT_SHARE = 0.6
 
-Progress = Callable[[float, str], None]
+# (stage progress, message, step): a step (the checks counted, a fix begun) is sent as it happens; the
+# progress of a model's answer within a fix may be merged with the next.
+Progress = Callable[[float, str, bool], None]
 _SPACE_BEFORE_MARK_RE = re.compile(r"\s+(?=[.,;:!?])")
 
 
@@ -214,9 +216,9 @@ def optimise(job: JobInput, draft: Draft, fixer: Fixer, progress: Progress, *, s
         low = start + span * number
         checked = f"Checked {len(report.checks)} checks: {failing} to improve"
         if not steps:
-            progress(low, checked + (", none that can be fixed here" if failing else ""))
+            progress(low, checked + (", none that can be fixed here" if failing else ""), True)
             break
-        progress(low, f"{checked}, fixing {len(steps)}")
+        progress(low, f"{checked}, fixing {len(steps)}", True)
         changed = False
 
         def keep(candidate: Draft | None, ids: Sequence[str]) -> None:
@@ -232,11 +234,11 @@ def optimise(job: JobInput, draft: Draft, fixer: Fixer, progress: Progress, *, s
             width = span / len(steps)
             at = low + width * index
             message = f"Fixing: {step.label} ({index + 1} of {len(steps)})"
-            progress(at, message)
+            progress(at, message, True)
             fixer.pause()
 
             def done(share: float, at: float = at, width: float = width, message: str = message) -> None:
-                progress(at + width * max(0.0, min(1.0, share)), message)
+                progress(at + width * max(0.0, min(1.0, share)), message, False)
 
             keep(fixer.rewrite(step, current, job, done), step.ids)
             # Where the model's answer did not fix a check (or there is no model), a deterministic fix may.

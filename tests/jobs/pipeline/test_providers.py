@@ -94,8 +94,22 @@ def test_json_that_still_does_not_validate_after_a_retry_derives_the_meta_and_co
     assert result.meta_title == "Solar at home"
     assert result.meta_description.startswith("Solar panels for homes cut bills and need a sunny roof.")
     assert [(r.get("response_format") or {}).get("type") for r in requests].count("json_object") == 2
-    assert any("derived from the article" in e.message for e in events if e.kind == "stage_progress")
+    assert any("derived from the article" in e.message for e in events if e.kind == "stage_step")
     assert "derived from the article" in events[-1].message and events[-1].kind == "stage_completed"
+
+
+def test_a_model_that_breaks_the_schema_gets_one_retry_with_the_stricter_prompt(stub: Any) -> None:
+    def answer(body: dict[str, Any]) -> tuple[int, str]:
+        kind = (body.get("response_format") or {}).get("type")
+        return 200, '{"meta_title": "Sol' if kind == "json_schema" else json.dumps(SEO_JSON)
+
+    requests = stub(answer)
+    result = run_pipeline(SPIN, completed={"writing": ARTICLE}, on_event=lambda e: None, llm_name="openai/m")
+    formats = [(r.get("response_format") or {}).get("type") for r in requests]
+    assert formats[:2] == ["json_schema", "json_object"] and formats.count("json_object") == 1
+    assert "Your previous answer was not valid" in requests[1]["messages"][-1]["content"]
+    assert result.meta_derived is False
+    assert result.meta_description == SEO_JSON["meta_description"]
 
 
 TOPIC = JobInput(

@@ -51,7 +51,7 @@ def _assert_well_ordered(events: list[PipelineEvent], stages: tuple[str, ...]) -
         assert events[position].kind == "stage_started" and events[position].stage == stage
         position += 1
         progress: list[float] = []
-        while events[position].kind == "stage_progress":
+        while events[position].kind in ("stage_progress", "stage_step"):
             assert events[position].stage == stage
             progress.append(events[position].stage_progress)
             position += 1

@@ -12,7 +12,7 @@ import pytest
 
 from jobs.pipeline import JobInput, PipelineEvent, run_pipeline
 from jobs.pipeline.contracts import StructuredOutputError
-from jobs.pipeline.failures import is_format_failure
+from jobs.pipeline.formats import is_format_failure
 from jobs.pipeline.offline_text import seo_fields, write_article
 from jobs.pipeline.seo import OFFLINE_FIXABLE, Report
 from jobs.pipeline.seo_fixers import ModelFixer, RuleFixer
@@ -45,7 +45,7 @@ def _editor_draft(job: JobInput) -> Draft:
     return starting_draft(job, seo_fields(job, article), article)
 
 
-def _quiet(stage_progress: float, message: str) -> None:
+def _quiet(stage_progress: float, message: str, step: bool) -> None:
     pass
 
 
@@ -88,18 +88,18 @@ def test_the_result_carries_the_report_of_the_article_it_holds() -> None:
     assert result.meta_derived is False
 
 
-def test_the_stage_reports_its_checks_and_each_fix_as_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    # At twice the default pace each fix shows for 0.2 s: without a pace the runner merges them away.
-    monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "140")
+def test_the_stage_reports_its_checks_and_each_fix_as_steps() -> None:
     job = JOBS["keywords"]
     article = write_article(job)
     events: list[PipelineEvent] = []
     run_pipeline(job, completed={"research": "A brief.", "writing": article}, on_event=events.append)
     seo = [event for event in events if event.stage == "seo"]
-    progress = [event.stage_progress for event in seo if event.kind == "stage_progress"]
+    progress = [event.stage_progress for event in seo if event.kind in ("stage_progress", "stage_step")]
     messages = [event.message for event in seo]
     assert progress == sorted(progress) and progress[-1] < 100
-    assert any(message.startswith("Fixing: keyphrase in the H1 title (1 of ") for message in messages)
+    steps = [event.message for event in seo if event.kind == "stage_step"]
+    assert steps[0].startswith("Checked ") and "fixing" in steps[0]
+    assert any(message.startswith("Fixing: keyphrase in the H1 title (1 of ") for message in steps)
     assert seo[-1].kind == "stage_completed" and "improved" in seo[-1].message
 
 
@@ -157,7 +157,11 @@ def test_progress_moves_from_the_start_to_under_100_and_names_each_fix() -> None
     seen: list[tuple[float, str]] = []
     job = JOBS["keywords"]
     optimise(
-        job, _editor_draft(job), RuleFixer(threading.Event()), lambda p, m: seen.append((p, m)), start=90
+        job,
+        _editor_draft(job),
+        RuleFixer(threading.Event()),
+        lambda p, m, step: seen.append((p, m)),
+        start=90,
     )
     values = [value for value, _ in seen]
     assert values == sorted(values) and values[0] >= 90 and values[-1] < 100
