@@ -191,6 +191,11 @@ SPECTACULAR_SETTINGS = {
         "jobs.api.openapi.add_streams",
     ],
     "VERSION": "1.0.0",
+    "ENUM_NAME_OVERRIDES": {
+        "SeoCheckIdEnum": "jobs.api.serializers.SEO_CHECK_CHOICES",
+        "SeoCheckGroupEnum": "jobs.api.serializers.SEO_GROUP_CHOICES",
+        "SeoCheckStatusEnum": "jobs.api.serializers.SEO_STATUS_CHOICES",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import TokenProxy
 from contentgen.errors import ApplicationError
 from jobs.core import services
 from jobs.models import BulkJob, GenerationJob, Stage
+from jobs.pipeline.seo import report_summary
 
 
 class StageFilter(admin.SimpleListFilter):
@@ -147,7 +148,9 @@ class GenerationJobAdmin(ManageActions):
                 ("Meta description", r.meta_description),
                 ("Words", r.word_count),
                 ("SEO score", f"{r.seo_score}/100"),
-                ("Readability (Flesch)", r.readability_score),
+                ("Readability score", f"{r.readability_score}/100"),
+                ("SEO report", report_summary(r.seo_report or [])),
+                ("Meta derived from the article", "yes" if r.meta_derived else "no"),
             ]
         )
 

@@ -39,6 +39,14 @@ Another user's job, batch or webhook answers 404, exactly like a missing one.
  "bulk_job_id": null, "attempts": 1, "timestamp": "2026-11-29T10:00:12.523456+00:00"}
 ```
 
+## SEO report
+
+A completed job's `result.seo_report` lists every check that applies to its article (`id`, `group`: `seo` or
+`readability`, `status`: `good`, `ok` or `problem`, `score` 0-9, `message`: what to do), and `seo_score` and
+`readability_score` are weighted from them. `POST /api/seo/analyze/` scores any draft the same way without
+creating a job. `result.meta_derived` is true when the model gave no usable meta title and description and
+both were derived from the article.
+
 ## Webhooks
 
 Register with `POST /api/webhooks/` (`url`, `events`: `job.completed`, `job.failed`, `job.cancelled`,

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from jobs.core import selectors
 from jobs.core.batches import bulk_snapshot
 from jobs.models import BulkJob
+from jobs.pipeline.seo.checks import CHECK_IDS, LABELS
 
 
 class ProgressOutputSerializer(serializers.Serializer):
@@ -33,14 +34,37 @@ class SourceRefOutputSerializer(serializers.Serializer):
     source_id = serializers.CharField(allow_null=True, help_text="The knowledge-base source, when it is one.")
 
 
+# Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"], so that the schema's enums say what they are.
+SEO_CHECK_CHOICES = [(check_id, LABELS[check_id]) for check_id in CHECK_IDS]
+SEO_GROUP_CHOICES = [("seo", "SEO"), ("readability", "Readability")]
+SEO_STATUS_CHOICES = [("good", "Good (8-9 points)"), ("ok", "Improve (5-7)"), ("problem", "Problem (0-4)")]
+
+
+class SeoVerdictOutputSerializer(serializers.Serializer):
+    """One check of the SEO report, as Yoast SEO and Rank Math show theirs."""
+
+    id = serializers.ChoiceField(choices=SEO_CHECK_CHOICES, help_text="The check.")
+    group = serializers.ChoiceField(choices=SEO_GROUP_CHOICES)
+    status = serializers.ChoiceField(choices=SEO_STATUS_CHOICES, help_text="Green, orange or red.")
+    score = serializers.IntegerField(min_value=0, max_value=9)
+    message = serializers.CharField(help_text="One sentence saying what the check found and what to do.")
+
+
 class ResultOutputSerializer(serializers.Serializer):
     content = serializers.CharField()
     meta_title = serializers.CharField()
     meta_description = serializers.CharField()
     word_count = serializers.IntegerField()
-    seo_score = serializers.IntegerField()
-    readability_score = serializers.FloatField()
+    seo_score = serializers.IntegerField(help_text="0-100, weighted from the `seo` checks of `seo_report`.")
+    readability_score = serializers.FloatField(
+        help_text="0-100, weighted from the `readability` checks of `seo_report`."
+    )
     sources = SourceRefOutputSerializer(many=True)
+    seo_report = SeoVerdictOutputSerializer(many=True, help_text="Every check that applies, in report order.")
+    meta_derived = serializers.BooleanField(
+        help_text="True when the model gave no usable meta title and description and both were derived from "
+        "the article."
+    )
 
 
 class ErrorOutputSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from jobs.core import selectors, services
 from jobs.core.events import bulk_group, job_group
 from jobs.core.inputs import batch_errors, batch_from_csv, field_errors, job_payload
 from jobs.models import BulkJob, GenerationJob
+from jobs.pipeline.seo import report_groups
 from progress.streams import Item, follow
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -75,6 +76,19 @@ def create_batch(*, user: Any, csv_path: Path, defaults: Mapping[str, str]) -> B
         raise BadInput(batch_errors(exc.errors, batch.row_labels)) from exc
     except ApplicationError as exc:
         raise BadInput([exc.message]) from exc
+
+
+def report_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The SEO report for a terminal: per group, problems first, each status in words (no colour needed)."""
+    lines = []
+    for group in report_groups(rows):
+        counts = group["counts"]
+        lines.append(
+            f"{group['label']} checks: {counts['problem']} problems, {counts['ok']} to improve, "
+            f"{counts['good']} good"
+        )
+        lines.extend(f"  {v['status_label']:<8} {v['label']}: {v['message']}" for v in group["verdicts"])
+    return lines
 
 
 def page_url(obj: GenerationJob | BulkJob) -> str:

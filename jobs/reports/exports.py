@@ -19,9 +19,11 @@ from django.utils.text import slugify
 from contentgen.safe_html import markdown_html
 from jobs.core.selectors import bulk_jobs
 from jobs.models import BulkJob, GenerationJob
+from jobs.pipeline.seo import report_groups
 
 CSV_COLUMNS = (
     "id", "topic", "title", "meta_description", "word_count", "seo_score", "readability_score", "status",
+    "seo_problems", "seo_to_improve",
 )  # fmt: skip
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,10 +38,17 @@ def _yaml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _checks(rows: list[dict[str, Any]], status: str) -> list[str]:
+    """The ids of the report's checks with this status, in report order."""
+    return [str(row.get("id")) for row in rows if row.get("status") == status]
+
+
 def article_markdown(job: GenerationJob) -> str:
-    """Front matter (title, meta description, keywords, scores), then the article as written."""
+    """Front matter (title, meta description, keywords, scores, the checks that fail), then the article as
+    written."""
     result = job.result
     assert result is not None
+    report = result.seo_report or []
     lines = [
         "---",
         f"title: {_yaml_string(result.meta_title)}",
@@ -49,6 +58,9 @@ def article_markdown(job: GenerationJob) -> str:
         f"word_count: {result.word_count}",
         f"seo_score: {result.seo_score}",
         f"readability_score: {result.readability_score}",
+        f"seo_problems: [{', '.join(_yaml_string(i) for i in _checks(report, 'problem'))}]",
+        f"seo_to_improve: [{', '.join(_yaml_string(i) for i in _checks(report, 'ok'))}]",
+        f"meta_derived: {'true' if result.meta_derived else 'false'}",
         f"id: {_yaml_string(str(job.pk))}",
         "---",
         "",
@@ -56,8 +68,24 @@ def article_markdown(job: GenerationJob) -> str:
     return "\n".join(lines) + result.content.rstrip("\n") + "\n"
 
 
+def _report_html(result: Any) -> str:
+    """The checks to act on, problems first, outside the <article> so that publishing it leaves them out."""
+    scores = f"SEO {result.seo_score}/100, readability {result.readability_score:.0f}/100"
+    verdicts = [v for group in report_groups(result.seo_report or []) for v in group["verdicts"]]
+    items = [
+        f'<li class="seo-{escape(v["status"])}">{escape(v["status_label"])}: {escape(v["label"])}. '
+        f"{escape(v['message'])}</li>"
+        for status in ("problem", "ok")
+        for v in verdicts
+        if v["status"] == status
+    ]
+    listed = f"<ul>\n{chr(10).join(items)}\n</ul>" if items else "<p>Every check passed.</p>"
+    return f'<aside class="seo-report">\n<h2>SEO report</h2>\n<p>{scores}</p>\n{listed}\n</aside>\n'
+
+
 def article_html(job: GenerationJob) -> str:
-    """A standalone page: escaped head fields, the body through the sanitising Markdown renderer."""
+    """A standalone page: escaped head fields, the body through the sanitising Markdown renderer, and after
+    the article a short list of the SEO report's checks to act on."""
     result = job.result
     assert result is not None
     keywords = ", ".join(job.keywords or [])
@@ -66,7 +94,8 @@ def article_html(job: GenerationJob) -> str:
         f"<title>{escape(result.meta_title)}</title>\n"
         f'<meta name="description" content="{escape(result.meta_description)}">\n'
         f'<meta name="keywords" content="{escape(keywords)}">\n'
-        f"</head>\n<body>\n<article>\n{markdown_html(result.content)}\n</article>\n</body>\n</html>\n"
+        f"</head>\n<body>\n<article>\n{markdown_html(result.content)}\n</article>\n"
+        f"{_report_html(result)}</body>\n</html>\n"
     )
 
 
@@ -90,6 +119,8 @@ def csv_row(job: GenerationJob) -> list[Any]:
             r.seo_score if r else "",
             r.readability_score if r else "",
             job.status,
+            "; ".join(_checks(r.seo_report or [], "problem")) if r else "",
+            "; ".join(_checks(r.seo_report or [], "ok")) if r else "",
         )
     ]
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from jobs.models import GenerationJob, Stage
+from jobs.pipeline.seo import report_groups
 from jobs.pipeline.stages import STAGE_ORDER, stage_label
 
 APP = "contentgen"
@@ -70,6 +71,7 @@ def job_context(data: dict[str, Any]) -> dict[str, Any]:
         "elapsed_seconds": progress.get("elapsed_seconds") or 0,
         "stages": _stages(data.get("stages")),
         "result": data.get("result"),
+        "seo_groups": report_groups((data.get("result") or {}).get("seo_report") or []),
         "error": data.get("error"),
         "timestamp": data.get("timestamp"),
         "tab_title": job_tab_title(status=status, percentage=percentage, stage=stage),

@@ -81,7 +81,10 @@ class Command(BaseCommand):
                 r = target.result
                 self.stdout.write(
                     f"result: {r.word_count} words, SEO {r.seo_score}, readability {r.readability_score}"
+                    + (", meta derived from the article" if r.meta_derived else "")
                 )
+                for line in cli.report_lines(r.seo_report or []):
+                    self.stdout.write(line)
         self.stdout.write(f"page: {cli.page_url(target)}")
 
     def do_cancel(self, options: dict[str, Any]) -> None:

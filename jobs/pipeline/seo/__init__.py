@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from .checks import LABELS
 from .fixes import FIX_ORDER, OFFLINE_FIXABLE, apply_offline_fix, instruction
-from .report import WEIGHTS, Report, analyze
+from .report import STATUS_LABELS, WEIGHTS, Report, analyze, report_groups, report_summary
 from .verdict import Verdict
 
 __all__ = [
     "FIX_ORDER",
     "LABELS",
     "OFFLINE_FIXABLE",
+    "STATUS_LABELS",
     "WEIGHTS",
     "Report",
     "Verdict",
     "analyze",
     "apply_offline_fix",
     "instruction",
+    "report_groups",
+    "report_summary",
 ]

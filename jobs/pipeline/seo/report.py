@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from .checks import run_checks
+from .checks import LABELS, run_checks
 from .context import Context
 from .keyphrase import Topic
 from .text import parse
@@ -116,3 +117,49 @@ def analyze(
         readability_score=round(group_score(verdicts, "readability"), 1),
         checks=verdicts,
     )
+
+
+GROUP_LABELS: dict[str, str] = {"seo": "SEO", "readability": "Readability"}
+# The words that go with each status wherever a report is shown, so that colour is never the only signal.
+STATUS_LABELS: dict[str, str] = {"problem": "Problem", "ok": "Improve", "good": "Good"}
+_STATUS_ORDER = {"problem": 0, "ok": 1, "good": 2}
+
+
+def report_groups(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A stored report (``Report.as_dicts``) as people read it: SEO then readability, problems first, each
+    verdict with its check's label and its status in words. Unknown ids and statuses are shown as given."""
+    groups: dict[str, list[dict[str, Any]]] = {group: [] for group in GROUP_LABELS}
+    for row in rows:
+        status = str(row.get("status", ""))
+        verdict = {
+            "id": str(row.get("id", "")),
+            "label": LABELS.get(str(row.get("id", "")), str(row.get("id", ""))),
+            "status": status,
+            "status_label": STATUS_LABELS.get(status, status),
+            "score": row.get("score"),
+            "message": str(row.get("message", "")),
+        }
+        groups.setdefault(str(row.get("group", "")), []).append(verdict)
+    return [
+        {
+            "group": group,
+            "label": GROUP_LABELS.get(group, group.title()),
+            "verdicts": sorted(verdicts, key=lambda verdict: _STATUS_ORDER.get(verdict["status"], 3)),
+            "counts": {status: sum(v["status"] == status for v in verdicts) for status in STATUS_LABELS},
+        }
+        for group, verdicts in groups.items()
+        if verdicts
+    ]
+
+
+def report_summary(rows: Iterable[Mapping[str, Any]]) -> str:
+    """One line: "2 problems (Keyphrase density, Sentence length), 3 to improve, 18 good"."""
+    verdicts = [verdict for group in report_groups(rows) for verdict in group["verdicts"]]
+    if not verdicts:
+        return "no report"
+    problems = [verdict["label"] for verdict in verdicts if verdict["status"] == "problem"]
+    count = sum(verdict["status"] == "ok" for verdict in verdicts)
+    good = sum(verdict["status"] == "good" for verdict in verdicts)
+    first = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    first += f" ({', '.join(problems)})" if problems else ""
+    return f"{first}, {count} to improve, {good} good"

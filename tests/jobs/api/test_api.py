@@ -7,6 +7,7 @@ from bson import ObjectId
 
 from jobs.models import BulkJob, GenerationJob
 from progress.models import ProgressEvent
+from tests.factories import a_result
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +207,14 @@ def test_schema_and_docs_are_served_without_internet_assets(api):
     docs = api.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn." not in docs.content and b"unpkg" not in docs.content
+
+
+def test_a_completed_jobs_result_carries_its_seo_report(api, user):
+    job = GenerationJob.objects.get(pk=api.post("/api/jobs/", {"mode": "topic", "topic": "Solar"}, format="json").json()["id"])
+    verdict = {"id": "text_length", "group": "seo", "status": "ok", "score": 6, "message": "Add 90 words."}
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status="completed", result=a_result(seo_report=[verdict], meta_derived=True)
+    )
+    result = api.get(f"/api/jobs/{job.pk}/").json()["result"]
+    assert result["seo_report"] == [verdict]
+    assert result["meta_derived"] is True

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from jobs.models import BulkJob, GenerationJob
+from tests.factories import a_result
 from tests.stack import ROOT, child_env, start_worker
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +167,23 @@ def test_following_a_batch_exits_0_when_every_article_completed(user, tmp_path):
     assert code == 0, (out, err)
     assert "Solar roofs" in out and "Wind at home" in out
     assert set(GenerationJob.objects.filter(user=user).values_list("status", flat=True)) == {"completed"}
+
+
+def test_jobs_show_prints_the_seo_report_problems_first(user):
+    run("generate", "--user", user.username, "--topic", "Rain barrels")
+    job = GenerationJob.objects.get(user=user)
+    report = [
+        {"id": "single_h1", "group": "seo", "status": "good", "score": 9, "message": "One H1."},
+        {"id": "keyphrase_density", "group": "seo", "status": "problem", "score": 0, "message": "Cut it."},
+        {"id": "passive_voice", "group": "readability", "status": "ok", "score": 6, "message": "Fewer passives."},
+    ]
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status="completed", result=a_result(seo_report=report, meta_derived=True)
+    )
+    code, out, _ = run("jobs", "show", str(job.pk))
+    assert code == 0
+    lines = out.splitlines()
+    assert "meta derived from the article" in out
+    start = lines.index("SEO checks: 1 problems, 0 to improve, 1 good")
+    assert lines[start + 1 : start + 3] == ["  Problem  Keyphrase density: Cut it.", "  Good     Single H1 title: One H1."]
+    assert "  Improve  Passive voice: Fewer passives." in lines

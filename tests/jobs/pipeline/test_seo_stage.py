@@ -95,7 +95,6 @@ def test_the_stage_reports_its_checks_and_each_fix_as_steps() -> None:
     run_pipeline(job, completed={"research": "A brief.", "writing": article}, on_event=events.append)
     seo = [event for event in events if event.stage == "seo"]
     progress = [event.stage_progress for event in seo if event.kind in ("stage_progress", "stage_step")]
-    messages = [event.message for event in seo]
     assert progress == sorted(progress) and progress[-1] < 100
     steps = [event.message for event in seo if event.kind == "stage_step"]
     assert steps[0].startswith("Checked ") and "fixing" in steps[0]

@@ -23,6 +23,12 @@ CONTENT = (
     "# Worm bins\n\nIntro <script>alert(1)</script> text.\n\n"
     "[click](javascript:alert(1)) and [fine](https://example.com)\n"
 )
+REPORT = [
+    {"id": "keyphrase_density", "group": "seo", "status": "problem", "score": 0, "message": "Cut it <b>now</b>."},
+    {"id": "text_length", "group": "seo", "status": "ok", "score": 6, "message": "Add about 90 words."},
+    {"id": "single_h1", "group": "seo", "status": "good", "score": 9, "message": "One H1."},
+    {"id": "passive_voice", "group": "readability", "status": "problem", "score": 3, "message": "Fewer passives."},
+]
 
 
 def finish(pk: ObjectId, *, title: str = 'Worm bins: "the" guide\nline two', content: str = CONTENT) -> None:
@@ -35,6 +41,7 @@ def finish(pk: ObjectId, *, title: str = 'Worm bins: "the" guide\nline two', con
             word_count=321,
             seo_score=77,
             readability_score=64.5,
+            seo_report=REPORT,
         ),
     )
 
@@ -65,6 +72,9 @@ def test_markdown_export_has_front_matter_and_the_article(api):
         "word_count": 321,
         "seo_score": 77,
         "readability_score": 64.5,
+        "seo_problems": ["keyphrase_density", "passive_voice"],
+        "seo_to_improve": ["text_length"],
+        "meta_derived": False,
         "id": str(pk),
     }
     assert body.lstrip("\n") == CONTENT
@@ -80,6 +90,17 @@ def test_html_export_is_sanitised(api):
     assert "&lt;/title&gt;&lt;script&gt;" in html
     assert 'href="https://example.com"' in html and "<h1>Worm bins</h1>" in html
     assert "default-src 'none'" in response["Content-Security-Policy"]
+
+
+def test_html_export_lists_the_checks_to_act_on_after_the_article(api):
+    pk = new_job(api)
+    finish(pk)
+    html = api.get(f"/api/jobs/{pk}/article.html").content.decode()
+    aside = html[html.index("</article>") :]
+    assert "<p>SEO 77/100, readability 64/100</p>" in aside
+    items = [aside.index(text) for text in ("Problem: Keyphrase density.", "Problem: Passive voice.", "Improve: Text length.")]
+    assert items == sorted(items)
+    assert "One H1." not in html and "Cut it &lt;b&gt;now&lt;/b&gt;." in aside
 
 
 def test_an_unfinished_article_answers_409(api):
@@ -130,7 +151,10 @@ def test_batch_zip_holds_the_completed_articles_and_a_csv_of_every_member(api):
     assert rows[2]["title"] == "" and rows[2]["topic"] == "Failed one"
     assert list(rows[0]) == [
         "id", "topic", "title", "meta_description", "word_count", "seo_score", "readability_score", "status",
+        "seo_problems", "seo_to_improve",
     ]  # fmt: skip
+    assert rows[0]["seo_problems"] == "keyphrase_density; passive_voice" and rows[0]["seo_to_improve"] == "text_length"
+    assert rows[2]["seo_problems"] == ""
 
 
 def test_exports_of_someone_elses_work_look_missing(api, other_api, other_user, client):

@@ -410,3 +410,74 @@ def test_a_running_job_page_shows_the_draft_so_far_and_a_completed_one_hides_it(
     completed(job).save()
     html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
     assert re.search(r'<section id="job-draft-card"[^>]*hidden', html)
+
+
+REPORT = [
+    {
+        "id": "keyphrase_in_introduction",
+        "group": "seo",
+        "status": "good",
+        "score": 9,
+        "message": "Intro fine.",
+    },
+    {
+        "id": "keyphrase_density",
+        "group": "seo",
+        "status": "problem",
+        "score": 0,
+        "message": "Cut it to 6 uses.",
+    },
+    {"id": "text_length", "group": "seo", "status": "ok", "score": 6, "message": "Add about 90 words."},
+    {
+        "id": "sentence_length",
+        "group": "readability",
+        "status": "good",
+        "score": 9,
+        "message": "Short enough.",
+    },
+]
+
+
+def test_a_completed_job_page_lists_the_seo_report_in_two_groups_problems_first(
+    logged_in: Client, job: GenerationJob
+) -> None:
+    done = completed(job)
+    assert done.result is not None
+    done.result.seo_report = REPORT
+    done.save()
+    html = " ".join(logged_in.get(f"/jobs/{job.pk}/").content.decode().split())
+    seo, readability = re.findall(r"<details class=\"seo-group\"( open)?>.*?</details>", html)
+    assert seo == " open" and readability == "", "a group with a problem opens; the other stays closed"
+    seo_html = html[html.index('<span class="seo-group-name">SEO</span>') :]
+    order = [seo_html.index(text) for text in ("Cut it to 6 uses.", "Add about 90 words.", "Intro fine.")]
+    assert order == sorted(order)
+    assert (
+        '<span class="seo-status">Problem</span><span class="seo-text"><strong>Keyphrase density.</strong>'
+        in html
+    )
+    assert (
+        '<span class="seo-status">Improve</span>' in html and '<span class="seo-status">Good</span>' in html
+    )
+    assert "1 problem · 1 to improve · 1 good" in html
+
+
+def test_the_live_complete_fragment_carries_the_seo_report_and_a_derived_meta(job: GenerationJob) -> None:
+    done = completed(job)
+    assert done.result is not None
+    done.result.seo_report = REPORT
+    done.result.meta_derived = True
+    html = live_fragments(view="job", event="complete", data=complete_event(done))
+    assert 'id="seo-report"' in html and "Cut it to 6 uses." in html
+    assert "derived from the article" in html
+
+
+def test_a_hostile_verdict_message_reaches_the_page_escaped(logged_in: Client, job: GenerationJob) -> None:
+    done = completed(job)
+    assert done.result is not None
+    done.result.seo_report = [
+        {"id": "<b>x</b>", "group": "seo", "status": "problem", "score": 0, "message": "<img src=x onerror=alert(1)>"}
+    ]
+    done.save()
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert "<img src=x" not in html and "<b>x</b>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
