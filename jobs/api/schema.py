@@ -104,10 +104,23 @@ def bulk_input() -> dict[str, Any]:
     }
 
 
+def seo_analyze_input(generated: dict[str, Any]) -> dict[str, Any]:
+    """The generated shape, with what DRF enforces beyond it: no NUL in a string, no unknown field."""
+    properties = dict(generated.get("properties", {}))
+    for name, field in properties.items():
+        if field.get("type") == "string":
+            properties[name] = {**field, "pattern": NO_NUL}
+        elif field.get("type") == "array":
+            properties[name] = {**field, "items": {**field.get("items", {}), "pattern": NO_NUL}}
+    return {**generated, "properties": properties, "additionalProperties": False}
+
+
 def refine(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["JobInput"] = job_input()
     schemas["BulkInput"] = bulk_input()
+    if "SeoAnalyzeInput" in schemas:
+        schemas["SeoAnalyzeInput"] = seo_analyze_input(schemas["SeoAnalyzeInput"])
     # A source is one of three bodies, each required; no body at all is refused.
     adding = result.get("paths", {}).get("/api/sources/", {}).get("post", {})
     if "requestBody" in adding:

@@ -18,11 +18,17 @@ from rest_framework.views import APIView
 
 from jobs.api.responses import with_errors
 from jobs.api.schema import NO_NUL
-from jobs.api.serializers import BulkOutputSerializer, JobOutputSerializer, bulk_resource
+from jobs.api.serializers import (
+    BulkOutputSerializer,
+    JobOutputSerializer,
+    SeoVerdictOutputSerializer,
+    bulk_resource,
+)
 from jobs.core import limits, selectors, services
 from jobs.core.filters import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, history_jobs
-from jobs.core.validation import BulkInputSerializer, JobInputSerializer
+from jobs.core.validation import BulkInputSerializer, JobInputSerializer, StrictCharField
 from jobs.models import BulkJob, GenerationJob
+from jobs.pipeline.seo import analyze
 
 # A date or a date-time, or blank (only spaces too): not given.
 MOMENT = {
@@ -200,3 +206,84 @@ class BulkRetryFailedApi(APIView):
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
         return Response(bulk_resource(outcome.bulk), status=status.HTTP_202_ACCEPTED)
+
+
+MAX_ANALYZED_CHARACTERS = 100_000
+MAX_META_CHARACTERS = 1_000
+MAX_KEYPHRASE_CHARACTERS = 200
+MAX_SYNONYMS = 10
+
+
+class _Text(StrictCharField):
+    """Any string (blank, or with surrounding spaces, as drafts have them) up to ``max_length`` characters,
+    with a message that gives the length found."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_blank=True, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if self.max_length is not None and len(value) > self.max_length:
+            raise serializers.ValidationError(
+                f"{self.field_name} has {len(value):,} characters; the analyzer takes at most "
+                f"{self.max_length:,}."
+            )
+        return value
+
+
+class SeoAnalyzeApi(APIView):
+    """`POST /api/seo/analyze/`: the SEO report of any draft, as the SEO stage makes it; no job is made."""
+
+    @extend_schema_serializer(component_name="SeoAnalyzeInput")
+    class InputSerializer(serializers.Serializer):
+        content = _Text(max_length=MAX_ANALYZED_CHARACTERS, help_text="The article in Markdown.")
+        meta_title = _Text(max_length=MAX_META_CHARACTERS)
+        meta_description = _Text(max_length=MAX_META_CHARACTERS)
+        keyphrase = _Text(max_length=MAX_KEYPHRASE_CHARACTERS, help_text="The focus keyphrase.")
+        synonyms = serializers.ListField(
+            child=_Text(max_length=MAX_KEYPHRASE_CHARACTERS),
+            required=False,
+            max_length=MAX_SYNONYMS,
+            help_text="Other words for the keyphrase, which count where Yoast counts synonyms.",
+            error_messages={
+                "max_length": f"synonyms holds at most {MAX_SYNONYMS} entries.",
+                "not_a_list": "synonyms must be a list of strings.",
+            },
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            extra = sorted(str(name) for name in set(self.initial_data) - set(self.fields))
+            if extra:
+                raise serializers.ValidationError(
+                    f"Unknown field(s): {', '.join(extra)}. Use {', '.join(self.fields)}."
+                )
+            return attrs
+
+    @extend_schema_serializer(component_name="SeoReport")
+    class OutputSerializer(serializers.Serializer):
+        seo_score = serializers.IntegerField(help_text="0-100, weighted from the `seo` checks.")
+        readability_score = serializers.FloatField(help_text="0-100, weighted from the `readability` checks.")
+        checks = SeoVerdictOutputSerializer(many=True, help_text="Every check that applies, in report order.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=with_errors({200: OutputSerializer}, 400, 413, 429),
+        description=(
+            "Scores a draft for SEO and readability with the checks a job's SEO stage uses (thresholds as "
+            "Yoast SEO and Rank Math document them), without creating a job. Counts against the jobs' rate "
+            "(`CONTENTGEN_RATE_JOBS_PER_MINUTE`, apart from jobs)."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        limits.charge_analyses(user=request.user)
+        report = analyze(**serializer.validated_data)
+        body = {
+            "seo_score": report.seo_score,
+            "readability_score": report.readability_score,
+            "checks": report.as_dicts(),
+        }
+        return Response(self.OutputSerializer(body).data)

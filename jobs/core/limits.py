@@ -40,12 +40,22 @@ def charge_batch_items(*, user: Any, count: int) -> None:
         )
 
 
-def charge_sources(*, user: Any) -> None:
-    """Knowledge-base sources against the same CONTENTGEN_RATE_JOBS_PER_MINUTE as jobs, counted apart."""
+def _per_minute(*, user: Any, bucket: str, what: str) -> None:
+    """One more ``what`` against CONTENTGEN_RATE_JOBS_PER_MINUTE, in a bucket of its own."""
     limit = int(settings.CONTENTGEN_RATE_JOBS_PER_MINUTE)
-    wait = ratelimit.take(f"sources:{user.pk}", amount=1, limit=limit, window=MINUTE)
+    wait = ratelimit.take(f"{bucket}:{user.pk}", amount=1, limit=limit, window=MINUTE)
     if wait:
         raise RateLimited(
-            f"You can add at most {limit} sources per minute. Try again in {_wait_text(wait)}.",
-            retry_after=wait,
+            f"You can {what.format(limit=limit)}. Try again in {_wait_text(wait)}.", retry_after=wait
         )
+
+
+def charge_sources(*, user: Any) -> None:
+    """Knowledge-base sources against the same CONTENTGEN_RATE_JOBS_PER_MINUTE as jobs, counted apart."""
+    _per_minute(user=user, bucket="sources", what="add at most {limit} sources per minute")
+
+
+def charge_analyses(*, user: Any) -> None:
+    """SEO analyses (``POST /api/seo/analyze/``) against CONTENTGEN_RATE_JOBS_PER_MINUTE, counted apart from
+    jobs: an analysis costs CPU in the web process, where a job's work happens in a worker."""
+    _per_minute(user=user, bucket="seo-analyses", what="analyse at most {limit} drafts per minute")
