@@ -62,3 +62,13 @@ SEARCH_URL: str = env.str("CONTENTGEN_SEARCH_URL", default="")
 FETCH_ALLOW_PRIVATE: bool = env.bool("CONTENTGEN_FETCH_ALLOW_PRIVATE", default=False)
 SOURCE_MAX_BYTES: int = env.int("CONTENTGEN_SOURCE_MAX_BYTES", default=20 * 1024 * 1024)
 KB_MAX_PASSAGES: int = env.int("CONTENTGEN_KB_MAX_PASSAGES", default=50_000)
+# What the models cost (docs/contracts.md, "Additions"): prices per million tokens by model, as JSON
+# ({"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}}), and each user's monthly token budget (0: none).
+try:
+    LLM_PRICES: dict = env.json("CONTENTGEN_LLM_PRICES", default={})
+except ValueError as _exc:
+    raise ImproperlyConfigured(
+        "contentgen: CONTENTGEN_LLM_PRICES is not valid JSON. Give prices per million tokens by model, e.g. "
+        '{"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}}.'
+    ) from _exc
+MONTHLY_TOKEN_BUDGET: int = env.int("CONTENTGEN_MONTHLY_TOKEN_BUDGET", default=0)

@@ -48,7 +48,8 @@ PROGRESS_TIMES = (
     "estimated_completion_high",
 )
 RESULT_FIELDS = (
-    "content", "meta_title", "meta_description", "word_count", "seo_score", "readability_score", "sources"
+    "content", "meta_title", "meta_description", "word_count", "seo_score", "readability_score", "sources",
+    "usage",
 )  # fmt: skip
 
 

@@ -44,6 +44,8 @@ class PipelineEvent:
     output: str | None = None
     # The writing stage's draft text streamed since the previous event (merged events concatenate it).
     draft_append: str = ""
+    # Tokens the models have streamed so far in this attempt (about one a chunk).
+    tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class ArticleResult:
     seo_score: int
     readability_score: float
     sources: list[dict[str, object]] = field(default_factory=list)
+    # {"model", "prompt_tokens", "completion_tokens", "stages": {stage: {...}}}: this attempt's tokens.
+    usage: dict[str, object] = field(default_factory=dict)
 
 
 class StageFailed(Exception):

@@ -151,8 +151,11 @@ def generate(
     emit: Callable[[str], None],
     cancelled: Callable[[], bool],
     stop_when: Callable[[str], bool] = lambda _text: False,
+    counts: dict[str, int] | None = None,
 ) -> str:
-    """Streams one chat completion through ``emit``; stops between tokens on cancel or ``stop_when``."""
+    """Streams one chat completion through ``emit``; stops between tokens on cancel or ``stop_when``.
+    ``counts`` gains the prompt's and the answer's tokens (the model's own tokenizer, a few tokens per
+    message for the chat template)."""
     while not RUNTIME.generate_lock.acquire(timeout=LOCK_POLL_SECONDS):
         if cancelled():
             raise GenerationCancelled()
@@ -164,8 +167,13 @@ def generate(
         # Under the lock, so that `_Runtime.close` never frees a model that a generation holds.
         model = RUNTIME.model()
         started = time.monotonic()  # the pace leaves out the first load
+        messages = prompt.messages()
+        if counts is not None:
+            text_in = "\n".join(str(m["content"]) for m in messages).encode()
+            prompt_tokens = len(model.tokenize(text_in)) + 4 * len(messages)
+            counts["prompt_tokens"] = counts.get("prompt_tokens", 0) + prompt_tokens
         stream = model.create_chat_completion(
-            messages=prompt.messages(), max_tokens=prompt.max_tokens, stream=True, **SAMPLING
+            messages=messages, max_tokens=prompt.max_tokens, stream=True, **SAMPLING
         )
         for part in stream:
             if cancelled():
@@ -183,4 +191,6 @@ def generate(
             stream.close()
         RUNTIME.generate_lock.release()
         RUNTIME.record(tokens, time.monotonic() - started)
+        if counts is not None:
+            counts["completion_tokens"] = counts.get("completion_tokens", 0) + tokens
     return text

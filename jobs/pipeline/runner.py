@@ -69,6 +69,9 @@ class _CrewEvents:
     # A stage whose start was already reported (research, after gathering), and where its bar starts.
     announced: set[str] = field(default_factory=set)
     offsets: dict[str, float] = field(default_factory=dict)
+    # Per stage: chunks streamed and prompt characters sent, for the usage of a server that reports none.
+    chunks: dict[str, int] = field(default_factory=dict)
+    prompt_chars: dict[str, int] = field(default_factory=dict)
     # When the model last produced anything (monotonic), for the stall deadline.
     last_output: float = field(default_factory=time.monotonic)
 
@@ -83,6 +86,9 @@ class _CrewEvents:
             if self.cancel_event.is_set():
                 raise HookAborted("Job cancelled", source="contentgen")
             self.last_output = time.monotonic()
+        if isinstance(event, LLMCallStartedEvent) and self.current:
+            sent = len(str(event.messages))
+            self.prompt_chars[self.current] = self.prompt_chars.get(self.current, 0) + sent
         if isinstance(event, TaskStartedEvent):
             self.last_output = time.monotonic()
             stage = self.task_stage.get(id(event.task))
@@ -99,6 +105,7 @@ class _CrewEvents:
             self._chunk(self.current, event.chunk or "")
 
     def _chunk(self, stage: str, chunk: str) -> None:
+        self.chunks[stage] = self.chunks.get(stage, 0) + 1
         stream = self.streams.setdefault(stage, _StageStream())
         if chunk.startswith("Thought:") and chunk.endswith("\n"):
             stream.note = chunk.removeprefix("Thought:").strip()
@@ -119,7 +126,8 @@ class _CrewEvents:
         progress = round(offset + (100.0 - offset) * own / 100.0, 1)
         if progress > stream.progress or draft:
             stream.progress = max(progress, stream.progress)
-            self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft))
+            tokens = sum(self.chunks.values())
+            self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft, tokens))
 
     def _done_words(self, stage: str, stream: _StageStream) -> int:
         return stream.answer_words if stage == "writing" else stream.words
@@ -204,11 +212,33 @@ def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = Non
 
 
 MATERIALS = "materials"
+USAGE = "usage"
 # A step of real work (a source read): sent as it happens, never merged with the next.
 STEP = "stage_step"
 # Words of quoted sources a model's prompt may carry: the local model's context is 2,048 tokens.
 BUDGET_WORDS = {"local": 300, "offline": 1500}
 DEFAULT_BUDGET_WORDS = 1200
+
+
+def usage(model: str, llms: dict[str, Any], tracker: _CrewEvents) -> dict[str, Any]:
+    """Tokens per stage: as the model reported them to crewAI, or, from a server that reports none while
+    streaming (llama.cpp's), estimated from the chunks it streamed and the prompt's characters."""
+    stages: dict[str, dict[str, Any]] = {}
+    for stage, llm in llms.items():
+        summary = llm.get_token_usage_summary()
+        entry: dict[str, Any] = {
+            "prompt_tokens": summary.prompt_tokens, "completion_tokens": summary.completion_tokens
+        }
+        if not summary.total_tokens and tracker.chunks.get(stage):
+            entry = {"prompt_tokens": tracker.prompt_chars.get(stage, 0) // 4,
+                     "completion_tokens": tracker.chunks[stage], "estimated": True}  # fmt: skip
+        stages[stage] = entry
+    return {
+        "model": model,
+        "prompt_tokens": sum(entry["prompt_tokens"] for entry in stages.values()),
+        "completion_tokens": sum(entry["completion_tokens"] for entry in stages.values()),
+        "stages": stages,
+    }
 
 
 def _gather(
@@ -318,6 +348,10 @@ def run_pipeline(
                 # Blocked inside a provider call: the stream sink aborts it at its next chunk, and no
                 # new call can start, so it spends no more tokens than the one in flight.
                 logger.warning("crew thread still in a model call %.0f s after the stop", WORKER_JOIN_SECONDS)
+        # Whatever the outcome: the tokens this attempt spent, for the job's usage and the user's budget.
+        spent = usage(resolved, llms, tracker)
+        on_event(PipelineEvent(kind=USAGE, stage=tracker.current or remaining[0], stage_progress=0.0,
+                               message="", output=json.dumps(spent)))  # fmt: skip
 
     outputs = dict(completed)
     seo_pydantic = None
@@ -326,7 +360,7 @@ def run_pipeline(
         outputs[stage] = task_output.raw
         if stage == "seo":
             seo_pydantic = task_output.pydantic
-    return build_result(job, outputs, seo_pydantic)
+    return replace(build_result(job, outputs, seo_pydantic), usage=spent)
 
 
 def _pump(
@@ -364,7 +398,7 @@ def _pump(
         for item in batch:
             kind = item[0]
             if kind == "progress":
-                pending = _event("stage_progress", item[1], item[2], item[3])
+                pending = replace(_event("stage_progress", item[1], item[2], item[3]), tokens=item[5])
                 draft += item[4]
             elif kind == "started":
                 flush()
