@@ -71,6 +71,7 @@ lock:
 	$(LOCK) --extra embedded --extra local -c requirements/dev.txt -o requirements/local.txt
 	$(LOCK) --extra embedded --extra local --extra dev -c requirements/dev.txt -c requirements/local.txt \
 		-o requirements/dev-local.txt
+	$(LOCK) --extra local -c requirements/local.txt -o requirements/runtime-local.txt
 
 clean:
 	rm -rf var/run var/log var/staticfiles

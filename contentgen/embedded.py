@@ -37,8 +37,10 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 def die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    """A child's pre-exec hook: on Linux the kernel sends it SIGTERM when its parent dies (PR_SET_PDEATHSIG).
+    Elsewhere (macOS) there is no such call; the parent's exit handlers stop its children instead."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def free_port() -> int:

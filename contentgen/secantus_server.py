@@ -6,7 +6,7 @@ open on the server until the server reaps it, after 60 s by default (mongod's
 worker's job cannot be taken over for a minute. contentgen's transactions last milliseconds, so the
 embedded server reaps them after TRANSACTION_LIFETIME_SECONDS. The daemon's command line has no flag for
 it; its server class takes it as a keyword argument. On mongod, set `transactionLifetimeLimitSeconds`
-(README, Production).
+(docs/deploy.md).
 
 **Retryable writes' records are pruned oldest first.** The server records the reply to each retryable
 write (pymongo makes every write retryable), for 30 minutes and up to 10,000 records, so that a driver's

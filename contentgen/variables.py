@@ -71,6 +71,7 @@ VARIABLES: list[Variable] = [
     ),
     *_group(
         "Operations",
+        ("CONTENTGEN_WORKER_CONCURRENCY", "1", "jobs one worker process runs at once (run_worker --concurrency)"),
         ("CONTENTGEN_WORKER_LEASE_SECONDS", "30", "a job whose lease is not renewed in this time is taken over"),
         ("CONTENTGEN_MAX_ATTEMPTS", "3", "attempts before a job whose worker keeps dying is failed"),
         ("CONTENTGEN_WRITE_RETRY_SECONDS", "60", "how long a job's failed writes are retried before it goes back"),
