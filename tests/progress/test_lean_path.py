@@ -15,7 +15,7 @@ import websockets
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS, uvicorn_command
+from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS
 from jobs.core import events as job_events
 from jobs.core import services
 from jobs.core.validation import parse_job
@@ -28,18 +28,20 @@ from tests.stack import (
     iter_sse,
     read_stream,
     run_async,
+    uvicorn_on,
     wait_until,
     ws_outcome,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+# One module of one xdist worker: its server starts once.
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.xdist_group("uvicorn")]
 METRICS_TOKEN = "lean-path-test"
 
 
 @pytest.fixture(scope="module")
 def server(django_db_setup, django_db_blocker):
     server = Daphne(
-        command=uvicorn_command,
+        command=uvicorn_on,
         env={
             "CONTENTGEN_SSE_PING_SECONDS": "1",
             "CONTENTGEN_MAX_STREAMS_PER_USER": "2",
@@ -246,7 +248,7 @@ def test_websocket_refusals_are_a_403_at_the_handshake_and_a_finished_job_closes
 def test_uvicorn_stops_within_its_grace_period_while_a_stream_is_open(user, auth):
     """uvicorn waits for open responses before it exits, and a live stream never ends by itself: without a
     grace period, SIGTERM (systemd's stop, `make run`'s Ctrl-C) left it serving until SIGKILL."""
-    own = Daphne(command=uvicorn_command).start()
+    own = Daphne(command=uvicorn_on).start()
     assert own.proc is not None
     try:
         job = new_job(user)
