@@ -13,19 +13,16 @@ from jobs.core import services
 from progress import events, streams
 from progress.streams import parse_last_event_id
 from tests.factories import JobFactory, token_for
-from tests.stack import Daphne, burst_here, read_stream, run_async
+from tests.stack import ON_THE_SHARED_SERVER, SHARED_SERVER_ENV, Daphne, burst_here, read_stream, run_async
 
 pytestmark = [pytest.mark.django_db]
 
-PER_USER = 3
+PER_USER = int(SHARED_SERVER_ENV["CONTENTGEN_MAX_STREAMS_PER_USER"])
 
 
-@pytest.fixture(scope="module")
-def daphne(django_db_setup, django_db_blocker):
-    server = Daphne(env={"CONTENTGEN_SSE_PING_SECONDS": "1", "CONTENTGEN_MAX_STREAMS_PER_USER": str(PER_USER)})
-    server.start()
-    yield server
-    server.stop()
+@pytest.fixture
+def daphne(daphne_server: Daphne) -> Daphne:
+    return daphne_server
 
 
 @pytest.fixture
@@ -59,6 +56,7 @@ def test_last_event_id_is_ascii_digits_of_at_most_18(raw: str, expected: int | N
 
 
 @pytest.mark.slow
+@ON_THE_SHARED_SERVER
 @pytest.mark.parametrize("value", ["%C2%B2", "9" * 19, "18446744073709551616"])
 def test_a_bad_last_event_id_answers_400_never_500(daphne, user, auth, value):
     job = new_job(user)
@@ -68,6 +66,7 @@ def test_a_bad_last_event_id_answers_400_never_500(daphne, user, auth, value):
 
 
 @pytest.mark.slow
+@ON_THE_SHARED_SERVER
 def test_an_id_beyond_the_log_is_caught_up_at_its_last_event(daphne, user, auth):
     job = new_job(user)
     comments: list[str] = []
@@ -85,6 +84,7 @@ def test_an_id_beyond_the_log_is_caught_up_at_its_last_event(daphne, user, auth)
 
 
 @pytest.mark.slow
+@ON_THE_SHARED_SERVER
 def test_resuming_a_finished_job_at_its_complete_event_ends_at_once(daphne, user, auth):
     job = new_job(user)
     burst_here(timeout=90)
@@ -107,6 +107,7 @@ def test_resuming_a_finished_job_at_its_complete_event_ends_at_once(daphne, user
 
 
 @pytest.mark.slow
+@ON_THE_SHARED_SERVER
 def test_streams_per_user_are_capped_across_sse_and_websocket(daphne, user, other_user, auth):
     job = new_job(user)
     url = f"{daphne.url}/api/jobs/{job.pk}/progress"
