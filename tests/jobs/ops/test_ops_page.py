@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 
 import httpx
@@ -57,12 +58,13 @@ def test_ops_live_stream_shows_a_killed_worker_lost_and_its_job_waiting_for_take
     seen: list[str] = []
     try:
         api.post("/api/jobs/", {"mode": "topic", "topic": "Held by a doomed worker"}, format="json")
-        # The stream's read timeout bounds the whole wait: the page refreshes every second.
+        deadline = time.monotonic() + 90  # the page refreshes every second: no read ever times out
         with httpx.stream(
-            "GET", f"{daphne_server.url}/ops/live", cookies={"sessionid": cookie}, timeout=httpx.Timeout(90)
+            "GET", f"{daphne_server.url}/ops/live", cookies={"sessionid": cookie}, timeout=httpx.Timeout(30)
         ) as response:
             assert response.status_code == 200
             for item in iter_sse(response.iter_lines()):
+                assert time.monotonic() < deadline, f"still waiting after 90 s: {seen}"
                 if isinstance(item, str):
                     continue
                 html = item.data
