@@ -182,6 +182,33 @@ class WorkerThread:
         self.wait(timeout)
 
 
+class EventGate:
+    """Holds the worker of a job in this process before it publishes its event number `at`, until released:
+    the job is certainly still running, its stored progress still, while the test acts in between."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, at: int) -> None:
+        from jobs.runtime import tracker  # noqa: PLC0415 - Django is set up by then
+
+        self.at = at
+        self.held = threading.Event()
+        self.released = threading.Event()
+        emit = tracker.job_emit
+
+        def gated(*, after: int | None = None, **kwargs: Any) -> int:
+            if after is not None and after + 1 == self.at:
+                self.held.set()
+                assert self.released.wait(90), "the gate was never released"
+            return emit(after=after, **kwargs)
+
+        monkeypatch.setattr(tracker, "job_emit", gated)
+
+    def wait(self, timeout: float = 60) -> None:
+        assert self.held.wait(timeout), f"the job never reached its event {self.at}"
+
+    def release(self) -> None:
+        self.released.set()
+
+
 def burst_here(timeout: float = 90, **env: str) -> None:
     """`run_burst` in this process (see WorkerThread); raises when the worker fails or is still running after
     `timeout`."""

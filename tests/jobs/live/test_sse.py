@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from typing import Any
 
 import httpx
 import pytest
@@ -13,12 +11,12 @@ import websockets
 from bson import ObjectId
 
 from jobs.models import GenerationJob
-from jobs.runtime import tracker
 from progress import events
 from tests.factories import JobFactory, token_for
 from tests.stack import (
     ON_THE_SHARED_SERVER,
     Daphne,
+    EventGate,
     StreamReader,
     WorkerThread,
     burst_here,
@@ -97,28 +95,8 @@ def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne
     assert len(set(combined)) == len(combined)
 
 
-class Gate:
-    """Holds a job's worker before it publishes its event number `at`, until released: the job is
-    certainly still running while the test does what it must do in between."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-        self.held = threading.Event()
-        self.released = threading.Event()
-
-    def wrap(self, emit: Any) -> Any:
-        def gated(*, job: GenerationJob, after: int | None = None, **kwargs: Any) -> int:
-            if after is not None and after + 1 == self.at:
-                self.held.set()
-                assert self.released.wait(60), "the gate was never released"
-            return emit(job=job, after=after, **kwargs)
-
-        return gated
-
-
 def test_a_stream_resumes_across_a_daphne_restart_while_its_job_runs(user, auth, monkeypatch):
-    gate = Gate(at=5)
-    monkeypatch.setattr(tracker, "job_emit", gate.wrap(tracker.job_emit))
+    gate = EventGate(monkeypatch, at=5)
     server = Daphne(log="daphne-restart")
     try:
         server.start()
@@ -128,13 +106,13 @@ def test_a_stream_resumes_across_a_daphne_restart_while_its_job_runs(user, auth,
         try:
             since_0 = {**auth, "Last-Event-ID": "0"}
             first = read_stream(url, headers=since_0, stop=lambda got: len(got) >= 4, timeout=60)
-            assert gate.held.wait(60), "the job never reached the gate"
+            gate.wait()
             running = GenerationJob.objects.get(pk=job.pk)
             assert running.status == "processing" and events.last_seq(job.pk) == 4
             server.restart()
             resumed = StreamReader(url, headers={**auth, "Last-Event-ID": str(first[-1].id)}, timeout=90)
         finally:
-            gate.released.set()
+            gate.release()
             worker.wait(timeout=90)
         rest = resumed.result(timeout=60)
     finally:
