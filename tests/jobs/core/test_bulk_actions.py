@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from bson import ObjectId
 
@@ -12,7 +10,7 @@ from jobs.models import BulkJob, GenerationJob
 from jobs.runtime.tracker import ProgressTracker
 from progress import events
 from tests.jobs.runtime.support import RESULT
-from tests.stack import burst_here, start_worker, wait_until
+from tests.stack import burst_here, wait_until, worker_here
 
 pytestmark = pytest.mark.django_db
 
@@ -122,9 +120,9 @@ def test_retry_failed_requeues_only_failed_and_cancelled_members_and_reopens_the
 
 @pytest.mark.slow
 def test_cancelling_a_batch_while_members_run_ends_every_member_with_exact_counts(api):
+    # 40 tokens a second: each member would take the worker about a minute, far past the wait below.
     bulk = make_batch(api, 4, word_count=800)
-    worker = start_worker("--concurrency", "2", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="100")
-    try:
+    with worker_here(concurrency=2, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="40"):
         wait_until(
             lambda: (
                 GenerationJob.objects.filter(
@@ -136,22 +134,17 @@ def test_cancelling_a_batch_while_members_run_ends_every_member_with_exact_count
             interval=0.1,
             what="two members to run",
         )
-        asked = time.monotonic()
         response = api.post(f"/api/bulk-jobs/{bulk.pk}/cancel/")
         assert response.status_code == 202
         wait_until(
             lambda: all(job.status in FINAL for job in members(bulk)),
-            timeout=15,
-            interval=0.05,
+            timeout=45,
+            interval=0.1,
             what="every member to end",
         )
-        print(f"running members ended {time.monotonic() - asked:.2f} s after the cancel")
-    finally:
-        assert worker.terminate() == 0
     stored = BulkJob.objects.get(pk=bulk.pk)
-    assert stored.counts == actual_counts(bulk)
-    assert stored.counts["queued"] == stored.counts["processing"] == 0
-    assert stored.counts["cancelled"] >= 2
+    # The two running members were stopped by the cancel, the two queued ones cancelled at once.
+    assert stored.counts == actual_counts(bulk) == {**dict.fromkeys(GenerationJob.Status.values, 0), "cancelled": 4}
     assert stored.completed_at is not None
     log = bulk_log(bulk)
     assert [e["type"] for e in log].count("complete") == 1 and log[-1]["type"] == "complete"
