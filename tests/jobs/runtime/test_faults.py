@@ -4,17 +4,19 @@ the real embedded MongoDB, with write errors injected in pymongo."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from django.db import connection
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect
 
 from contentgen import mongo
-from jobs.core import leases, services
+from jobs.core import batches, leases, services
 from jobs.models import BulkJob, GenerationJob
 from jobs.runtime import reconcile
 from jobs.runtime.tracker import ProgressTracker
@@ -193,3 +195,95 @@ def test_a_retry_inside_a_finished_batch_reopens_it_and_it_completes_again(user)
     bulk_log = events.after(bulk.pk, 0)
     assert [e["type"] for e in bulk_log].count("complete") == 2 and bulk_log[-1]["type"] == "complete"
     assert bulk_log[-1]["data"]["counts"]["completed"] == 1
+
+
+class Together:
+    """Makes two threads meet at the named points of a batch's counter move, each the first time it gets
+    there: what runs after a meeting runs in both at once, whatever the scheduler would have done."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, points: tuple[str, ...]) -> None:
+        self.barriers = {point: threading.Barrier(2, timeout=30) for point in points}
+        self.passed: set[tuple[str, int]] = set()
+        real_shift, real_model = batches.bulk_shift, batches.BulkJob
+        meet = self.meet
+
+        def bulk_shift(**kwargs: Any) -> Any:
+            meet("shift")
+            return real_shift(**kwargs)
+
+        class Objects:
+            def get(self, **kwargs: Any) -> Any:
+                meet("read")
+                return real_model.objects.get(**kwargs)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real_model.objects, name)
+
+        class Batch:
+            objects = Objects()
+
+        monkeypatch.setattr(batches, "bulk_shift", bulk_shift)
+        monkeypatch.setattr(batches, "BulkJob", Batch)
+
+    def meet(self, point: str) -> None:
+        key = (point, threading.get_ident())
+        if point in self.barriers and key not in self.passed:
+            self.passed.add(key)
+            self.barriers[point].wait()
+
+
+def in_threads(*calls: Any) -> None:
+    errors: list[BaseException] = []
+
+    def run(call: Any) -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not [t for t in threads if t.is_alive()], "a thread is still running"
+    assert not errors, errors
+
+
+@pytest.mark.parametrize(
+    ("transactions", "points"),
+    [
+        # In a transaction both moves are in flight before either touches the batch; the server orders them.
+        (True, ("shift",)),
+        # Without transactions both counters have moved before either reads the batch back.
+        (False, ("shift", "read")),
+    ],
+    ids=["in-transactions", "sequential-writes"],
+)
+def test_two_members_ending_at_the_same_moment_count_once_each_and_complete_the_batch_once(
+    user, monkeypatch, transactions, points
+):
+    if not transactions:
+        monkeypatch.setattr(mongo, "_supported", False)
+    bulk = services.bulk_create(user=user, specs=[spec(), spec(topic="Green roofs")])
+    trackers = []
+    for worker_id in ("w1", "w2"):
+        job, _ = leases.job_claim(worker_id=worker_id)
+        trackers.append(ProgressTracker(job, worker_id=worker_id, last_seq=events.last_seq(job.pk)))
+    together = Together(monkeypatch, points=points)
+
+    in_threads(*(lambda tracker=tracker: tracker.complete(RESULT) for tracker in trackers))
+
+    assert {point for point, _ in together.passed} == set(points), "the two ends did not meet"
+    stored = BulkJob.objects.get(pk=bulk.pk)
+    assert stored.counts == {**dict.fromkeys(GenerationJob.Status.values, 0), "completed": 2}
+    assert stored.completed_at is not None
+    bulk_log = events.after(bulk.pk, 0)
+    assert [e["seq"] for e in bulk_log] == list(range(1, len(bulk_log) + 1))
+    assert [e["type"] for e in bulk_log].count("complete") == 1 and bulk_log[-1]["type"] == "complete"
+    assert bulk_log[-1]["data"]["counts"]["completed"] == 2
+    for tracker in trackers:
+        log = events.after(tracker.job.pk, 0)
+        assert [e["type"] for e in log].count("complete") == 1 and log[-1]["type"] == "complete"
