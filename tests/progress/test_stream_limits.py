@@ -8,9 +8,12 @@ import time
 import httpx
 import pytest
 import websockets
+from bson import ObjectId
 
+from contentgen import ratelimit
 from jobs.core import services
-from progress import events, streams
+from progress import events, stream_limits, streams
+from progress.hub import get_hub
 from progress.streams import parse_last_event_id
 from tests.factories import JobFactory, token_for
 from tests.stack import ON_THE_SHARED_SERVER, SHARED_SERVER_ENV, Daphne, burst_here, read_stream, run_async
@@ -186,3 +189,56 @@ def test_replay_reads_the_log_in_bounded_chunks(user, monkeypatch):
     seqs = run_async(replay())
     assert seqs == list(range(1, 2 * streams.REPLAY_CHUNK + 40))
     assert limits and all(0 < limit <= streams.REPLAY_CHUNK for limit in limits)
+
+
+def test_a_process_with_its_cap_of_streams_refuses_one_more_until_one_closes(user, settings):
+    settings.CONTENTGEN_MAX_STREAMS_PER_PROCESS = 2
+    settings.CONTENTGEN_MAX_STREAMS_PER_USER = 0  # no per-user cap: only the process's own is tested
+
+    async def scenario() -> tuple[str, bool]:
+        hub = get_hub()
+        open_streams = [await hub.subscribe(f"job_{ObjectId()}") for _ in range(2 - hub.viewers())]
+        try:
+            with pytest.raises(stream_limits.TooManyStreams) as refused:
+                await stream_limits.acquire(user)
+            await hub.unsubscribe(open_streams.pop())
+            slot = await stream_limits.acquire(user)  # one closed: room again
+            return refused.value.message, slot is not None
+        finally:
+            for subscription in open_streams:
+                await hub.unsubscribe(subscription)
+
+    message, acquired = run_async(scenario())
+    assert message == "This server has too many open progress streams. Try again shortly."
+    assert acquired
+
+
+class Clock:
+    """time.time for the stream slots in Redis (contentgen.ratelimit), moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_a_slot_whose_process_died_is_freed_when_its_refreshes_stop(user, settings, monkeypatch):
+    """A stream refreshes its slot while open (stream_limits.held); a process killed with its streams open
+    neither refreshes nor releases them, and they must not count against the user for ever."""
+    settings.CONTENTGEN_MAX_STREAMS_PER_USER = 1
+    clock = Clock()
+    monkeypatch.setattr(ratelimit, "time", clock)
+    ttl = stream_limits.SLOT_TTL
+    alive = run_async(stream_limits.acquire(user))
+    clock.now += 0.9 * ttl
+    ratelimit.refresh_slot(alive.user_key, alive.slot, ttl=ttl)  # still open: refreshed
+    clock.now += 0.9 * ttl  # past the first time to live, within the refreshed one
+    with pytest.raises(stream_limits.TooManyStreams):
+        run_async(stream_limits.acquire(user))
+    # Its process dies now: no refresh, no release. Held until the refreshed time to live runs out.
+    clock.now += 0.05 * ttl
+    with pytest.raises(stream_limits.TooManyStreams):
+        run_async(stream_limits.acquire(user))
+    clock.now += 0.1 * ttl
+    assert run_async(stream_limits.acquire(user)) is not None
