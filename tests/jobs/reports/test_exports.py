@@ -12,6 +12,7 @@ import yaml
 from bson import ObjectId
 
 from jobs.models import BulkJob, GenerationJob, JobError, Result
+from jobs.reports.exports import csv_row
 from tests.factories import token_for
 from tests.stack import asgi_get
 
@@ -167,3 +168,26 @@ def test_the_asgi_application_streams_the_batch_zip(api, user):
     assert "content-length" not in response.headers  # streamed as it is built, its size unknown up front
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert len(archive.namelist()) == 3 and archive.testzip() is None
+
+
+FORMULA_STARTS = {"equals": "=", "plus": "+", "minus": "-", "at": "@", "tab": "\t", "cr": "\r", "nul": "\x00"}
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS.values(), ids=FORMULA_STARTS.keys())
+def test_a_cell_that_a_spreadsheet_could_run_is_quoted(user, start):
+    """Topics and titles are untrusted; a spreadsheet runs a cell starting with these (some readers drop a
+    leading NUL first), so the CSV quotes it with an apostrophe and keeps the rest as it was."""
+    text = f'{start}HYPERLINK("http://evil.example","x")'
+    job = GenerationJob(
+        user=user, mode="topic", topic=text, status="completed", result=Result(meta_title=text, word_count=1)
+    )
+    row = csv_row(job)
+    assert row[1] == row[2] == "'" + text
+    table = io.StringIO()
+    csv.writer(table).writerow(row)
+    assert next(csv.reader(io.StringIO(table.getvalue())))[1:3] == ["'" + text] * 2
+
+
+def test_plain_cells_are_left_alone(user):
+    job = GenerationJob(user=user, mode="topic", topic="Rain gardens", status="completed", result=Result(meta_title="A -1 guide"))
+    assert csv_row(job)[1:3] == ["Rain gardens", "A -1 guide"]
