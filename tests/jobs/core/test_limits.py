@@ -116,8 +116,9 @@ def csv_upload(content: bytes) -> io.BytesIO:
         (b'mode,topic\ntopic,"' + b"x" * (128 * 1024 + 1) + b'"\n', "A field in the CSV file is larger than 128 KiB."),
         (b"mode,topic\ntopic,\xff\xfe caf\xe9\n", "The CSV file must be UTF-8 text."),
         (b"mode,topic\ntopic," + b"x" * (MAX_TOPIC + 1) + b"\n", "Row 2: topic: topic must be at most 300 characters."),
+        (b"mode,topic,word_count\r\n", "The CSV file has a header but no articles."),
     ],
-    ids=["over-2MB", "too-many-rows", "field-over-128KiB", "not-utf8", "field-too-long"],
+    ids=["over-2MB", "too-many-rows", "field-over-128KiB", "not-utf8", "field-too-long", "header-only"],
 )
 def test_bad_csv_uploads_answer_400_with_a_message_and_store_nothing(logged_in, user, content, message):
     response = logged_in.post("/bulk/new", {"csv_file": csv_upload(content), "mode": "topic"})

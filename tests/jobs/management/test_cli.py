@@ -71,6 +71,14 @@ def test_a_bad_csv_row_is_named_and_nothing_is_stored(user, tmp_path):
     assert not BulkJob.objects.exists() and not GenerationJob.objects.exists()
 
 
+def test_a_header_only_csv_exits_2_saying_so_and_stores_nothing(user, tmp_path):
+    sheet = tmp_path / "batch.csv"
+    sheet.write_text("topic,word_count\n")
+    code, _, err = run("generate", "--user", user.username, "--csv", str(sheet))
+    assert code == 2 and "The CSV file has a header but no articles." in err
+    assert not BulkJob.objects.exists() and not GenerationJob.objects.exists()
+
+
 def test_jobs_ls_show_cancel_and_retry(user):
     run("generate", "--user", user.username, "--topic", "Rain barrels")
     job = GenerationJob.objects.get(user=user)
