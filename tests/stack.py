@@ -441,3 +441,18 @@ def asgi_get(path: str, headers: dict[str, str] | None = None, timeout: float = 
     """A GET through contentgen's ASGI application in this process, the answer read to its end: for a
     response that ends by itself (a download, the stream of a finished job), where no server is the point."""
     return run_async(asyncio.wait_for(_asgi_get(path, headers or {}), timeout), timeout=timeout + 10)
+
+
+class CounterDelta:
+    """How much a Prometheus sample of this process grew since the block began: other tests' increments
+    came before it, and in-process workers stop with their tests, so nothing else adds to it meanwhile."""
+
+    def __init__(self, name: str, **labels: str) -> None:
+        from prometheus_client import REGISTRY  # noqa: PLC0415 - the registry contentgen.metrics fills
+
+        self.read = lambda: REGISTRY.get_sample_value(name, labels) or 0.0
+        self.start = self.read()
+
+    @property
+    def grown(self) -> float:
+        return self.read() - self.start
