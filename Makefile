@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 LLM ?=
 UV ?= $(BIN)/uv
 
-.PHONY: install install-local install-run run test lint bench lock licenses clean
+.PHONY: install install-local install-run run test lint bench bench-quick lock licenses clean
 
 # pip's own progress is shown: the first install downloads crewAI and its tree, a few hundred MB.
 define install_lock
@@ -48,8 +48,15 @@ install-local: $(CI_STAMP)
 run: $(if $(filter local,$(LLM)),$(LOCAL_STAMP),$(RUN_STAMP))
 	$(if $(LLM),CONTENTGEN_LLM='$(LLM)' )$(BIN)/python -m contentgen.devserver
 
+# The slow tests first (tests/conftest.py), on 3 xdist processes. Shuffled instead, to find tests that
+# depend on others (pytest-randomly; the seed is printed, and reused with --randomly-seed):
+#   make test PYTEST_ARGS='-p randomly'          make test PYTEST_ARGS='-p randomly --randomly-seed=1234'
 test: install
 	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15 $(PYTEST_ARGS)
+
+# The benchmark suite's quick run, as a test (tests/bench/test_bench.py): CI runs it in a step of its own.
+bench-quick: install
+	$(BIN)/python -m pytest -m bench --durations=0 $(PYTEST_ARGS)
 
 # mypy's Django plugin imports the settings: point them at unused ports so no embedded server starts.
 lint: install

@@ -22,6 +22,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -193,8 +194,11 @@ def mongodb_command(port: int, data_dir: Path, module: str = "contentgen.secantu
     ]
 
 
-def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
-    """Start SecantusDB and redis-server on free loopback ports and wait until both answer."""
+def start(
+    *, ephemeral: bool = False, quiet: bool = True, pick_port: Callable[[], int] = free_port
+) -> Services:
+    """Start SecantusDB and redis-server on free loopback ports (from `pick_port`) and wait until both
+    answer."""
     logs = VAR_DIR / "log"
     scratch: list[str] = []
     if ephemeral:
@@ -206,7 +210,7 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     redis_dir = Path(tempfile.mkdtemp(prefix="contentgen-redis-"))
     scratch.append(str(redis_dir))
 
-    mongo_port, redis_port = free_port(), free_port()
+    mongo_port, redis_port = pick_port(), pick_port()
     mongo = spawn(
         mongodb_command(mongo_port, data_dir),
         logs / "mongodb.log",

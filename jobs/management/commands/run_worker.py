@@ -27,7 +27,7 @@ class Command(BaseCommand):
             "--metrics-port",
             type=int,
             default=None,
-            help="serve this worker's Prometheus metrics on this port",
+            help="serve this worker's Prometheus metrics on this port (0: a free one, logged)",
         )
         parser.add_argument(
             "--metrics-address",
