@@ -23,7 +23,10 @@ logger = logging.getLogger("contentgen.readyz")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok", "version": contentgen.__version__})
+    # The body is the fixed contract {"status": "ok"}; the version rides in a header beside it.
+    response = JsonResponse({"status": "ok"})
+    response["X-Contentgen-Version"] = contentgen.__version__
+    return response
 
 
 def _ping_mongodb() -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
+import contentgen
 from jobs.models import GenerationJob
 from jobs.ops import metrics
 from tests.factories import UserFactory
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_healthz_answers_ok(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+    assert response["X-Contentgen-Version"] == contentgen.__version__
 
 
 def test_readyz_answers_200_when_mongodb_and_redis_answer(client):

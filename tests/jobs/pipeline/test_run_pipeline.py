@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -62,7 +63,9 @@ def _assert_well_ordered(events: list[PipelineEvent], stages: tuple[str, ...]) -
         assert completed.kind == "stage_completed" and completed.stage == stage
         assert completed.stage_progress == 100 and completed.output
         position += 1
-    assert position == len(events)
+    # Last, whatever the outcome: the attempt's token usage, for the job's cost and the user's budget.
+    assert [event.kind for event in events[position:]] == ["usage"]
+    assert json.loads(events[position].output or "")["completion_tokens"] > 0
 
 
 @pytest.mark.parametrize("mode", sorted(STAGES_BY_MODE))
@@ -72,7 +75,7 @@ def test_each_mode_runs_its_stages_in_order(mode: str) -> None:
 
     _assert_well_ordered(recorder.events, STAGES_BY_MODE[mode])
     assert recorder.threads == {threading.get_ident()}
-    assert all(e.message for e in recorder.events)
+    assert all(e.message for e in recorder.events if e.kind != "usage")
     assert len(result.meta_title) <= 60
     assert len(result.meta_description) <= 160
     assert abs(result.word_count - 600) <= 90

@@ -122,7 +122,7 @@ os._exit(0)  # as kill -9 would: the transaction is left open on the server
 def test_a_transaction_left_open_by_a_dead_worker_is_skipped_by_claims_and_reaped_within_seconds(user, settings):
     settings.CONTENTGEN_WORKER_LEASE_SECONDS = 600  # the free job's claim holds it for the whole test
     if "secantusVersion" not in mongo.database().client.admin.command("buildInfo"):
-        pytest.skip("the transaction lifetime is set on the embedded server only (README: Production)")
+        pytest.skip("the transaction lifetime is set on the embedded server only (docs/deploy.md: MongoDB)")
     held = services.job_create(user=user, spec=spec(topic="Held by a dead transaction"))
     free = services.job_create(user=user, spec=spec(topic="Free to claim"))
     subprocess.run(
@@ -146,7 +146,7 @@ def test_a_burst_worker_drains_a_dead_workers_job_that_a_transaction_it_left_ope
     """A worker killed inside a transaction leaves the job held until the server reaps the transaction. A
     burst worker started in between must not find nothing to do and exit with that job still running."""
     if "secantusVersion" not in mongo.database().client.admin.command("buildInfo"):
-        pytest.skip("the transaction lifetime is set on the embedded server only (README: Production)")
+        pytest.skip("the transaction lifetime is set on the embedded server only (docs/deploy.md: MongoDB)")
     job = services.job_create(user=user, spec=spec(topic="Its worker died in a transaction"))
     claimed = leases.job_claim(worker_id="dead:1:x", take_over=False)
     assert claimed is not None and claimed[0].pk == job.pk
