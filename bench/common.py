@@ -6,13 +6,11 @@ the clients (bench/clients.py, a process of their own) and the publisher (the be
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import re
 import resource
 import secrets
-import signal
 import socket
 import statistics
 import subprocess
@@ -29,22 +27,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import clients  # noqa: E402
-from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS, stop_process  # noqa: E402
+from contentgen.embedded import GRACEFUL_SHUTDOWN_SECONDS, die_with_parent, free_port, stop_process  # noqa: E402
 
 LOG_DIR = ROOT / "var" / "log"
 START_TIMEOUT = 60.0
 CALL_TIMEOUT = 600.0
 LOG_PROBLEM = re.compile(r"Traceback|Error|ERROR|Exception|CRITICAL")
-
-
-def die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def raise_open_files(want: int = 65536) -> int:

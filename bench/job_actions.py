@@ -2,7 +2,7 @@
 
 On the embedded SecantusDB, an ORM filter on `_id` and another field (`filter(pk=..., status=...)`) is
 an `$and` that reads the whole collection, so its cost grows with every job ever stored. contentgen's
-job actions filter on `_id` in raw pymongo instead (jobs/services.py `_update_job`), a point lookup.
+job actions filter on `_id` in raw pymongo instead (jobs/core/store.py `update_job`), a point lookup.
 Each run starts a fresh embedded server, stores `--jobs` queued jobs and times, per action, contentgen
 beside the ORM's filter of the same (the baseline, which does less: only the update or the read):
 - the lease watch's next expiry (every worker asks every third of a lease);

@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         index.retire(RESULTS)
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
     # Each measure runs in a process of its own, on a new embedded MongoDB and Redis, so that no measure
-    # starts where another left its store (README, "Why each measure gets a new database"). The quick run
-    # is a smoke test: two processes at once, each on one store for its half.
+    # starts where another left its store (docs/measurements.md, "Why each measure gets a new database").
+    # The quick run is a smoke test: two processes at once, each on one store for its half.
     if cfg.quick:
         first = [name for name in names if name in QUICK_FIRST_HALF]
         batches = [[first, [name for name in names if name not in first]]]

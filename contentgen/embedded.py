@@ -22,12 +22,13 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("CONTENTGEN_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("CONTENTGEN_VAR_DIR") or BASE_DIR / "var")
 STATE_FILE = VAR_DIR / "run" / "services.json"
 DB_NAME = "contentgen"
 START_TIMEOUT = 60.0
@@ -37,8 +38,10 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 def die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    """A child's pre-exec hook: on Linux the kernel sends it SIGTERM when its parent dies (PR_SET_PDEATHSIG).
+    Elsewhere (macOS) there is no such call; the parent's exit handlers stop its children instead."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -191,8 +194,11 @@ def mongodb_command(port: int, data_dir: Path, module: str = "contentgen.secantu
     ]
 
 
-def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
-    """Start SecantusDB and redis-server on free loopback ports and wait until both answer."""
+def start(
+    *, ephemeral: bool = False, quiet: bool = True, pick_port: Callable[[], int] = free_port
+) -> Services:
+    """Start SecantusDB and redis-server on free loopback ports (from `pick_port`) and wait until both
+    answer."""
     logs = VAR_DIR / "log"
     scratch: list[str] = []
     if ephemeral:
@@ -204,7 +210,7 @@ def start(*, ephemeral: bool = False, quiet: bool = True) -> Services:
     redis_dir = Path(tempfile.mkdtemp(prefix="contentgen-redis-"))
     scratch.append(str(redis_dir))
 
-    mongo_port, redis_port = free_port(), free_port()
+    mongo_port, redis_port = pick_port(), pick_port()
     mongo = spawn(
         mongodb_command(mongo_port, data_dir),
         logs / "mongodb.log",

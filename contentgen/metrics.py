@@ -106,7 +106,8 @@ def serve(port: int, *, address: str = "127.0.0.1") -> Callable[[], None]:
     server = make_server(address, port, app, server_class=WSGIServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
     thread.start()
-    logger.info("metrics on http://%s:%d/metrics", address, port)
+    # The bound port: with port 0 the system chose it, and this line is where a caller finds it.
+    logger.info("metrics on http://%s:%d/metrics", address, server.server_port)
 
     def stop() -> None:
         server.shutdown()

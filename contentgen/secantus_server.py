@@ -6,7 +6,7 @@ open on the server until the server reaps it, after 60 s by default (mongod's
 worker's job cannot be taken over for a minute. contentgen's transactions last milliseconds, so the
 embedded server reaps them after TRANSACTION_LIFETIME_SECONDS. The daemon's command line has no flag for
 it; its server class takes it as a keyword argument. On mongod, set `transactionLifetimeLimitSeconds`
-(README, Production).
+(docs/deploy.md).
 
 **Retryable writes' records are pruned oldest first.** The server records the reply to each retryable
 write (pymongo makes every write retryable), for 30 minutes and up to 10,000 records, so that a driver's
@@ -17,6 +17,14 @@ each write paid for a sort of 10,000 records: `insert_one` ran 7 to 11 times slo
 prune reads only the records it drops and the first one it keeps. It keeps and drops the same records
 as SecantusDB's own prune while the clock does not step back.
 
+**A sub-document in `$project` is a nested projection.** mongod reads `{$project: {ct: {app_label: 1}}}`
+as `{"ct.app_label": 1}`, as `find` does here too; SecantusDB 0.7.0b3's `$project` evaluated the
+sub-document as a literal, so the stage answered `ct: {app_label: 1}`. django-mongodb-backend projects a
+joined model's fields that way: `Permission.objects.values_list("content_type__app_label")` gave 1, and
+every permission granted to a user or group read as "1.<codename>", so staff without the superuser flag
+were refused the admin. `$project` now flattens such a sub-document into dotted leaves first, with `find`'s
+own rule.
+
 Usage: python -m contentgen.secantus_server <secantusd-py arguments>
 """
 
@@ -25,9 +33,10 @@ from __future__ import annotations
 import functools
 import sys
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
-from secantus import cli, server, transactions
+from secantus import aggregate, cli, projection, server, transactions
 from secantus.server import SecantusDBServer
 from secantus.transactions import TransactionRegistry
 
@@ -59,8 +68,20 @@ class OldestFirstRegistry(TransactionRegistry):
             records.popitem(last=False)
 
 
+def _project_nested(original: Any) -> Any:
+    """`$project` with its sub-documents read as nested projections (see the module)."""
+
+    def stage(spec: Any, docs: Any, ctx: Any) -> Any:
+        if isinstance(spec, Mapping) and spec:
+            spec = projection._flatten_projection_spec(spec)
+        return original(spec, docs, ctx)
+
+    return stage
+
+
 def main(argv: list[str] | None = None) -> int:
     server.TransactionRegistry = OldestFirstRegistry
+    aggregate._STAGES["$project"] = _project_nested(aggregate._STAGES["$project"])
     cli.SecantusDBServer = functools.partial(
         SecantusDBServer, transaction_lifetime_seconds=TRANSACTION_LIFETIME_SECONDS
     )

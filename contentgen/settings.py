@@ -8,6 +8,7 @@ from pathlib import Path
 from csp.constants import NONE, SELF
 from pymongo.uri_parser import parse_uri
 
+import contentgen
 from contentgen import env, logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -190,7 +191,7 @@ SPECTACULAR_SETTINGS = {
         "jobs.api.schema.refine",
         "jobs.api.openapi.add_streams",
     ],
-    "VERSION": "1.0.0",
+    "VERSION": contentgen.__version__,
     "ENUM_NAME_OVERRIDES": {
         "SeoCheckIdEnum": "jobs.api.serializers.SEO_CHECK_CHOICES",
         "SeoCheckGroupEnum": "jobs.api.serializers.SEO_GROUP_CHOICES",
@@ -213,6 +214,7 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 1
 CONTENTGEN_LLM = env.LLM
 CONTENTGEN_LOCAL_MODEL_PATH = env.LOCAL_MODEL_PATH
 CONTENTGEN_WORKER_LEASE_SECONDS = env.WORKER_LEASE_SECONDS
+CONTENTGEN_WORKER_CONCURRENCY = env.WORKER_CONCURRENCY
 CONTENTGEN_MAX_ATTEMPTS = env.MAX_ATTEMPTS
 CONTENTGEN_SSE_PING_SECONDS = env.SSE_PING_SECONDS
 CONTENTGEN_RATE_JOBS_PER_MINUTE = env.RATE_JOBS_PER_MINUTE
@@ -254,6 +256,9 @@ CONTENTGEN_SEARCH_URL = env.SEARCH_URL
 CONTENTGEN_FETCH_ALLOW_PRIVATE = env.FETCH_ALLOW_PRIVATE
 CONTENTGEN_SOURCE_MAX_BYTES = env.SOURCE_MAX_BYTES
 CONTENTGEN_KB_MAX_PASSAGES = env.KB_MAX_PASSAGES
+CONTENTGEN_LLM_PRICES = env.LLM_PRICES
+CONTENTGEN_PUBLIC_URL = env.PUBLIC_URL
+CONTENTGEN_MONTHLY_TOKEN_BUDGET = env.MONTHLY_TOKEN_BUDGET
 
 if env.SECURE:
     SECURE_SSL_REDIRECT = True

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+import contentgen
 from contentgen import mongo
 
 CHECK_TIMEOUT = 2.0
@@ -22,7 +23,10 @@ logger = logging.getLogger("contentgen.readyz")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+    # The body is the fixed contract {"status": "ok"}; the version rides in a header beside it.
+    response = JsonResponse({"status": "ok"})
+    response["X-Contentgen-Version"] = contentgen.__version__
+    return response
 
 
 def _ping_mongodb() -> None:

@@ -48,6 +48,8 @@ class Result(EmbeddedModel):
     seo_report = models.JSONField(default=list, blank=True)
     # The model gave no usable meta title and description: both were derived from the article.
     meta_derived = models.BooleanField(default=False)
+    # {"model", "prompt_tokens", "completion_tokens", "cost", "stages": {stage: {...}}} (jobs.core.usage).
+    usage = models.JSONField(default=dict, blank=True)
 
 
 class JobError(EmbeddedModel):
@@ -167,6 +169,8 @@ class GenerationJob(models.Model):
     stage_outputs = models.JSONField(default=dict, blank=True)
     # {stage: {"started_at": iso, "completed_at": iso, "seconds": float}}: the ETA's history.
     stage_timings = models.JSONField(default=dict, blank=True)
+    # Tokens spent by every attempt so far, as result.usage has them (jobs.core.usage).
+    usage = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -415,3 +419,56 @@ class PostingBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} gen {self.generation} #{self.number}"
+
+
+class UsageRecord(models.Model):
+    """The tokens one attempt at one job spent: the rows `GET /api/usage/` and /analytics/ add up."""
+
+    user_id: Any
+    job_id: Any
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    model = models.CharField(max_length=200)
+    day = models.DateField()
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "usage_records"
+        indexes: ClassVar = [models.Index(fields=["user", "day"], name="usage_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day} {self.model}"
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class UsageMonth(models.Model):
+    """A user's tokens this month, one counter moved by increments: what the monthly budget is held to."""
+
+    user_id: Any
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    month = models.CharField(max_length=7)  # "2026-12"
+    tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.FloatField(default=0)
+
+    class Meta:
+        db_table = "usage_months"
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "month"], name="usage_month_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month}: {self.tokens}"

@@ -28,6 +28,7 @@ urlpatterns = [
     path("bulk-jobs/<str:bulk_id>/articles.zip", downloads.BatchZipApi.as_view(), name="api-bulk-zip"),
     path("analytics/", report_views.AnalyticsApi.as_view(), name="api-analytics"),
     path("seo/analyze/", api_views.SeoAnalyzeApi.as_view(), name="api-seo-analyze"),
+    path("usage/", report_views.UsageApi.as_view(), name="api-usage"),
     path("webhooks/", include("jobs.webhooks.urls")),
     path("sources/", include("jobs.sources.urls")),
 ]

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -10,7 +14,13 @@ from django.test.testcases import TransactionTestCase
 from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
+from contentgen.testing import plugin
+from jobs.core import eta, forecast
+from jobs.models import BulkJob, GenerationJob
+from jobs.ops import metrics
+from jobs.ops import pages as ops_pages
 from tests.factories import UserFactory, token_for
+from tests.stack import SHARED_SERVER_ENV, Daphne
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -30,23 +40,63 @@ def _uses_db(item: pytest.Item) -> bool:
     return item.get_closest_marker("django_db") is not None or bool(DB_FIXTURES & set(item.fixturenames))
 
 
+_previous_test = "none (the first test of this process)"
+
+
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    global _flush_before_next_db_test
+    global _flush_before_next_db_test, _previous_test
     if not _uses_db(item):
         _flush_before_next_db_test = True
+    _previous_test = item.nodeid
 
 
 @pytest.fixture(autouse=True)
 def _start_from_an_empty_database(request: pytest.FixtureRequest) -> None:
     """Every database test starts from an empty database: the first one after a test without the
-    database fixtures flushes what that test's processes left (three CI runs found such jobs)."""
+    database fixtures flushes what that test's processes left (three CI runs found such jobs). A job or
+    batch found after that was written once the flush had run: the test named is where to look."""
     global _flush_before_next_db_test
-    if not (_flush_before_next_db_test and _uses_db(request.node)):
+    if not _uses_db(request.node):
         return
     request.getfixturevalue("django_db_setup")
     with request.getfixturevalue("django_db_blocker").unblock():
-        _flush(DEFAULT_DB_ALIAS)
-    _flush_before_next_db_test = False
+        if _flush_before_next_db_test:
+            _flush(DEFAULT_DB_ALIAS)
+            _flush_before_next_db_test = False
+        left = [*GenerationJob.objects.values_list("topic", "status"), *BulkJob.objects.values_list("pk")]
+    assert not left, f"jobs or batches written after the database was flushed, after {_previous_test}: {left}"
+
+
+@cache
+def _own_redis() -> redis.Redis | None:
+    """This worker's Redis database, when the servers are this run's own (never someone else's Redis)."""
+    if not plugin.owns_servers():
+        return None
+    return redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _start_from_empty_redis_and_caches() -> None:
+    """Every test starts with this worker's Redis database empty (rate-limit windows, login lockouts, claim
+    floors, retention marks and heartbeats would carry over from test to test) and with this process's
+    caches of stored data empty, as the database is."""
+    own = _own_redis()
+    if own is not None:
+        own.flushdb()
+    eta.History.forget()
+    forecast._bulk_queued.clear()
+    metrics._counts_cache = None
+    ops_pages._cache = (0.0, "")
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Daphne]:
+    """One daphne per xdist worker, on the test database, for the tests that need a real ASGI server and
+    do not stop or restart it (SHARED_SERVER_ENV). Their tests are in one xdist group, so one
+    worker starts it, once (ON_THE_SHARED_SERVER)."""
+    server = Daphne(env=SHARED_SERVER_ENV, log="daphne-shared").start()
+    yield server
+    server.stop()
 
 
 # What the test database's post_migrate signal made (content types, then permissions). A flush empties

@@ -3,28 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from django.conf import settings
 from pymongo.uri_parser import parse_uri
 
-from contentgen.embedded import daphne_command, die_with_parent, free_port, stop_process
+from contentgen.embedded import die_with_parent, stop_process, uvicorn_command
+from contentgen.testing.ports import free_port
+
+__all__ = ["free_port"]
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
+# One folder per xdist worker: two workers' processes never write to the same log.
+ARTIFACTS = ROOT / "test-artifacts" / (os.environ.get("PYTEST_XDIST_WORKER") or "main")
+_children = itertools.count(1)
+
+# The session's shared daphne (tests/conftest.py: daphne_server): what its tests need, none more than the
+# others. They carry ON_THE_SHARED_SERVER, which sends them all to one xdist worker: one server per run.
+SHARED_SERVER_ENV = {
+    "CONTENTGEN_SSE_PING_SECONDS": "1",
+    "CONTENTGEN_MAX_STREAMS_PER_USER": "3",
+    "CONTENTGEN_METRICS_TOKEN": "shared-server-metrics",
+}
+ON_THE_SHARED_SERVER = pytest.mark.xdist_group("daphne")
 
 
 def wait_until(
@@ -48,6 +67,8 @@ def child_mongodb_uri() -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a child on the test database, with a var directory of its own
+    (crewAI's SQLite and lock files are per process)."""
     env = dict(os.environ)
     env.update(
         {
@@ -55,6 +76,9 @@ def child_env(**extra: str) -> dict[str, str]:
             "DJANGO_DEBUG": "1",
             "DJANGO_SETTINGS_MODULE": "contentgen.settings",
             "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0",
+            "CONTENTGEN_VAR_DIR": tempfile.mkdtemp(
+                prefix=f"child-{next(_children)}-", dir=os.environ["CONTENTGEN_VAR_DIR"]
+            ),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -64,7 +88,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def _log(name: str) -> Any:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return (ARTIFACTS / f"{name}.log").open("ab")
 
 
@@ -107,38 +131,98 @@ def run_burst(timeout: float = 90, log: str = "worker", **env: str) -> int:
     return start_worker("--burst", log=log, **env).wait(timeout)
 
 
-def burst_here(timeout: float = 90, **env: str) -> None:
-    """`run_burst` in this process: the same Worker, crewAI and stores, on a thread, with `env` set (as for a
+class WorkerThread:
+    """`run_worker` in this process: the same Worker, crewAI and stores, on a thread, with `env` set (as for a
     child, see `child_env`) while it runs. For tests whose point is not the worker's process (its signals,
     its death, its log): starting one costs about 6 s of CPU, crewAI's import mostly, and the suite is
-    CPU-bound. Raises when the worker fails or is still running after `timeout`."""
-    from jobs.runtime.worker import Worker  # noqa: PLC0415 - Django is set up by then
+    CPU-bound."""
 
-    wanted = {"CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0", "CONTENTGEN_OFFLINE_FAIL_STAGE": None, **env}
-    saved = {name: os.environ.get(name) for name in wanted}
-    worker = Worker(burst=True)
-    outcome: list[BaseException | int] = []
+    def __init__(self, *, burst: bool = False, concurrency: int = 1, **env: str) -> None:
+        from jobs.runtime.worker import Worker  # noqa: PLC0415 - Django is set up by then
 
-    def run() -> None:
+        self.env: dict[str, str | None] = {
+            "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0",
+            "CONTENTGEN_OFFLINE_FAIL_STAGE": None,
+            **env,
+        }
+        self.saved = {name: os.environ.get(name) for name in self.env}
+        self.worker = Worker(burst=burst, concurrency=concurrency)
+        self.outcome: list[BaseException | int] = []
+        self.thread = threading.Thread(target=self._run, name="test-worker", daemon=True)
+
+    def _run(self) -> None:
         try:
-            outcome.append(worker.run())
+            self.outcome.append(self.worker.run())
         except BaseException as exc:
-            outcome.append(exc)
+            self.outcome.append(exc)
 
-    _set_environ(wanted)
+    def start(self) -> WorkerThread:
+        _set_environ(self.env)
+        self.thread.start()
+        return self
+
+    def wait(self, timeout: float) -> None:
+        """Until the worker returns (a burst worker, or one told to stop); raises if it failed or is still
+        running after `timeout`."""
+        try:
+            self.thread.join(timeout)
+            if self.thread.is_alive():
+                self.worker.stop()
+                self.thread.join(60)
+                raise AssertionError(f"the worker thread was still running after {timeout:.0f} s")
+        finally:
+            _set_environ(self.saved)
+        if isinstance(self.outcome[0], BaseException):
+            raise self.outcome[0]
+        assert self.outcome == [0], self.outcome
+
+    def stop(self, timeout: float = 60) -> None:
+        """As SIGTERM does: running jobs are handed back, then the worker returns."""
+        self.worker.stop()
+        self.wait(timeout)
+
+
+class EventGate:
+    """Holds the worker of a job in this process before it publishes its event number `at`, until released:
+    the job is certainly still running, its stored progress still, while the test acts in between."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, at: int) -> None:
+        from jobs.runtime import tracker  # noqa: PLC0415 - Django is set up by then
+
+        self.at = at
+        self.held = threading.Event()
+        self.released = threading.Event()
+        emit = tracker.job_emit
+
+        def gated(*, after: int | None = None, **kwargs: Any) -> int:
+            if after is not None and after + 1 == self.at:
+                self.held.set()
+                assert self.released.wait(90), "the gate was never released"
+            return emit(after=after, **kwargs)
+
+        monkeypatch.setattr(tracker, "job_emit", gated)
+
+    def wait(self, timeout: float = 60) -> None:
+        assert self.held.wait(timeout), f"the job never reached its event {self.at}"
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def burst_here(timeout: float = 90, **env: str) -> None:
+    """`run_burst` in this process (see WorkerThread); raises when the worker fails or is still running after
+    `timeout`."""
+    WorkerThread(burst=True, **env).start().wait(timeout)
+
+
+@contextmanager
+def worker_here(*, concurrency: int = 1, **env: str) -> Iterator[WorkerThread]:
+    """A long-running worker in this process for the block's duration, stopped (as by SIGTERM) at its end."""
+    running = WorkerThread(concurrency=concurrency, **env).start()
     try:
-        runner = threading.Thread(target=run, name="burst-worker", daemon=True)
-        runner.start()
-        runner.join(timeout)
-        if runner.is_alive():
-            worker.stop()
-            runner.join(60)
-            raise AssertionError(f"the burst worker was still running after {timeout:.0f} s")
+        yield running
     finally:
-        _set_environ(saved)
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    assert outcome == [0], outcome
+        running.stop()
 
 
 def _set_environ(values: dict[str, str | None]) -> None:
@@ -149,24 +233,54 @@ def _set_environ(values: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
+def daphne_on(fd: int) -> list[str]:
+    """daphne serving contentgen on an inherited listening socket."""
+    return [sys.executable, "-m", "daphne", "--fd", str(fd), "contentgen.asgi:application"]
+
+
+def uvicorn_on(fd: int) -> list[str]:
+    """uvicorn as `make run` starts it (contentgen.embedded.uvicorn_command), on an inherited socket."""
+    command = uvicorn_command(0)
+    at = command.index("--host")
+    del command[at : at + 4]  # --host 127.0.0.1 --port 0
+    return [*command, "--fd", str(fd)]
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
 @dataclass
 class Daphne:
+    """A web server process on a socket this process holds and hands to it: no other process can take the
+    port, a restart comes back on the same one, and clients that connect meanwhile wait in its backlog."""
+
     env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
+    command: Callable[[int], list[str]] = daphne_on
+    log: str = "daphne"
     proc: subprocess.Popen[bytes] | None = None
-    command: Callable[[int], list[str]] = daphne_command
+    sock: socket.socket = field(default_factory=_listening_socket)
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Daphne:
+        fd = self.sock.fileno()
         self.proc = subprocess.Popen(
-            self.command(self.port),
+            self.command(fd),
             cwd=ROOT,
             env=child_env(**self.env),
-            stdout=_log("daphne"),
+            stdout=_log(self.log),
             stderr=subprocess.STDOUT,
+            pass_fds=(fd,),
             preexec_fn=die_with_parent,
         )
 
@@ -174,22 +288,27 @@ class Daphne:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(
-                    f"daphne exited with {self.proc.returncode}; see test-artifacts/daphne.log"
+                    f"the server exited with {self.proc.returncode}; see {ARTIFACTS / self.log}.log"
                 )
             try:
                 return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
 
-        wait_until(ready, timeout=60, interval=0.1, what="daphne to answer /healthz")
+        wait_until(ready, timeout=60, interval=0.1, what="the server to answer /healthz")
         return self
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the process and keep the socket, for `start` to bring it back on the same port."""
         if self.proc is not None:
             stop_process(self.proc)
 
+    def stop(self) -> None:
+        self.halt()
+        self.sock.close()
+
     def restart(self) -> None:
-        self.stop()
+        self.halt()
         self.start()
 
 
@@ -306,3 +425,34 @@ def ws_outcome(url: str, headers: dict[str, str] | None = None) -> int | None:
         return None
 
     return run_async(connect())
+
+
+async def _asgi_get(path: str, headers: dict[str, str]) -> httpx.Response:
+    from contentgen.asgi import application  # noqa: PLC0415 - Django is set up by then
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get(path, headers=headers)
+        await response.aread()
+        return response
+
+
+def asgi_get(path: str, headers: dict[str, str] | None = None, timeout: float = 30) -> httpx.Response:
+    """A GET through contentgen's ASGI application in this process, the answer read to its end: for a
+    response that ends by itself (a download, the stream of a finished job), where no server is the point."""
+    return run_async(asyncio.wait_for(_asgi_get(path, headers or {}), timeout), timeout=timeout + 10)
+
+
+class CounterDelta:
+    """How much a Prometheus sample of this process grew since the block began: other tests' increments
+    came before it, and in-process workers stop with their tests, so nothing else adds to it meanwhile."""
+
+    def __init__(self, name: str, **labels: str) -> None:
+        from prometheus_client import REGISTRY  # noqa: PLC0415 - the registry contentgen.metrics fills
+
+        self.read = lambda: REGISTRY.get_sample_value(name, labels) or 0.0
+        self.start = self.read()
+
+    @property
+    def grown(self) -> float:
+        return self.read() - self.start

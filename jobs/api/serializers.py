@@ -50,6 +50,25 @@ class SeoVerdictOutputSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="One sentence saying what the check found and what to do.")
 
 
+class StageUsageOutputSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField(required=False)
+    completion_tokens = serializers.IntegerField(required=False)
+    cost = serializers.FloatField(allow_null=True, required=False)
+    estimated = serializers.BooleanField(
+        required=False, help_text="Counted from the stream: the server reported no usage."
+    )
+
+
+class UsageOutputSerializer(serializers.Serializer):
+    """Tokens a job spent over its attempts, and their cost (null for a model without a price)."""
+
+    model = serializers.CharField(required=False)
+    prompt_tokens = serializers.IntegerField(required=False)
+    completion_tokens = serializers.IntegerField(required=False)
+    cost = serializers.FloatField(allow_null=True, required=False)
+    stages = serializers.DictField(child=StageUsageOutputSerializer(), required=False)
+
+
 class ResultOutputSerializer(serializers.Serializer):
     content = serializers.CharField()
     meta_title = serializers.CharField()
@@ -65,6 +84,7 @@ class ResultOutputSerializer(serializers.Serializer):
         help_text="True when the model gave no usable meta title and description and both were derived from "
         "the article."
     )
+    usage = UsageOutputSerializer()
 
 
 class ErrorOutputSerializer(serializers.Serializer):
@@ -91,6 +111,7 @@ class JobOutputSerializer(serializers.Serializer):
     result = ResultOutputSerializer(allow_null=True)
     error = ErrorOutputSerializer(allow_null=True)
     attempts = serializers.IntegerField()
+    usage = UsageOutputSerializer(help_text="Tokens spent so far, over every attempt.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

@@ -50,6 +50,7 @@ PROGRESS_TIMES = (
 RESULT_FIELDS = (
     "content", "meta_title", "meta_description", "word_count", "seo_score", "readability_score", "sources",
     "seo_report", "meta_derived",
+    "usage",
 )  # fmt: skip
 
 

@@ -44,6 +44,8 @@ class PipelineEvent:
     output: str | None = None
     # The writing stage's draft text streamed since the previous event (merged events concatenate it).
     draft_append: str = ""
+    # Tokens the models have streamed so far in this attempt (about one a chunk).
+    tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class ArticleResult:
     seo_report: list[dict[str, str | int]] = field(default_factory=list)
     # True when the model gave no usable meta title and description, so they were derived from the article.
     meta_derived: bool = False
+    # {"model", "prompt_tokens", "completion_tokens", "stages": {stage: {...}}}: this attempt's tokens.
+    usage: dict[str, object] = field(default_factory=dict)
 
 
 class StageFailed(Exception):

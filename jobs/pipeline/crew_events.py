@@ -59,6 +59,9 @@ class CrewEvents:
     # While set, the words a model streams go to this callback (a fix step's progress), not to a stage.
     listener: Callable[[int], None] | None = None
     listened: str = ""
+    # Per stage: chunks streamed and prompt characters sent, for the usage of a server that reports none.
+    chunks: dict[str, int] = field(default_factory=dict)
+    prompt_chars: dict[str, int] = field(default_factory=dict)
     # When the model last produced anything (monotonic), for the stall deadline.
     last_output: float = field(default_factory=time.monotonic)
 
@@ -76,6 +79,9 @@ class CrewEvents:
             if self.cancel_event.is_set():
                 raise HookAborted("Job cancelled", source="contentgen")
             self.last_output = time.monotonic()
+        if isinstance(event, LLMCallStartedEvent) and self.current:
+            sent = len(str(event.messages))
+            self.prompt_chars[self.current] = self.prompt_chars.get(self.current, 0) + sent
         if isinstance(event, TaskStartedEvent):
             self.last_output = time.monotonic()
             stage = self.task_stage.get(id(event.task))
@@ -91,6 +97,8 @@ class CrewEvents:
                 if stage not in self.held:
                     self.items.put(("completed", stage, event.output.raw))
         elif isinstance(event, LLMStreamChunkEvent) and not event.tool_call:
+            if self.current:
+                self.chunks[self.current] = self.chunks.get(self.current, 0) + 1
             if self.listener is not None:
                 chunk = event.chunk or ""
                 self.listener(word_starts(self.listened, chunk))
@@ -119,7 +127,14 @@ class CrewEvents:
         progress = round(offset + (self.ceilings.get(stage, 100.0) - offset) * own / 100.0, 1)
         if progress > stream.progress or draft:
             stream.progress = max(progress, stream.progress)
-            self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft))
+            self.items.put(
+                ("progress", stage, stream.progress, self.message(stage, stream), draft, self.tokens)
+            )
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the models have streamed so far in this attempt (about one a chunk)."""
+        return sum(self.chunks.values())
 
     def _done_words(self, stage: str, stream: _StageStream) -> int:
         return stream.answer_words if stage == "writing" else stream.words

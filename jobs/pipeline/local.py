@@ -97,10 +97,17 @@ class LocalLLM(OfflineLLM):
     def _generate(self, prompt: Prompt, emit: Callable[[str], None], seen: set[str] | None = None) -> str:
         try:
             return generate(
-                prompt, emit=emit, cancelled=self._cancel.is_set, stop_when=_repeats(seen or set())
+                prompt,
+                emit=emit,
+                cancelled=self._cancel.is_set,
+                stop_when=_repeats(seen or set()),
+                counts=self._counts,
             )
         except GenerationCancelled:
             raise OfflineCancelled() from None
+
+    def _usage(self, messages: str | list[LLMMessage], text: str) -> dict[str, int]:
+        return dict(self._counts)
 
     def _research(self, job: JobInput, emit: Callable[[str], None]) -> str:
         brief = outline_brief(job, parse_outline(self._generate(outline_prompt(job), emit), job))

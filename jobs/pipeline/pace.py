@@ -5,17 +5,16 @@ The ETA starts from these before any job has finished (no crewAI, no Django, no 
 
 from __future__ import annotations
 
-import os
-
+from . import config
 from .contracts import JobInput
 from .offline_text import subject_for
 from .stages import STAGES_BY_MODE
 
 DEFAULT_TOKENS_PER_SECOND = 70.0
-TOKENS_PER_SECOND_ENV = "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND"
+TOKENS_PER_SECOND_ENV = config.OFFLINE_TOKENS_PER_SECOND
 # The SEO editor re-emits the finished article; copying is much faster than composing.
 SEO_COPY_SPEEDUP = 4.0
-FAIL_STAGE_ENV = "CONTENTGEN_OFFLINE_FAIL_STAGE"
+FAIL_STAGE_ENV = config.OFFLINE_FAIL_STAGE
 # Each fix of the SEO stage's passes, at the default pace, so that a demo shows the fixes as they are made;
 # the stage's prior counts a typical number of them (the offline articles fail 2 to 4 fixable checks).
 FIX_STEP_SECONDS = 0.4
@@ -34,7 +33,7 @@ LOCAL_SECTIONS_PER_1000_WORDS = 8
 
 
 def tokens_per_second() -> float:
-    raw = os.environ.get(TOKENS_PER_SECOND_ENV, "").strip()
+    raw = config.get(TOKENS_PER_SECOND_ENV)
     try:
         return max(0.0, float(raw)) if raw else DEFAULT_TOKENS_PER_SECOND
     except ValueError:

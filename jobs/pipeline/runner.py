@@ -49,11 +49,34 @@ def build_result(job: JobInput, outputs: dict[str, str]) -> ArticleResult:
 
 
 MATERIALS = "materials"
+USAGE = "usage"
 # A step of real work (a source read): sent as it happens, never merged with the next.
 STEP = "stage_step"
 # Words of quoted sources a model's prompt may carry: the local model's context is 2,048 tokens.
 BUDGET_WORDS = {"local": 300, "offline": 1500}
 DEFAULT_BUDGET_WORDS = 1200
+
+
+def usage(model: str, llms: dict[str, Any], tracker: CrewEvents) -> dict[str, Any]:
+    """Tokens per stage: as the model reported them to crewAI, or, from a server that reports none while
+    streaming (llama.cpp's), estimated from the chunks it streamed and the prompt's characters."""
+    stages: dict[str, dict[str, Any]] = {}
+    for stage, llm in llms.items():
+        summary = llm.get_token_usage_summary()
+        entry: dict[str, Any] = {
+            "prompt_tokens": summary.prompt_tokens,
+            "completion_tokens": summary.completion_tokens,
+        }
+        if not summary.total_tokens and tracker.chunks.get(stage):
+            entry = {"prompt_tokens": tracker.prompt_chars.get(stage, 0) // 4,
+                     "completion_tokens": tracker.chunks[stage], "estimated": True}  # fmt: skip
+        stages[stage] = entry
+    return {
+        "model": model,
+        "prompt_tokens": sum(entry["prompt_tokens"] for entry in stages.values()),
+        "completion_tokens": sum(entry["completion_tokens"] for entry in stages.values()),
+        "stages": stages,
+    }
 
 
 def _gather(
@@ -111,7 +134,7 @@ class _SeoStage:
     def progress(self, stage_progress: float, message: str, step: bool) -> None:
         self.tracker.last_output = time.monotonic()
         kind = "step" if step else "progress"
-        self.tracker.items.put((kind, SEO, round(stage_progress, 1), message, ""))
+        self.tracker.items.put((kind, SEO, round(stage_progress, 1), message, "", self.tracker.tokens))
 
     def run(self, editor: Any) -> str:
         written = self.tracker.outputs.get("writing")
@@ -242,8 +265,12 @@ def run_pipeline(
                 # Blocked inside a provider call: the stream sink aborts it at its next chunk, and no
                 # new call can start, so it spends no more tokens than the one in flight.
                 logger.warning("crew thread still in a model call %.0f s after the stop", WORKER_JOIN_SECONDS)
+        # Whatever the outcome: the tokens this attempt spent, for the job's usage and the user's budget.
+        spent = usage(resolved, llms, tracker)
+        on_event(PipelineEvent(kind=USAGE, stage=tracker.current or remaining[0], stage_progress=0.0,
+                               message="", output=json.dumps(spent)))  # fmt: skip
 
-    return build_result(job, {**completed, **finished})
+    return replace(build_result(job, {**completed, **finished}), usage=spent)
 
 
 def _pump(
@@ -281,7 +308,7 @@ def _pump(
         for item in batch:
             kind = item[0]
             if kind == "progress":
-                pending = stage_event("stage_progress", item[1], item[2], item[3])
+                pending = replace(stage_event("stage_progress", item[1], item[2], item[3]), tokens=item[5])
                 draft += item[4]
             elif kind == "step":
                 flush()

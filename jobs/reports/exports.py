@@ -25,7 +25,8 @@ CSV_COLUMNS = (
     "id", "topic", "title", "meta_description", "word_count", "seo_score", "readability_score", "status",
     "seo_problems", "seo_to_improve",
 )  # fmt: skip
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may run as a formula at the start of a cell; some readers drop a leading NUL first.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
 def filename(job: GenerationJob, extension: str) -> str:

@@ -57,6 +57,8 @@ class ProgressTracker:
         self._draft_offset = 0
         self._draft_pending = ""
         self.estimator = eta.JobEta(job)
+        self._tokens = 0
+        self._started_mono = time.monotonic()
 
     # The story's API -------------------------------------------------------------------------
 
@@ -124,10 +126,19 @@ class ProgressTracker:
         self.update(stage, stages.overall_percentage(self.job.mode, stage, 0), message, 0)
 
     def stage_progress(
-        self, stage: str, stage_progress: float, message: str, draft_append: str = "", *, force: bool = False
+        self,
+        stage: str,
+        stage_progress: float,
+        message: str,
+        draft_append: str = "",
+        *,
+        force: bool = False,
+        tokens: int = 0,
     ) -> None:
-        """`force`: a step of real work, sent as it happens (a handful per stage), never merged away."""
+        """`force`: a step of real work, sent as it happens (a handful per stage), never merged away.
+        `tokens`: what the models have streamed so far in this attempt."""
         self._draft_pending += draft_append
+        self._tokens = max(self._tokens, tokens)
         overall = stages.overall_percentage(self.job.mode, stage, stage_progress)
         self.update(stage, overall, message, stage_progress, force=force)
 
@@ -217,11 +228,14 @@ class ProgressTracker:
             raise LeaseLost(f"job {self.job.pk} is no longer held by {self.worker_id}")
 
     def _publish(self, type: str) -> None:
-        extra = None
+        extra: dict[str, Any] = {}
         if type == "progress" and self._draft_pending:
-            extra = {"draft": {"offset": self._draft_offset, "text": self._draft_pending}}
+            extra["draft"] = {"offset": self._draft_offset, "text": self._draft_pending}
             self._draft_offset += len(self._draft_pending)
             self._draft_pending = ""
+        if type == "progress" and self._tokens:
+            seconds = max(0.001, time.monotonic() - self._started_mono)
+            extra["tokens"] = {"total": self._tokens, "per_second": round(self._tokens / seconds, 1)}
         self.seq = self._store(
             "event", lambda: job_emit(job=self.job, type=type, after=self.seq, extra=extra)
         )

@@ -77,6 +77,7 @@ def job_context(data: dict[str, Any]) -> dict[str, Any]:
         "tab_title": job_tab_title(status=status, percentage=percentage, stage=stage),
         "event": event_item(data),
         "attempts": data.get("attempts"),
+        "tokens": data.get("tokens"),
     }
 
 

@@ -1,4 +1,5 @@
-"""The benchmark suite cannot rot: `bench/run --quick` end to end (tiny loads; its figures are not checked)."""
+"""The benchmark suite cannot rot: `bench/run --quick` end to end (tiny loads; its figures are not checked).
+Run by `make bench-quick` (CI's own step), not with the test suite: its figures belong to bench/."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ SECTIONS = ["1. Many viewers", "2. Many jobs", "3. Opening", "4. Capacity", "5. 
 PLOTS = ["latency_cdf.png", "rss_vs_connections.png", "jobs_per_minute.png"]
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 @pytest.mark.timeout(360)
 def test_a_quick_benchmark_run_writes_every_section_and_plot(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "REDIS_URL")}

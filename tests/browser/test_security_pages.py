@@ -11,6 +11,8 @@ from tests.browser.conftest import CHROMIUM
 
 pytestmark = [
     pytest.mark.slow,
+    # Both tests on one xdist node, so its stack (daphne, a worker, Chromium) starts once.
+    pytest.mark.xdist_group("browser-security"),
     pytest.mark.skipif(CHROMIUM is None, reason="chromium not found on PATH (apt-get install -y chromium)"),
 ]
 

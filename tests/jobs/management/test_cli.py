@@ -12,9 +12,12 @@ import time
 import pytest
 from django.core.management import call_command
 
+from jobs.core import leases
 from jobs.models import BulkJob, GenerationJob
+from jobs.runtime.tracker import ProgressTracker
+from progress import events
 from tests.factories import a_result
-from tests.stack import ROOT, child_env, start_worker
+from tests.stack import ROOT, burst_here, child_env, worker_here
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +72,14 @@ def test_a_bad_csv_row_is_named_and_nothing_is_stored(user, tmp_path):
     sheet.write_text("topic,word_count\nSolar roofs,300\nWind at home,9\n")
     code, _, err = run("generate", "--user", user.username, "--csv", str(sheet))
     assert code == 2 and "Row 3: word_count:" in err
+    assert not BulkJob.objects.exists() and not GenerationJob.objects.exists()
+
+
+def test_a_header_only_csv_exits_2_saying_so_and_stores_nothing(user, tmp_path):
+    sheet = tmp_path / "batch.csv"
+    sheet.write_text("topic,word_count\n")
+    code, _, err = run("generate", "--user", user.username, "--csv", str(sheet))
+    assert code == 2 and "The CSV file has a header but no articles." in err
     assert not BulkJob.objects.exists() and not GenerationJob.objects.exists()
 
 
@@ -128,17 +139,15 @@ def test_ctrl_c_while_following_exits_130_and_the_job_keeps_going(user):
     assert GenerationJob.objects.get(pk=job.pk).status == "queued"
 
 
-def follow_with_worker(args: list[str], *worker_args: str, **env: str) -> tuple[int, str, str]:
-    """`generate ... --follow` while a real worker runs; (exit code, stdout, stderr)."""
-    worker = start_worker(*worker_args, **env)
-    try:
+def follow_with_worker(args: list[str], *, concurrency: int = 1, **env: str) -> tuple[int, str, str]:
+    """`generate ... --follow` while a worker runs in this process (the command's process is the point);
+    (exit code, stdout, stderr)."""
+    with worker_here(concurrency=concurrency, **env):
         proc = generate(*args, "--follow")
         try:
             out, err = proc.communicate(timeout=90)
         finally:
             proc.kill()
-    finally:
-        assert worker.terminate() == 0
     return proc.returncode, out, err
 
 
@@ -163,10 +172,34 @@ def test_following_exits_0_when_completed_and_1_when_failed(user, fail_stage, ex
 def test_following_a_batch_exits_0_when_every_article_completed(user, tmp_path):
     sheet = tmp_path / "batch.csv"
     sheet.write_text("topic,word_count\nSolar roofs,300\nWind at home,300\n")
-    code, out, err = follow_with_worker(["--user", user.username, "--csv", str(sheet)], "--concurrency", "2")
+    code, out, err = follow_with_worker(["--user", user.username, "--csv", str(sheet)], concurrency=2)
     assert code == 0, (out, err)
     assert "Solar roofs" in out and "Wind at home" in out
     assert set(GenerationJob.objects.filter(user=user).values_list("status", flat=True)) == {"completed"}
+
+
+@pytest.mark.slow
+def test_following_a_batch_exits_1_when_a_member_failed(user, tmp_path):
+    sheet = tmp_path / "batch.csv"
+    sheet.write_text("topic,word_count\nSolar roofs,300\nWind at home,300\n")
+    proc = generate("--user", user.username, "--csv", str(sheet), "--follow")
+    try:
+        read_until(proc, "watch:", timeout=60)
+        bulk = BulkJob.objects.get(user=user)
+        # One member fails (as its worker would record it), the other completes on a worker.
+        failing, _ = leases.job_claim(worker_id="test-worker")
+        tracker = ProgressTracker(failing, worker_id="test-worker", last_seq=events.last_seq(failing.pk))
+        tracker.fail("The model refused the topic", "seo")
+        burst_here()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, (out, err)
+    assert dict(GenerationJob.objects.filter(bulk_job=bulk).values_list("pk", "status")) == {
+        **{job.pk: "completed" for job in GenerationJob.objects.filter(bulk_job=bulk).exclude(pk=failing.pk)},
+        failing.pk: "failed",
+    }
+    assert f"{failing.title} (stage seo): The model refused the topic" in out
 
 
 def test_jobs_show_prints_the_seo_report_problems_first(user):

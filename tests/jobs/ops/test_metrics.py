@@ -3,13 +3,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import uuid
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.ops import metrics as job_metrics
-from tests.stack import ROOT, child_env, free_port, start_worker, wait_until
+from tests.stack import ROOT, child_env, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -60,14 +61,21 @@ def test_web_metrics_count_published_events(client, api, admin_user, monkeypatch
 
 @pytest.mark.slow
 def test_worker_metrics_port_shows_jobs_started_and_finished_during_a_batch(api):
-    port = free_port()
     api.post(
         "/api/bulk-jobs/",
         {"items": [{"mode": "topic", "topic": f"Batch {i}", "word_count": 100} for i in range(3)]},
         format="json",
     )
-    worker = start_worker("--metrics-port", str(port))
+    # Port 0: the worker binds a free port itself and logs it, so no other process can take it first.
+    worker = start_worker("--metrics-port", "0", log=f"worker-metrics-{uuid.uuid4().hex[:8]}")
     try:
+        port = int(
+            wait_until(
+                lambda: re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", worker.log.read_text()),
+                timeout=60,
+                what="the worker to log its metrics port",
+            ).group(1)
+        )
 
         def scrape() -> str:
             try:

@@ -4,8 +4,7 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _pipeline_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    monkeypatch.setenv("CONTENTGEN_VAR_DIR", str(tmp_path_factory.getbasetemp() / "var"))
+def _pipeline_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", "0")
     for name in ("CONTENTGEN_LLM", "CONTENTGEN_OFFLINE_FAIL_STAGE", "CONTENTGEN_OFFLINE_STALL_STAGE"):
         monkeypatch.delenv(name, raising=False)

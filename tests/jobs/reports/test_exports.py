@@ -7,14 +7,14 @@ import csv
 import io
 import zipfile
 
-import httpx
 import pytest
 import yaml
 from bson import ObjectId
 
 from jobs.models import BulkJob, GenerationJob, JobError, Result
+from jobs.reports.exports import csv_row
 from tests.factories import token_for
-from tests.stack import Daphne
+from tests.stack import asgi_get
 
 pytestmark = pytest.mark.django_db
 
@@ -183,19 +183,35 @@ def test_the_pages_link_to_the_downloads(api, user, client):
     assert f'href="/bulk/{bulk.pk}/articles.zip"' in client.get(f"/bulk/{bulk.pk}/").content.decode()
 
 
-@pytest.mark.slow
-def test_daphne_streams_the_batch_zip(api, user):
+def test_the_asgi_application_streams_the_batch_zip(api, user):
     bulk = make_batch(api)
-    server = Daphne().start()
-    try:
-        response = httpx.get(
-            f"{server.url}/api/bulk-jobs/{bulk.pk}/articles.zip",
-            headers={"Authorization": f"Token {token_for(user)}"},
-            timeout=30,
-        )
-    finally:
-        server.stop()
+    response = asgi_get(
+        f"/api/bulk-jobs/{bulk.pk}/articles.zip", {"Authorization": f"Token {token_for(user)}"}
+    )
     assert response.status_code == 200
-    assert response.headers.get("transfer-encoding") == "chunked" or "content-length" not in response.headers
+    assert "content-length" not in response.headers  # streamed as it is built, its size unknown up front
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert len(archive.namelist()) == 3 and archive.testzip() is None
+
+
+FORMULA_STARTS = {"equals": "=", "plus": "+", "minus": "-", "at": "@", "tab": "\t", "cr": "\r", "nul": "\x00"}
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS.values(), ids=FORMULA_STARTS.keys())
+def test_a_cell_that_a_spreadsheet_could_run_is_quoted(user, start):
+    """Topics and titles are untrusted; a spreadsheet runs a cell starting with these (some readers drop a
+    leading NUL first), so the CSV quotes it with an apostrophe and keeps the rest as it was."""
+    text = f'{start}HYPERLINK("http://evil.example","x")'
+    job = GenerationJob(
+        user=user, mode="topic", topic=text, status="completed", result=Result(meta_title=text, word_count=1)
+    )
+    row = csv_row(job)
+    assert row[1] == row[2] == "'" + text
+    table = io.StringIO()
+    csv.writer(table).writerow(row)
+    assert next(csv.reader(io.StringIO(table.getvalue())))[1:3] == ["'" + text] * 2
+
+
+def test_plain_cells_are_left_alone(user):
+    job = GenerationJob(user=user, mode="topic", topic="Rain gardens", status="completed", result=Result(meta_title="A -1 guide"))
+    assert csv_row(job)[1:3] == ["Rain gardens", "A -1 guide"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from contentgen import embedded
-from tests.stack import ROOT, child_env, start_worker, wait_until
+from tests.stack import ROOT, WorkerProcess, child_env, free_port, start_worker, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ print(services.job_create(user=user, spec=spec).pk)
 
 @pytest.fixture
 def servers() -> Iterator[embedded.Services]:
-    services = embedded.start(ephemeral=True)
+    services = embedded.start(ephemeral=True, pick_port=free_port)
     try:
         env = child_env(MONGODB_URI=services.mongodb_uri, REDIS_URL=services.redis_url)
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=90)
@@ -48,8 +48,9 @@ def create_job(services: embedded.Services) -> ObjectId:
     return ObjectId(out.stdout.strip().splitlines()[-1])
 
 
-def outage_worker(servers: embedded.Services) -> Any:
+def outage_worker(servers: embedded.Services) -> WorkerProcess:
     return start_worker(
+        log=f"worker-outage-{uuid.uuid4().hex[:8]}",
         MONGODB_URI=servers.mongodb_uri,
         REDIS_URL=servers.redis_url,
         CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="200",
@@ -74,15 +75,22 @@ def assert_completed_once(db: Any, pk: ObjectId) -> list[str]:
     return [e["data"]["progress"]["message"] for e in log]
 
 
-def run_through_outage(servers: embedded.Services, server: str, seconds: float, started: Any) -> ObjectId:
-    """A job running on a worker while `server` is down for `seconds`: the worker lives, the job completes."""
+def run_through_outage(
+    servers: embedded.Services,
+    server: str,
+    started: Callable[[dict[str, Any]], bool],
+    felt: Callable[[WorkerProcess, ObjectId, dict[str, Any]], bool],
+) -> ObjectId:
+    """A job running on a worker while `server` is down until the worker has `felt` the outage (given the
+    worker, the job's id and its document when the outage began): the worker lives, the job completes."""
     db, job = reader(servers)
     worker = outage_worker(servers)
     try:
         pk = create_job(servers)
         wait_until(lambda: started(job(pk)), timeout=60, interval=0.02, what="the job to run")
+        before = job(pk)
         servers.halt(server)
-        time.sleep(seconds)
+        wait_until(lambda: felt(worker, pk, before), timeout=90, interval=0.1, what=f"the worker to feel {server} gone")
         assert worker.proc.poll() is None, f"the worker died while {server} was down"
         servers.resume(server)
         wait_until(lambda: job(pk).get("status") == "completed", timeout=60, interval=0.2, what="completion")
@@ -92,9 +100,19 @@ def run_through_outage(servers: embedded.Services, server: str, seconds: float, 
     return pk
 
 
+def logged(worker: WorkerProcess, text: str) -> bool:
+    return text in worker.log.read_text(errors="replace")
+
+
 def test_the_worker_outlives_a_mongodb_outage_and_hands_its_job_back_uncharged(servers):
-    # Longer than server selection (5 s) and the write budget (3 s): the job is handed back.
-    pk = run_through_outage(servers, "mongodb", 8, lambda job: job.get("progress", {}).get("stage") == "writing")
+    # Down until the attempt has outlasted server selection (5 s) and the write budget (3 s) and the
+    # worker is handing the job back, which it can write only once the database is back.
+    pk = run_through_outage(
+        servers,
+        "mongodb",
+        lambda job: job.get("progress", {}).get("stage") == "writing",
+        lambda worker, pk, _: logged(worker, f"job {pk}: hand-back: store unreachable"),
+    )
     db, job = reader(servers)
     messages = assert_completed_once(db, pk)
     assert "The database was unreachable; back in the queue" in messages
@@ -102,8 +120,14 @@ def test_the_worker_outlives_a_mongodb_outage_and_hands_its_job_back_uncharged(s
 
 
 def test_a_redis_outage_neither_stops_the_worker_nor_disturbs_its_job(servers):
-    pk = run_through_outage(servers, "redis", 4, lambda job: job.get("status") == "processing")
     db, job = reader(servers)
+
+    def felt(worker: WorkerProcess, pk: ObjectId, before: dict[str, Any]) -> bool:
+        """Its events could not be pushed, and the job went on meanwhile."""
+        moved = job(pk).get("progress", {}).get("percentage", 0) > before.get("progress", {}).get("percentage", 0)
+        return logged(worker, "pushing") and logged(worker, "failed") and moved
+
+    pk = run_through_outage(servers, "redis", lambda job: job.get("status") == "processing", felt)
     messages = assert_completed_once(db, pk)
     assert not any("unreachable" in m for m in messages)
     assert job(pk)["attempts"] == 1
@@ -133,7 +157,7 @@ while True:
 @pytest.fixture
 def bare_servers() -> Iterator[embedded.Services]:
     """The embedded servers without migrations: an event log needs no collection made beforehand."""
-    services = embedded.start(ephemeral=True)
+    services = embedded.start(ephemeral=True, pick_port=free_port)
     try:
         yield services
     finally:

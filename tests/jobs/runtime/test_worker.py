@@ -15,7 +15,7 @@ from jobs.models import GenerationJob
 from jobs.web.fragments import draft_text
 from progress import events
 from tests.factories import JobFactory
-from tests.stack import burst_here, run_burst, start_worker, wait_until
+from tests.stack import burst_here, start_worker, wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ def stage_sequence(evs: list[dict]) -> list[str]:
 
 def test_every_mode_runs_end_to_end_with_ordered_contiguous_events(user):
     jobs = {mode: JobFactory(user=user, mode=mode) for mode in STAGES}
-    assert run_burst(timeout=100) == 0
+    burst_here(timeout=100)
     for mode, job in jobs.items():
         job = stored(job)
         assert job.status == "completed", (mode, job.error and job.error.message)
@@ -85,16 +85,16 @@ def test_an_injected_failure_fails_the_job_in_that_stage(user, stage):
     assert job.lease_owner is None
 
 
-def test_a_missing_provider_key_fails_fast_naming_the_key(user):
+def test_a_missing_provider_key_fails_the_job_before_any_model_call_naming_the_key(user, settings):
+    settings.CONTENTGEN_LLM = "openai/gpt-4o-mini"
     job = JobFactory(user=user)
-    env = {"CONTENTGEN_LLM": "openai/gpt-4o-mini", "OPENAI_API_KEY": ""}
-    started = time.monotonic()
-    assert run_burst(**env) == 0
-    assert time.monotonic() - started < 30
+    burst_here(OPENAI_API_KEY="")
     job = stored(job)
-    assert job.status == "failed"
-    assert "OPENAI_API_KEY" in job.error.message
-    assert job.error.stage == "research"
+    assert (job.status, job.attempts, job.error.stage) == ("failed", 1, "research")
+    assert job.error.message.startswith("OPENAI_API_KEY is not set: export it or set CONTENTGEN_LLM=offline")
+    # Failed at the configuration check: research never moved, no model was called or retried.
+    research = [e["data"]["progress"] for e in log(job) if e["data"]["progress"]["stage"] == "research"]
+    assert research and {p["stage_progress"] for p in research} == {0}
 
 
 def _wait_for_stage(job: GenerationJob, stage: str, timeout: float = 60) -> None:
@@ -106,7 +106,7 @@ def _wait_for_stage(job: GenerationJob, stage: str, timeout: float = 60) -> None
     )
 
 
-def test_a_killed_worker_is_taken_over_and_resumes_after_research(user):
+def test_a_killed_worker_is_taken_over_and_resumes_after_research(user, settings):
     job = JobFactory(user=user, word_count=600)
     lease = {"CONTENTGEN_WORKER_LEASE_SECONDS": "3", "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "150"}
     first = start_worker(**lease)
@@ -116,9 +116,10 @@ def test_a_killed_worker_is_taken_over_and_resumes_after_research(user):
         first.kill()
     research_before = stored(job).stage_timings["research"]
     wait_until(
-        lambda: stored(job).lease_expires_at.timestamp() < time.time(), timeout=10, what="lease expiry"
+        lambda: stored(job).lease_expires_at.timestamp() < time.time(), timeout=30, what="lease expiry"
     )
-    assert run_burst(**{**lease, "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "0"}) == 0
+    settings.CONTENTGEN_WORKER_LEASE_SECONDS = 3
+    burst_here()  # the taking-over worker's process is not the point: it runs in this one
     job = stored(job)
     assert job.status == "completed"
     assert job.attempts == 2
@@ -169,21 +170,25 @@ def test_a_worker_renews_its_lease_while_a_second_worker_waits(user):
     first = start_worker(log=f"worker-renew-{tag}-1", **lease)
     _wait_for_stage(job, "research")
     second = start_worker(log=f"worker-renew-{tag}-2", **lease)
+    leases_seen: set[object] = set()
+
+    def completed() -> bool:
+        now = stored(job)
+        leases_seen.add(now.lease_expires_at)
+        return now.status == "completed"
+
     try:
-        wait_until(
-            lambda: stored(job).status == "completed", timeout=90, interval=0.2, what="the job to complete"
-        )
-        elapsed = stored(job).progress.elapsed_seconds
+        wait_until(completed, timeout=90, interval=0.2, what="the job to complete")
     finally:
         codes = [first.terminate(timeout=30), second.terminate(timeout=30)]
     assert codes == [0, 0]
-    assert elapsed > 3 * 2, f"the job took {elapsed} s: no lease needed renewing"
+    assert len(leases_seen - {None}) >= 3, "the lease was not renewed twice while the second worker waited"
     assert (first.claimed(), second.claimed()) == ([str(job.pk)], [])
     assert stored(job).attempts == 1
     assert not any("Worker lost" in e["data"]["progress"]["message"] for e in log(job))
 
 
-def test_a_paused_worker_loses_its_job_and_its_late_writes_are_refused(user):
+def test_a_paused_worker_loses_its_job_and_its_late_writes_are_refused(user, settings):
     job = JobFactory(user=user, word_count=400)
     lease = {"CONTENTGEN_WORKER_LEASE_SECONDS": "2", "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND": "150"}
     tag = uuid.uuid4().hex[:8]
@@ -192,9 +197,10 @@ def test_a_paused_worker_loses_its_job_and_its_late_writes_are_refused(user):
         _wait_for_stage(job, "writing")
         paused.proc.send_signal(signal.SIGSTOP)
         wait_until(
-            lambda: stored(job).lease_expires_at.timestamp() < time.time(), timeout=10, what="lease expiry"
+            lambda: stored(job).lease_expires_at.timestamp() < time.time(), timeout=30, what="lease expiry"
         )
-        assert run_burst(timeout=90, log=f"worker-takeover-{tag}", **lease) == 0
+        settings.CONTENTGEN_WORKER_LEASE_SECONDS = 2
+        burst_here(timeout=90, CONTENTGEN_OFFLINE_TOKENS_PER_SECOND="150")
         done = stored(job)
         assert (done.status, done.attempts, done.lease_owner) == ("completed", 2, None)
         last = events.last_seq(job.pk)

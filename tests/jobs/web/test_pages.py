@@ -364,13 +364,15 @@ def test_no_start_forecast_once_a_job_runs(job: GenerationJob) -> None:
 
 
 def test_dashboard_first_render_shows_the_queue_forecast(logged_in: Client, job: GenerationJob) -> None:
-    job.progress.estimated_start = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10, seconds=20)
-    job.progress.estimated_completion = job.progress.estimated_start + dt.timedelta(minutes=20)
+    # Whole milliseconds, as MongoDB keeps them: the page's attribute is the stored time, to the microsecond.
+    starts = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10, seconds=20)).replace(microsecond=123000)
+    job.progress.estimated_start = starts
+    job.progress.estimated_completion = starts + dt.timedelta(minutes=20)
     job.save()
     for path in ("/", f"/jobs/{job.pk}/"):
         html = logged_in.get(path).content.decode()
         assert re.search(r"[Ss]tarts in about 10 min", html), path
-        assert 'data-starts-in="20' in html, path
+        assert f'data-starts-in="{starts.isoformat(timespec="microseconds")}"' in html, path
 
 
 def _draft_event(offset: int, text: str) -> dict[str, Any]:

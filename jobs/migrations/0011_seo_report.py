@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0009_knowledge_base'),
+        ('jobs', '0010_usage'),
     ]
 
     operations = [
