@@ -37,7 +37,8 @@ def small_model(seo: tuple[int, str]) -> Answer:
 
 
 def run_on(answer: Answer, settings: Any) -> None:
-    server, _ = serve(answer)
+    # 10 ms a chunk: a model's pace, so that the writing bar has chunks far enough apart to move with.
+    server, _ = serve(answer, chunk_seconds=0.01)
     settings.CONTENTGEN_LLM = "openai/smollm2-local"
     try:
         burst_here(
@@ -60,8 +61,12 @@ def test_broken_json_in_seo_completes_the_job_with_a_derived_meta(user, settings
     complete = events.after(job.pk, 0)[-1]["data"]
     assert complete["result"]["meta_derived"] is True
     assert complete["result"]["seo_report"] == job.result.seo_report
-    messages = [e["data"]["progress"]["message"] for e in events.after(job.pk, 0)]
-    assert any("derived from the article" in message for message in messages)
+    progress = [e["data"]["progress"] for e in events.after(job.pk, 0) if e["type"] == "progress"]
+    assert any("derived from the article" in p["message"] for p in progress)
+    writing = {p["stage_progress"] for p in progress if p["stage"] == "writing"}
+    assert len(writing) >= 5, sorted(writing)
+    usage = job.result.usage
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0, usage
 
 
 def test_a_server_error_in_seo_fails_the_job_naming_the_provider(user, settings):
