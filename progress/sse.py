@@ -8,6 +8,7 @@ anything that goes through Django instead (the test client, a WSGI server).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -32,6 +33,12 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 Encoder = Callable[[Item], bytes]
 T = TypeVar("T")
 
+# The event-stream grammar ends lines at CR LF, LF and CR only. str.splitlines() and str.split() also break at
+# U+2028, U+2029, U+0085 and more, which orjson leaves raw in JSON strings: a client would rebuild `data`
+# with a newline inside a string.
+LINE_END = re.compile(r"\r\n|\r|\n")
+ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+
 
 def cached(item: Item, key: Any, make: Callable[[], T]) -> T:
     """What `make` builds from `item`, built once per process for every stream sending that event."""
@@ -46,8 +53,13 @@ def cached(item: Item, key: Any, make: Callable[[], T]) -> T:
 def frame(item: Item, payload: str) -> bytes:
     lines = [f"id: {item.seq}"] if item.seq is not None else []
     lines.append(f"event: {item.type}")
-    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
+    lines.extend(f"data: {line}" for line in LINE_END.split(payload))
     return ("\n".join(lines) + "\n\n").encode()
+
+
+def one_line(html: str) -> str:
+    """A fragment on one line, its runs of ASCII whitespace made one space (other spaces are text)."""
+    return ASCII_SPACE.sub(" ", html).strip()
 
 
 def sse_frame(item: Item, data: str | None = None) -> bytes:

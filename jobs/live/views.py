@@ -17,6 +17,7 @@ from progress.sse import (
     Encoder,
     cached,
     frame,
+    one_line,
     request_user,
     serve_live,
     serve_stream,
@@ -35,7 +36,7 @@ def html_frames(view: str) -> Encoder:
 
 
 def _fragment(view: str, item: Item) -> str:
-    return " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
+    return one_line(live_fragments(view=view, event=item.type, data=item.data))
 
 
 def stream_view(

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from jobs.core import events, workers
 from jobs.models import GenerationJob
-from progress.sse import request_user, serve_live, sse_frame
+from progress.sse import one_line, request_user, serve_live, sse_frame
 from progress.streams import Item, follow_group
 
 TEMPLATE = "jobs/ops.html"
@@ -105,7 +105,7 @@ async def _panels() -> AsyncIterator[Item]:
 
 
 def _encode(item: Item) -> bytes:
-    return sse_frame(item, " ".join(str(item.data["html"]).split()))
+    return sse_frame(item, one_line(str(item.data["html"])))
 
 
 async def ops_live(request: HttpRequest) -> HttpResponseBase:
