@@ -196,7 +196,7 @@ class BulkCancelApi(APIView):
 
 
 class BulkRetryFailedApi(APIView):
-    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
+    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409, 429))
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
         return Response(bulk_resource(outcome.bulk), status=status.HTTP_202_ACCEPTED)

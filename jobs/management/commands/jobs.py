@@ -100,7 +100,7 @@ class Command(BaseCommand):
     def do_retry(self, options: dict[str, Any]) -> None:
         target = self._target(options["id"])
         if isinstance(target, BulkJob):
-            outcome = services.bulk_retry_failed(bulk=target)
+            outcome = services.bulk_retry_failed(bulk=target, charge=False)
             self.stdout.write(f"queued {outcome.changed} again")
         else:
             services.job_retry(job=target)
