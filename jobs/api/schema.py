@@ -18,12 +18,23 @@ from jobs.core.validation import (
     MAX_TOPIC,
     MAX_WORDS,
     MIN_WORDS,
+    TEXT_CONTROLS,
+    TEXTAREA_CONTROLS,
+    no_controls_pattern,
 )
 from jobs.models import GenerationJob
 
-# DRF refuses a NUL character in any string ("Null characters are not allowed."), so the schema says so.
-NO_NUL = r"^[^\u0000]*$"
-NON_BLANK = r"^[^\u0000]*[^\u0000\s][^\u0000]*$"
+# Control characters are refused in every text field (jobs.core.validation), so the schema says so.
+PLAIN_TEXT = no_controls_pattern()
+TEXTAREA = no_controls_pattern(multiline=True)
+
+
+def _non_blank(controls: str) -> str:
+    return rf"^[^{controls}]*[^{controls}\s][^{controls}]*$"
+
+
+NON_BLANK = _non_blank(TEXT_CONTROLS)
+NON_BLANK_TEXTAREA = _non_blank(TEXTAREA_CONTROLS)
 MODES_NEEDING: dict[str, list[str]] = {
     "topic": [GenerationJob.Mode.TOPIC.value, GenerationJob.Mode.TRENDS.value],
     "keywords": [GenerationJob.Mode.KEYWORDS.value],
@@ -33,13 +44,13 @@ MODES_NEEDING: dict[str, list[str]] = {
 
 def _fields() -> dict[str, Any]:
     return {
-        "topic": {"type": "string", "maxLength": MAX_TOPIC, "pattern": NO_NUL},
+        "topic": {"type": "string", "maxLength": MAX_TOPIC, "pattern": PLAIN_TEXT},
         "keywords": {
             "type": "array",
             "maxItems": MAX_KEYWORDS,
             "items": {"type": "string", "minLength": 1, "maxLength": MAX_KEYWORD, "pattern": NON_BLANK},
         },
-        "source_text": {"type": "string", "maxLength": MAX_SOURCE_TEXT, "pattern": NO_NUL},
+        "source_text": {"type": "string", "maxLength": MAX_SOURCE_TEXT, "pattern": TEXTAREA},
         "word_count": {"type": "integer", "minimum": MIN_WORDS, "maximum": MAX_WORDS, "default": 1000},
         "tone": {"type": "string", "enum": list(GenerationJob.Tone.values), "default": "professional"},
     }
@@ -50,7 +61,8 @@ def _mode_shape(field: str, modes: list[str]) -> dict[str, Any]:
     if field == "keywords":
         properties["keywords"] = {**properties["keywords"], "minItems": 1}
     else:
-        properties[field] = {**properties[field], "minLength": 1, "pattern": NON_BLANK}
+        pattern = NON_BLANK_TEXTAREA if field == "source_text" else NON_BLANK
+        properties[field] = {**properties[field], "minLength": 1, "pattern": pattern}
     required = ["mode", field]
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 

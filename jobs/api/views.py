@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.api.responses import with_errors
-from jobs.api.schema import NO_NUL
+from jobs.api.schema import PLAIN_TEXT
 from jobs.api.serializers import BulkOutputSerializer, JobOutputSerializer, bulk_resource
 from jobs.core import limits, selectors, services
 from jobs.core.filters import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, history_jobs
@@ -101,7 +101,7 @@ class JobListCreateApi(APIView):
             ),
             OpenApiParameter(
                 "q",
-                {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+                {"type": "string", "maxLength": 200, "pattern": PLAIN_TEXT},
                 description="Search in topic and keywords",
             ),
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
