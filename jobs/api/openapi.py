@@ -47,8 +47,11 @@ JSON (schema `WebhookPayload`): `data` is the job (`GET /api/jobs/{id}/`) or bat
 (`GET /api/bulk-jobs/{id}/`) exactly as the API returns it. Every request carries
 `X-Contentgen-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed by the secret>`;
 reject a body whose signature does not match or whose `t` is old (replays). Non-2xx answers, timeouts
-(5 s) and connection errors are retried with exponential backoff (base `CONTENTGEN_WEBHOOK_BACKOFF_SECONDS`,
+(one deadline of 5 s per attempt, from connecting to the answer's last byte; redirects are not followed) and
+connection errors are retried with exponential backoff (base `CONTENTGEN_WEBHOOK_BACKOFF_SECONDS`,
 doubling, with jitter) for 24 hours; then the delivery fails and the endpoint is disabled with a reason.
+A user has at most 20 endpoints (`CONTENTGEN_WEBHOOK_MAX_ENDPOINTS`) and may queue 100 test sends and
+redeliveries a minute (`CONTENTGEN_RATE_WEBHOOK_SENDS_PER_MINUTE`; over it: 429 with `Retry-After`).
 Attempts are listed at `GET /api/webhooks/{id}/deliveries/`. Example delivery:
 
 ```http

@@ -169,7 +169,7 @@ class WebhookDetailApi(APIView):
 
 
 class WebhookTestApi(APIView):
-    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404))
+    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404, 429))
     def post(self, request: Request, endpoint_id: str) -> Response:
         delivery = services.endpoint_test(endpoint=_endpoint_or_404(request, endpoint_id))
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)
@@ -203,7 +203,7 @@ class WebhookDeliveryDetailApi(APIView):
 
 
 class WebhookRedeliverApi(APIView):
-    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404, 409))
+    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404, 409, 429))
     def post(self, request: Request, endpoint_id: str, delivery_id: str) -> Response:
         delivery = services.delivery_redeliver(delivery=_delivery_or_404(request, endpoint_id, delivery_id))
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

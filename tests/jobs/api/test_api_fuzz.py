@@ -43,7 +43,7 @@ def test_every_operation_keeps_to_its_schema(case, token_header):
     response = case.call(headers=token_header)
     if case.operation.label == "POST /api/webhooks/" and refused_address(response):
         # A schema-valid URL (`format: uri`) may name a host that does not resolve or resolves to a private
-        # address (refused by design, jobs/webhooks/network.py), or break Django's stricter URL rules (a
+        # address (refused by design, contentgen/outbound.py), or break Django's stricter URL rules (a
         # host name over 253 characters): no schema can state either. Only a 400 about `url` alone is let
         # through; any other 400 on a schema-valid body still fails.
         excluded.append(positive_data_acceptance)

@@ -11,8 +11,9 @@ import pytest
 from bson import ObjectId
 from django.utils import timezone
 
+from contentgen import outbound
 from jobs.models import WebhookDelivery, WebhookEndpoint
-from jobs.webhooks import network, services
+from jobs.webhooks import services
 from tests.stack import start_worker, wait_until
 from tests.webhook_receiver import Receiver, verify
 
@@ -208,9 +209,9 @@ def test_an_endpoint_failing_for_24_hours_is_disabled_and_gets_nothing_more(api,
 
 
 def test_forbidden_addresses():
-    assert network._forbidden("127.0.0.1") and network._forbidden("::ffff:10.0.0.1")
-    assert network._forbidden("169.254.169.254") and network._forbidden("fd00:ec2::254")
-    assert not network._forbidden("93.184.215.14")
+    assert not outbound.allowed("127.0.0.1") and not outbound.allowed("::ffff:10.0.0.1")
+    assert not outbound.allowed("169.254.169.254") and not outbound.allowed("fd00:ec2::254")
+    assert outbound.allowed("93.184.215.14")
 
 
 @pytest.mark.slow
