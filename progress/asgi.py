@@ -29,7 +29,7 @@ from contentgen import logs
 from contentgen.metrics import STREAMS_OPEN
 from contentgen.requestlog import HEADER, log_request, sane_request_id
 from progress import stream_limits
-from progress.auth import credentials_user, token_key
+from progress.auth import credentials_user, session_key_from, token_key
 from progress.jsonenc import dumps
 from progress.sse import (
     RETRY_FRAME,
@@ -37,6 +37,7 @@ from progress.sse import (
     Encoder,
     Refusal,
     acquire_slot,
+    checking,
     start,
     unauthorized_refusal,
 )
@@ -150,10 +151,8 @@ class StreamRouter:
         if not _host_allowed(headers.get("host", "")):
             await self._answer(send, Refusal(400, {"detail": "Bad Request (invalid Host header)."}))
             return
-        user = await credentials_user(
-            cookie=headers.get("cookie", ""),
-            token=token_key(headers.get("authorization", "")) if route.token else "",
-        )
+        token = token_key(headers.get("authorization", "")) if route.token else ""
+        user = await credentials_user(cookie=headers.get("cookie", ""), token=token)
         seen["user"] = user
         items: AsyncIterator[Item]
         if route.live_only:
@@ -182,7 +181,8 @@ class StreamRouter:
             assert opened.stream is not None
             items = stream_limits.held(opened.stream.items(), opened.slot)
             cleanup = _releasing(opened.slot, opened.stream.close)
-        await self._stream(items, route.encode, receive, send, cleanup)
+        recheck = checking(user, session_key=session_key_from(headers.get("cookie", "")), token=token)
+        await self._stream(recheck.passing(items), route.encode, receive, send, cleanup)
 
     async def _answer(self, send: Send, refusal: Refusal) -> None:
         body = dumps(refusal.body).encode() if refusal.body is not None else b""

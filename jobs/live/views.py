@@ -18,6 +18,7 @@ from progress.sse import (
     cached,
     frame,
     one_line,
+    request_recheck,
     request_user,
     serve_live,
     serve_stream,
@@ -51,6 +52,7 @@ def stream_view(
             find=lambda user: find(user, object_id),
             group=group,
             encode=encode,
+            token=token,
         )
 
     return view
@@ -63,6 +65,7 @@ def live_view(group: Callable[[Any], str], encode: Encoder) -> Callable[..., Any
         user = await request_user(request, token=False)
         if user is None:
             return unauthorized()
-        return await serve_live(user, follow_group(group=group(user.pk)), encode)
+        recheck = request_recheck(request, user, token=False)
+        return await serve_live(user, follow_group(group=group(user.pk)), encode, recheck=recheck)
 
     return view
