@@ -155,6 +155,8 @@ class Daphne:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     command: Callable[[int], list[str]] = daphne_command
+    # What /healthz may answer once the server is up: with DJANGO_SECURE=1, a redirect to HTTPS.
+    ready_statuses: tuple[int, ...] = (200,)
 
     @property
     def url(self) -> str:
@@ -177,7 +179,7 @@ class Daphne:
                     f"daphne exited with {self.proc.returncode}; see test-artifacts/daphne.log"
                 )
             try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code in self.ready_statuses
             except httpx.HTTPError:
                 return False
 
