@@ -236,7 +236,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "https:"],
+        # No remote image: a tracking pixel in generated text would tell a third party who reads what.
+        "img-src": [SELF, "data:"],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],

@@ -36,3 +36,24 @@ def test_tables_and_fenced_code_still_render() -> None:
     html = str(render_markdown("| a | b |\n|---|---|\n| 1 | 2 |\n\n```\n<b>x</b>\n```\n"))
     assert "<table>" in html and "<td>1</td>" in html
     assert "<pre><code>&lt;b&gt;x&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "![pixel](https://tracker.example/p.gif?reader=1)",
+        "![pixel](http://tracker.example/p.gif)",
+        "![pixel](//tracker.example/p.gif)",
+        '![pixel][ref]\n\n[ref]: https://tracker.example/p.gif "t"',
+    ],
+)
+def test_generated_text_loads_no_remote_image(text: str) -> None:
+    html = str(render_markdown(f"Before\n\n{text}\n\nafter"))
+    assert "tracker.example" not in html
+    assert "Before" in html and "after" in html
+
+
+def test_the_pages_policy_allows_images_from_this_site_and_data_urls_only(client) -> None:
+    policy = client.get("/accounts/login/").headers["Content-Security-Policy"]
+    directive = next(part.strip() for part in policy.split(";") if part.strip().startswith("img-src"))
+    assert directive == "img-src 'self' data:"
