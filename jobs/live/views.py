@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.views.decorators.http import require_GET
 
 from jobs.web.fragments import live_fragments
 from progress.sse import (
@@ -45,6 +46,7 @@ def stream_view(
 ) -> Callable[..., Any]:
     """A view streaming the event log of the object `find(user, object_id)` gives (None: 404)."""
 
+    @require_GET  # the lean path serves GET alone; any other method is a 405 here too
     async def view(request: HttpRequest, object_id: str) -> HttpResponseBase:
         return await serve_stream(
             request,
@@ -61,6 +63,7 @@ def stream_view(
 def live_view(group: Callable[[Any], str], encode: Encoder) -> Callable[..., Any]:
     """A view following the signed-in user's own group from now on (session only)."""
 
+    @require_GET
     async def view(request: HttpRequest) -> HttpResponseBase:
         user = await request_user(request, token=False)
         if user is None:
