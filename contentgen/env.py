@@ -83,3 +83,42 @@ JOB_TIMEOUT_SECONDS: float = env.float("CONTENTGEN_JOB_TIMEOUT_SECONDS", default
 LLM_STALL_SECONDS: float = env.float("CONTENTGEN_LLM_STALL_SECONDS", default=120.0)
 WRITE_RETRY_SECONDS: float = env.float("CONTENTGEN_WRITE_RETRY_SECONDS", default=60.0)
 RECONCILE_SECONDS: float = env.float("CONTENTGEN_RECONCILE_SECONDS", default=300.0)
+# Research (docs/contracts.md, "Additions"): a SearxNG-compatible search, the fetch guard's loopback switch
+# (tests only), and the knowledge base's limits.
+SEARCH_URL: str = env.str("CONTENTGEN_SEARCH_URL", default="")
+FETCH_ALLOW_PRIVATE: bool = env.bool("CONTENTGEN_FETCH_ALLOW_PRIVATE", default=False)
+SOURCE_MAX_BYTES: int = env.int("CONTENTGEN_SOURCE_MAX_BYTES", default=20 * 1024 * 1024)
+KB_MAX_PASSAGES: int = env.int("CONTENTGEN_KB_MAX_PASSAGES", default=50_000)
+# What the models cost (docs/contracts.md, "Additions"): prices per million tokens by model, as JSON
+# ({"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}}), and each user's monthly token budget (0: none).
+try:
+    LLM_PRICES: dict = env.json("CONTENTGEN_LLM_PRICES", default={})
+except ValueError as _exc:
+    raise ImproperlyConfigured(
+        "contentgen: CONTENTGEN_LLM_PRICES is not valid JSON. Give prices per million tokens by model, e.g. "
+        '{"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}}.'
+    ) from _exc
+MONTHLY_TOKEN_BUDGET: int = env.int("CONTENTGEN_MONTHLY_TOKEN_BUDGET", default=0)
+
+# Read where they are used as well, at call time: by the Django-free pipeline (jobs/pipeline/config.py), the
+# embedded servers' launcher and prometheus-client. Read here so that a bad value stops startup.
+LLM_BASE_URL: str = env.str("CONTENTGEN_LLM_BASE_URL", default="")
+LOCAL_THREADS: str = env.str("CONTENTGEN_LOCAL_THREADS", default="")
+OFFLINE_TOKENS_PER_SECOND: str = env.str("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", default="")
+OFFLINE_FAIL_STAGE: str = env.str("CONTENTGEN_OFFLINE_FAIL_STAGE", default="")
+OFFLINE_STALL_STAGE: str = env.str("CONTENTGEN_OFFLINE_STALL_STAGE", default="")
+VAR_DIR: str = env.str("CONTENTGEN_VAR_DIR", default="")
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+PUBLIC_URL: str = env.str("CONTENTGEN_PUBLIC_URL", default="http://localhost:8000")
+for _name, _value in (("CONTENTGEN_LOCAL_THREADS", LOCAL_THREADS),
+                      ("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", OFFLINE_TOKENS_PER_SECOND)):  # fmt: skip
+    try:
+        if _value and float(_value) < 0:
+            raise ValueError(_value)
+    except ValueError as _exc:
+        message = f"contentgen: {_name} must be a number of 0 or more, not {_value!r}."
+        raise ImproperlyConfigured(message) from _exc
+for _name, _value in (("CONTENTGEN_OFFLINE_FAIL_STAGE", OFFLINE_FAIL_STAGE),
+                      ("CONTENTGEN_OFFLINE_STALL_STAGE", OFFLINE_STALL_STAGE)):  # fmt: skip
+    if _value and _value.strip().lower() not in ("research", "writing", "seo"):
+        raise ImproperlyConfigured(f"contentgen: {_name} must be research, writing or seo, not {_value!r}.")

@@ -42,6 +42,10 @@ class Result(EmbeddedModel):
     word_count = models.IntegerField()
     seo_score = models.IntegerField()
     readability_score = models.FloatField()
+    # [{"n", "title", "url" or None, "source_id" or None}]: what the article's [n] citations point to.
+    sources = models.JSONField(default=list, blank=True)
+    # {"model", "prompt_tokens", "completion_tokens", "cost", "stages": {stage: {...}}} (jobs.core.usage).
+    usage = models.JSONField(default=dict, blank=True)
 
 
 class JobError(EmbeddedModel):
@@ -144,6 +148,10 @@ class GenerationJob(models.Model):
     source_text = models.TextField(blank=True, default="")
     word_count = models.PositiveIntegerField(default=1000)
     tone = models.CharField(max_length=32, choices=Tone.choices, default=Tone.PROFESSIONAL)
+    # Research: the user's knowledge base, a web search, and pages named for this article alone.
+    use_knowledge_base = models.BooleanField(default=False)
+    use_web = models.BooleanField(default=False)
+    source_urls = ArrayField(models.URLField(max_length=2000), default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = EmbeddedModelField(Progress, default=Progress)
     result = EmbeddedModelField(Result, null=True, blank=True)
@@ -157,6 +165,8 @@ class GenerationJob(models.Model):
     stage_outputs = models.JSONField(default=dict, blank=True)
     # {stage: {"started_at": iso, "completed_at": iso, "seconds": float}}: the ETA's history.
     stage_timings = models.JSONField(default=dict, blank=True)
+    # Tokens spent by every attempt so far, as result.usage has them (jobs.core.usage).
+    usage = models.JSONField(default=dict, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -258,3 +268,203 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} -> {self.endpoint_id} ({self.status})"
+
+
+class Source(models.Model):
+    """A document in a user's knowledge base: what they added, and how its ingestion went."""
+
+    class Kind(models.TextChoices):
+        FILE = "file", "File"
+        URL = "url", "Web page"
+        TEXT = "text", "Pasted text"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    user_id: Any
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="sources",
+        db_index=False,
+    )  # fmt: skip
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    passages = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    url = models.URLField(max_length=2000, blank=True, default="")
+    filename = models.CharField(max_length=255, blank=True, default="")
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    size_bytes = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - null means unclaimed
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "kb_sources"
+        ordering = ("-created_at",)
+        indexes: ClassVar = [
+            models.Index(fields=["user", "-created_at"], name="kb_source_user_created"),
+            models.Index(fields=["status", "created_at"], name="kb_source_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (self.Status.READY, self.Status.FAILED)
+
+
+class SourceBlob(models.Model):
+    """A source's raw bytes until a worker has read them, in pieces under MongoDB's document limit."""
+
+    source_id: Any
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="blobs", db_index=False)
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        db_table = "kb_blobs"
+        indexes: ClassVar = [models.Index(fields=["source", "number"], name="kb_blob_source")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}#{self.number}"
+
+
+class Passage(models.Model):
+    """A passage of a source: the unit of retrieval and of citation. `ordinal` is its number in the user's
+    index, never reused; `terms` its analysed term counts, so an index rebuild reads no text."""
+
+    user_id: Any
+    source_id: Any
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+", db_index=False)
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    heading = models.CharField(max_length=200, blank=True, default="")
+    page = models.PositiveIntegerField(null=True, blank=True)
+    words = models.PositiveIntegerField(default=0)
+    terms = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "kb_passages"
+        indexes: ClassVar = [
+            models.Index(fields=["user", "ordinal"], name="kb_passage_user_ordinal"),
+            models.Index(fields=["source", "ordinal"], name="kb_passage_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.ordinal}"
+
+
+class KnowledgeIndex(models.Model):
+    """The state of a user's BM25 index: the generation readers use, its statistics, and the rebuild's
+    bookkeeping (a rebuild is due while `dirty`; one builder at a time holds `building_until`)."""
+
+    user_id: Any
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="+"
+    )
+    generation = models.PositiveIntegerField(default=0)
+    documents = models.PositiveIntegerField(default=0)
+    average_length = models.FloatField(default=0)
+    buckets = models.PositiveIntegerField(default=0)
+    next_ordinal = models.PositiveIntegerField(default=0)
+    dirty = models.BooleanField(default=False)
+    building_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "kb_index"
+        indexes: ClassVar = [models.Index(fields=["dirty"], name="kb_index_dirty")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} gen {self.generation}"
+
+
+class PostingBucket(models.Model):
+    """One hashed bucket of a generation of a user's index: packed postings (jobs.pipeline.bm25)."""
+
+    user_id: Any
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    generation = models.PositiveIntegerField()
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        db_table = "kb_postings"
+        indexes: ClassVar = [
+            models.Index(fields=["user", "generation", "number"], name="kb_posting_bucket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} gen {self.generation} #{self.number}"
+
+
+class UsageRecord(models.Model):
+    """The tokens one attempt at one job spent: the rows `GET /api/usage/` and /analytics/ add up."""
+
+    user_id: Any
+    job_id: Any
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    model = models.CharField(max_length=200)
+    day = models.DateField()
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "usage_records"
+        indexes: ClassVar = [models.Index(fields=["user", "day"], name="usage_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day} {self.model}"
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class UsageMonth(models.Model):
+    """A user's tokens this month, one counter moved by increments: what the monthly budget is held to."""
+
+    user_id: Any
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_column="userId", related_name="+",
+        db_index=False,
+    )  # fmt: skip
+    month = models.CharField(max_length=7)  # "2026-12"
+    tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.FloatField(default=0)
+
+    class Meta:
+        db_table = "usage_months"
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "month"], name="usage_month_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month}: {self.tokens}"

@@ -23,6 +23,7 @@ urlpatterns = [
     path("history/", history.history, name="history"),
     path("analytics/", report_views.analytics_page, name="analytics"),
     path("settings/webhooks/", include("jobs.webhooks.page_urls")),
+    path("sources/", include("jobs.sources.page_urls")),
     path("ops/", ops_pages.ops_page, name="ops"),
     path("ops/live", ops_pages.ops_live, name="ops-live"),
 ]

@@ -27,5 +27,7 @@ urlpatterns = [
     path("jobs/<str:job_id>/article.html", downloads.ArticleHtmlApi.as_view(), name="api-job-html"),
     path("bulk-jobs/<str:bulk_id>/articles.zip", downloads.BatchZipApi.as_view(), name="api-bulk-zip"),
     path("analytics/", report_views.AnalyticsApi.as_view(), name="api-analytics"),
+    path("usage/", report_views.UsageApi.as_view(), name="api-usage"),
     path("webhooks/", include("jobs.webhooks.urls")),
+    path("sources/", include("jobs.sources.urls")),
 ]

@@ -105,6 +105,25 @@ _BULK_STATE = {
     "timestamp": _TIME,
 }
 
+_SOURCE_STATE = {
+    "source_id": {"type": "string"},
+    "title": {"type": "string"},
+    "kind": {"type": "string", "enum": ["file", "url", "text"]},
+    "status": {"type": "string", "enum": ["queued", "processing", "ready", "failed"]},
+    "passages": {"type": "integer"},
+    "error": {"type": "string", "nullable": True},
+    "progress": {
+        "type": "object",
+        "properties": {
+            "stage": {"type": "string", "description": "queued, reading, fetching, extracting, splitting, "
+                      "indexing, then ready or failed"},
+            "percentage": {"type": "number"},
+            "message": {"type": "string"},
+        },
+    },
+    "timestamp": _TIME,
+}  # fmt: skip
+
 SCHEMAS: dict[str, Any] = {
     "JobProgressEvent": {
         "type": "object",
@@ -134,6 +153,18 @@ SCHEMAS: dict[str, Any] = {
         "description": "`event: complete`, sent once every job in the batch has ended.",
         "properties": _BULK_STATE,
         "required": ["bulk_job_id", "total", "counts", "percentage"],
+    },
+    "SourceProgressEvent": {
+        "type": "object",
+        "description": "`event: progress` on a knowledge-base source's stream: a step of its ingestion.",
+        "properties": _SOURCE_STATE,
+        "required": ["source_id", "status", "progress", "timestamp"],
+    },
+    "SourceCompleteEvent": {
+        "type": "object",
+        "description": "`event: complete`, the last event of a source's stream (ready or failed).",
+        "properties": _SOURCE_STATE,
+        "required": ["source_id", "status", "progress", "timestamp"],
     },
     "WebhookPayload": {
         "type": "object",
@@ -184,6 +215,10 @@ SCHEMAS["BulkStreamEvent"] = _envelope(
     "An event of `GET /api/bulk-jobs/{bulk_id}/progress`.",
     {"progress": "BulkProgressEvent", "complete": "BulkCompleteEvent"},
 )
+SCHEMAS["SourceStreamEvent"] = _envelope(
+    "An event of `GET /api/sources/{source_id}/progress`.",
+    {"progress": "SourceProgressEvent", "complete": "SourceCompleteEvent"},
+)
 
 _SSE_FRAMING = (
     "A `text/event-stream`: `retry: 3000`, then events of the form `id: <seq>` / "
@@ -194,11 +229,14 @@ _SSE_FRAMING = (
 )
 
 
+_NOUNS = {"jobs": "job", "bulk-jobs": "batch", "sources": "knowledge-base source"}
+
+
 def _stream(*, kind: str, id_name: str, envelope: str, example: str) -> dict[str, Any]:
     return {
         "get": {
             "operationId": f"{kind}_progress_stream",
-            "summary": f"Live progress of a {'job' if kind == 'jobs' else 'batch'} (Server-Sent Events)",
+            "summary": f"Live progress of a {_NOUNS[kind]} (Server-Sent Events)",
             "description": _SSE_FRAMING,
             "tags": [kind],
             "security": [{"cookieAuth": []}, {"tokenAuth": []}],
@@ -233,7 +271,7 @@ def _stream(*, kind: str, id_name: str, envelope: str, example: str) -> dict[str
                 },
                 "400": {"description": "`Last-Event-ID` is not a non-negative whole number."},
                 "401": {"description": "No session and no valid token."},
-                "404": {"description": "No such job or batch, or another user's."},
+                "404": {"description": f"No such {_NOUNS[kind]}, or another user's."},
                 "429": {
                     "description": "Over a stream cap (`CONTENTGEN_MAX_STREAMS_PER_USER`).",
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
@@ -259,12 +297,24 @@ _BULK_EXAMPLE = (
     '"timestamp": "2026-11-29T10:00:00.123456+00:00"}\n\n'
 )
 
+_SOURCE_EXAMPLE = (
+    "retry: 3000\n\n"
+    'id: 4\nevent: progress\ndata: {"source_id": "6650c0ffee0000000000c0de", "status": "processing", '
+    '"progress": {"stage": "indexing", "percentage": 61.0, "message": "Indexing passage 301 of 540"}, '
+    '"...": "..."}\n\n'
+    'id: 6\nevent: complete\ndata: {"source_id": "6650c0ffee0000000000c0de", "status": "ready", '
+    '"passages": 540, "...": "..."}\n\n'
+)
+
 STREAM_PATHS: dict[str, dict[str, Any]] = {
     "/api/jobs/{job_id}/progress": _stream(
         kind="jobs", id_name="job_id", envelope="JobStreamEvent", example=_JOB_EXAMPLE
     ),
     "/api/bulk-jobs/{bulk_id}/progress": _stream(
         kind="bulk-jobs", id_name="bulk_id", envelope="BulkStreamEvent", example=_BULK_EXAMPLE
+    ),
+    "/api/sources/{source_id}/progress": _stream(
+        kind="sources", id_name="source_id", envelope="SourceStreamEvent", example=_SOURCE_EXAMPLE
     ),
 }
 

@@ -15,11 +15,14 @@ from jobs.core.validation import (
     MAX_KEYWORD,
     MAX_KEYWORDS,
     MAX_SOURCE_TEXT,
+    MAX_SOURCE_URLS,
     MAX_TOPIC,
+    MAX_URL,
     MAX_WORDS,
     MIN_WORDS,
     TEXT_CONTROLS,
     TEXTAREA_CONTROLS,
+    WEB_URL,
     no_controls_pattern,
 )
 from jobs.models import GenerationJob
@@ -53,6 +56,22 @@ def _fields() -> dict[str, Any]:
         "source_text": {"type": "string", "maxLength": MAX_SOURCE_TEXT, "pattern": TEXTAREA},
         "word_count": {"type": "integer", "minimum": MIN_WORDS, "maximum": MAX_WORDS, "default": 1000},
         "tone": {"type": "string", "enum": list(GenerationJob.Tone.values), "default": "professional"},
+        "use_knowledge_base": {
+            "type": "boolean",
+            "nullable": True,
+            "description": "Research from your knowledge base. Default: true when you have ready sources.",
+        },
+        "use_web": {
+            "type": "boolean",
+            "nullable": True,
+            "description": "Research on the web. Default: true when a web search is configured.",
+        },
+        "source_urls": {
+            "type": "array",
+            "maxItems": MAX_SOURCE_URLS,
+            "description": "Pages to read for this article alone.",
+            "items": {"type": "string", "format": "uri", "maxLength": MAX_URL, "pattern": WEB_URL},
+        },
     }
 
 
@@ -117,4 +136,8 @@ def refine(result: dict[str, Any], generator: Any, request: Any, public: bool) -
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["JobInput"] = job_input()
     schemas["BulkInput"] = bulk_input()
+    # A source is one of three bodies, each required; no body at all is refused.
+    adding = result.get("paths", {}).get("/api/sources/", {}).get("post", {})
+    if "requestBody" in adding:
+        adding["requestBody"]["required"] = True
     return result

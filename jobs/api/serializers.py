@@ -26,6 +26,32 @@ class ProgressOutputSerializer(serializers.Serializer):
     elapsed_seconds = serializers.FloatField()
 
 
+class SourceRefOutputSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="The number the article's citations [n] use.")
+    title = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    source_id = serializers.CharField(allow_null=True, help_text="The knowledge-base source, when it is one.")
+
+
+class StageUsageOutputSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField(required=False)
+    completion_tokens = serializers.IntegerField(required=False)
+    cost = serializers.FloatField(allow_null=True, required=False)
+    estimated = serializers.BooleanField(
+        required=False, help_text="Counted from the stream: the server reported no usage."
+    )
+
+
+class UsageOutputSerializer(serializers.Serializer):
+    """Tokens a job spent over its attempts, and their cost (null for a model without a price)."""
+
+    model = serializers.CharField(required=False)
+    prompt_tokens = serializers.IntegerField(required=False)
+    completion_tokens = serializers.IntegerField(required=False)
+    cost = serializers.FloatField(allow_null=True, required=False)
+    stages = serializers.DictField(child=StageUsageOutputSerializer(), required=False)
+
+
 class ResultOutputSerializer(serializers.Serializer):
     content = serializers.CharField()
     meta_title = serializers.CharField()
@@ -33,6 +59,8 @@ class ResultOutputSerializer(serializers.Serializer):
     word_count = serializers.IntegerField()
     seo_score = serializers.IntegerField()
     readability_score = serializers.FloatField()
+    sources = SourceRefOutputSerializer(many=True)
+    usage = UsageOutputSerializer()
 
 
 class ErrorOutputSerializer(serializers.Serializer):
@@ -51,11 +79,15 @@ class JobOutputSerializer(serializers.Serializer):
     source_text = serializers.CharField()
     word_count = serializers.IntegerField()
     tone = serializers.CharField()
+    use_knowledge_base = serializers.BooleanField()
+    use_web = serializers.BooleanField()
+    source_urls = serializers.ListField(child=serializers.CharField())
     status = serializers.CharField()
     progress = ProgressOutputSerializer()
     result = ResultOutputSerializer(allow_null=True)
     error = ErrorOutputSerializer(allow_null=True)
     attempts = serializers.IntegerField()
+    usage = UsageOutputSerializer(help_text="Tokens spent so far, over every attempt.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

@@ -47,7 +47,10 @@ PROGRESS_TIMES = (
     "estimated_completion_low",
     "estimated_completion_high",
 )
-RESULT_FIELDS = ("content", "meta_title", "meta_description", "word_count", "seo_score", "readability_score")
+RESULT_FIELDS = (
+    "content", "meta_title", "meta_description", "word_count", "seo_score", "readability_score", "sources",
+    "usage",
+)  # fmt: skip
 
 
 def progress_dict(progress: Any) -> dict[str, Any]:
@@ -187,3 +190,42 @@ def bulk_emit(
     if complete:
         seq = publish(stream_id=bulk.pk, scope="bulk", type="complete", data=data, groups=groups, after=seq)
     return int(seq or 0)
+
+
+# A knowledge-base source's body: its state and its ingestion's progress.
+
+
+def source_group(source_id: Any) -> str:
+    return f"source_{source_id}"
+
+
+def sources_group(user_id: Any) -> str:
+    """The user's /sources/ page: every source of theirs."""
+    return f"sources_{user_id}"
+
+
+def source_event(source: Any, *, stage: str, percentage: float, message: str) -> dict[str, Any]:
+    return {
+        "source_id": str(source.pk),
+        "title": source.title,
+        "kind": source.kind,
+        "status": source.status,
+        "passages": source.passages,
+        "error": source.error or None,
+        "progress": {"stage": stage, "percentage": round(percentage, 1), "message": message},
+        "timestamp": isoformat(now()),
+    }
+
+
+def source_emit(
+    *,
+    source: Any,
+    stage: str,
+    percentage: float,
+    message: str,
+    type: str = "progress",
+    after: int | None = None,
+) -> int:
+    data = source_event(source, stage=stage, percentage=percentage, message=message)
+    groups = [source_group(source.pk), sources_group(source.user_id)]
+    return publish(stream_id=source.pk, scope="source", type=type, data=data, groups=groups, after=after)

@@ -14,7 +14,10 @@ from typing import Any
 from jobs.core.validation import MAX_BATCH
 from jobs.models import GenerationJob
 
-CSV_COLUMNS = ("mode", "topic", "keywords", "word_count", "tone")
+CSV_COLUMNS = (
+    "mode", "topic", "keywords", "word_count", "tone", "use_knowledge_base", "use_web", "source_urls"
+)  # fmt: skip
+RESEARCH_SWITCHES = ("use_knowledge_base", "use_web")
 MAX_CSV_BYTES = 2 * 1024 * 1024
 
 
@@ -38,6 +41,16 @@ def job_payload(post: Mapping[str, Any]) -> dict[str, Any]:
         value = str(post.get(name, "")).strip()
         if value:
             payload[name] = value
+    # The page's form sends its checkboxes with a marker: an unchecked box is false there, not "the default".
+    for name in RESEARCH_SWITCHES:
+        value = str(post.get(name, "")).strip()
+        if post.get("research_form"):
+            payload[name] = bool(value)
+        elif value:
+            payload[name] = value
+    urls = split_list(str(post.get("source_urls", "")), " \n")
+    if urls:
+        payload["source_urls"] = urls
     return payload
 
 
@@ -116,9 +129,12 @@ def _csv_rows(reader: csv.DictReader[str], defaults: dict[str, Any]) -> BatchInp
         if len(items) == MAX_BATCH:
             message = f"The CSV file has more than {MAX_BATCH} articles: split it into smaller batches."
             return BatchInput(errors=[message])
-        item: dict[str, Any] = {name: value for name, value in cells.items() if value and name != "keywords"}
+        lists = ("keywords", "source_urls")
+        item: dict[str, Any] = {name: value for name, value in cells.items() if value and name not in lists}
         if cells.get("keywords"):
             item["keywords"] = split_list(cells["keywords"], ";|")
+        if cells.get("source_urls"):
+            item["source_urls"] = split_list(cells["source_urls"], " ;|")
         items.append(item)
         labels.append(f"Row {reader.line_num}")
     if not items:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from contentgen import mongo
@@ -18,7 +19,7 @@ from contentgen.errors import ApplicationError, InvalidInput
 from jobs.core import batches, claiming, events, forecast, limits, signals, store, workers
 from jobs.core.logs import job_log_context
 from jobs.core.validation import JobSpec, parse_batch, parse_job
-from jobs.models import BulkJob, GenerationJob, Progress, Stage
+from jobs.models import BulkJob, GenerationJob, Progress, Source, Stage
 
 logger = logging.getLogger("jobs.services")
 
@@ -26,8 +27,27 @@ logger = logging.getLogger("jobs.services")
 QUEUED_MESSAGE = "Queued for generation"
 
 
-def _new_job(*, user: Any, spec: JobSpec, bulk_job: BulkJob | None = None) -> GenerationJob:
+@dataclass(frozen=True)
+class ResearchDefaults:
+    """What research uses when a job does not say: the knowledge base when the user has ready sources, the
+    web when a search is configured. Read once per request, for every job of a batch."""
+
+    knowledge_base: bool
+    web: bool
+
+    @classmethod
+    def for_user(cls, user: Any) -> ResearchDefaults:
+        ready = Source.objects.filter(user=user, status=Source.Status.READY).exists()
+        return cls(knowledge_base=ready, web=bool(settings.CONTENTGEN_SEARCH_URL))
+
+
+def _new_job(
+    *, user: Any, spec: JobSpec, defaults: ResearchDefaults, bulk_job: BulkJob | None = None
+) -> GenerationJob:
     stamp = timezone.now()
+    researching = spec.mode != GenerationJob.Mode.SPIN  # spin mode has no research stage
+    use_kb = defaults.knowledge_base if spec.use_knowledge_base is None else spec.use_knowledge_base
+    use_web = defaults.web if spec.use_web is None else spec.use_web
     return GenerationJob(
         user=user,
         bulk_job=bulk_job,
@@ -37,6 +57,9 @@ def _new_job(*, user: Any, spec: JobSpec, bulk_job: BulkJob | None = None) -> Ge
         source_text=spec.source_text,
         word_count=spec.word_count,
         tone=spec.tone,
+        use_knowledge_base=researching and use_kb,
+        use_web=researching and use_web,
+        source_urls=list(spec.source_urls) if researching else [],
         status=GenerationJob.Status.QUEUED,
         progress=Progress(message=QUEUED_MESSAGE),
         queued_at=stamp,
@@ -54,7 +77,7 @@ def _forecast(jobs: Sequence[GenerationJob]) -> None:
 
 
 def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
-    job = _new_job(user=user, spec=spec)
+    job = _new_job(user=user, spec=spec, defaults=ResearchDefaults.for_user(user))
     _forecast([job])
     job.save()
     events.job_emit(job=job, after=0)
@@ -73,7 +96,9 @@ def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
     bulk = BulkJob.objects.create(
         user=user, total=len(specs), count_queued=len(specs), created_at=stamp, updated_at=stamp
     )
-    jobs = claiming.spread_queue_times([_new_job(user=user, spec=spec, bulk_job=bulk) for spec in specs])
+    defaults = ResearchDefaults.for_user(user)
+    new = [_new_job(user=user, spec=spec, defaults=defaults, bulk_job=bulk) for spec in specs]
+    jobs = claiming.spread_queue_times(new)
     _forecast(jobs)
     events.jobs_queued(GenerationJob.objects.bulk_create(jobs))
     batches.bulk_emit(bulk=bulk, after=0)

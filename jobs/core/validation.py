@@ -18,7 +18,12 @@ MAX_KEYWORD = 100
 MAX_SOURCE_TEXT = 50_000
 MIN_WORDS, MAX_WORDS, DEFAULT_WORDS = 100, 5000, 1000
 MAX_BATCH = 500
-JOB_FIELDS = ("mode", "topic", "keywords", "source_text", "word_count", "tone")
+MAX_SOURCE_URLS = 5
+MAX_URL = 2000
+JOB_FIELDS = (
+    "mode", "topic", "keywords", "source_text", "word_count", "tone",
+    "use_knowledge_base", "use_web", "source_urls",
+)  # fmt: skip
 
 
 # Control characters refused in every text a user sends: C0 but tab and LF, DEL and C1. Stored, an ESC
@@ -80,6 +85,38 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false (a form's "on"/"off" and "1"/"0" too); never a number or an object."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, int) and not isinstance(data, bool):
+            self.fail("invalid")
+        return bool(super().to_internal_value(data))
+
+
+# An http(s) address with a host, by RFC 3986's grammar in ASCII: what research can read, and what the API's
+# schema states (`format: uri` and this pattern), so that the two never disagree.
+_U = r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})"
+WEB_URL = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://{_U}+(?::[0-9]{{1,5}})?(?:/(?:{_U}|[:@])*)*"
+    rf"(?:\?(?:{_U}|[:@/?])*)?(?:#(?:{_U}|[:@/?])*)?$"
+)
+
+
+class WebUrlField(StrictCharField):
+    """An http or https address (WEB_URL): the only kind research reads."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not re.fullmatch(WEB_URL, value):
+            raise serializers.ValidationError(
+                "Each source URL must be an http or https address in ASCII (a host name in punycode)."
+            )
+        return value
+
+
 class StrictChoiceField(serializers.ChoiceField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -139,6 +176,22 @@ class JobInputSerializer(serializers.Serializer):
             "invalid_choice": "tone must be one of " + ", ".join(GenerationJob.Tone.values) + "."
         },
     )
+    use_knowledge_base = StrictBooleanField(
+        required=False, allow_null=True, help_text="Default: true when you have ready sources."
+    )
+    use_web = StrictBooleanField(
+        required=False, allow_null=True, help_text="Default: true when a web search is configured."
+    )
+    source_urls = serializers.ListField(
+        child=WebUrlField(max_length=MAX_URL),
+        required=False,
+        max_length=MAX_SOURCE_URLS,
+        help_text="Pages to read for this article alone.",
+        error_messages={
+            "max_length": f"source_urls holds at most {MAX_SOURCE_URLS} addresses.",
+            "not_a_list": "source_urls must be a list of http or https addresses.",
+        },
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         mode = attrs["mode"]
@@ -194,6 +247,10 @@ class JobSpec:
     source_text: str = ""
     word_count: int = DEFAULT_WORDS
     tone: str = GenerationJob.Tone.PROFESSIONAL
+    # None: the default (jobs.core.services decides it when the job is created).
+    use_knowledge_base: bool | None = None
+    use_web: bool | None = None
+    source_urls: list[str] = field(default_factory=list)
 
 
 def _spec(attrs: Mapping[str, Any]) -> JobSpec:

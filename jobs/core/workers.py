@@ -36,6 +36,8 @@ KEEP_SECONDS = 3600.0
 QUEUE_CHANNEL = "contentgen:queue"
 # Job ids whose cancel was requested: the worker running one stops it at its next step.
 CANCEL_CHANNEL = "contentgen:cancel"
+# A knowledge-base source was added, or an index needs building: idle ingestion loops look.
+SOURCES_CHANNEL = "contentgen:sources"
 
 
 @dataclass
@@ -134,6 +136,13 @@ def notify_queued() -> None:
         client().publish(QUEUE_CHANNEL, b"1")
     except redis.RedisError as exc:  # workers still find the job on their next backoff pass
         queue_logger.warning("could not notify workers: %s", exc)
+
+
+def notify_sources() -> None:
+    try:
+        client().publish(SOURCES_CHANNEL, b"1")
+    except redis.RedisError as exc:  # the ingestion loops still look on their next pass
+        queue_logger.warning("could not notify the ingestion loops: %s", exc)
 
 
 def notify_cancel(job_ids: Iterable[Any]) -> None:

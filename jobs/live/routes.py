@@ -19,7 +19,7 @@ from django.urls import URLPattern, path
 from jobs.core import events, selectors
 from jobs.live import views
 from jobs.live.owners import owned
-from jobs.models import BulkJob, GenerationJob
+from jobs.models import BulkJob, GenerationJob, Source
 from progress.asgi import SseRoute
 from progress.sse import Encoder, sse_frame
 
@@ -50,6 +50,8 @@ STREAMS: tuple[Stream, ...] = (
     Stream("/jobs/<id>/live", "job-live", GenerationJob, events.job_group, page="job"),
     Stream("/bulk/<id>/live", "bulk-live", BulkJob, events.bulk_group, page="bulk"),
     Stream("/live", "dashboard-live", None, events.user_group, page="dashboard"),
+    Stream("/api/sources/<id>/progress", "api-source-progress", Source, events.source_group),
+    Stream("/sources/live", "sources-live", None, events.sources_group, page="sources"),
 )
 
 

@@ -206,3 +206,12 @@ def report(outcome: Outcome, console: Console) -> None:
         # Titles and messages are untrusted text: never parsed as rich markup.
         line = f" {shown(title)} (stage {shown(stage)}): {shown(message)}"
         console.print(Text.assemble(("failed", "bold red"), line))
+
+
+def usage_line(usage: Mapping[str, Any]) -> str:
+    """"1,234 tokens (1,000 in, 234 out) with offline, cost $0.0012" (or "no price set")."""
+    prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    cost = usage.get("cost")
+    priced = f"cost ${cost:.4f}" if isinstance(cost, int | float) else "no price set for this model"
+    tokens = f"{prompt + completion:,} tokens ({prompt:,} in, {completion:,} out)"
+    return f"{tokens} with {usage.get('model')}, {priced}"

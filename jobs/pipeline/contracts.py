@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Material:
+    """One numbered source of an article: what its [n] citations point to, and the passages quoted from it
+    (untrusted text: given to a model as data, never as instructions)."""
+
+    n: int
+    title: str
+    url: str | None
+    source_id: str | None
+    passages: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"n": self.n, "title": self.title, "url": self.url, "source_id": self.source_id}
 
 
 @dataclass(frozen=True)
@@ -13,6 +28,11 @@ class JobInput:
     source_text: str
     word_count: int
     tone: str
+    use_knowledge_base: bool = False
+    use_web: bool = False
+    source_urls: tuple[str, ...] = ()
+    # Gathered by the research stage before its brief is written (jobs.pipeline.research).
+    materials: tuple[Material, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -24,6 +44,8 @@ class PipelineEvent:
     output: str | None = None
     # The writing stage's draft text streamed since the previous event (merged events concatenate it).
     draft_append: str = ""
+    # Tokens the models have streamed so far in this attempt (about one a chunk).
+    tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,9 @@ class ArticleResult:
     word_count: int
     seo_score: int
     readability_score: float
+    sources: list[dict[str, object]] = field(default_factory=list)
+    # {"model", "prompt_tokens", "completion_tokens", "stages": {stage: {...}}}: this attempt's tokens.
+    usage: dict[str, object] = field(default_factory=dict)
 
 
 class StageFailed(Exception):

@@ -8,6 +8,7 @@ from crewai import Agent, Crew, Process, Task
 from pydantic import BaseModel, Field
 
 from .contracts import JobInput
+from .grounding import cite_instruction, quoted_sources
 from .offline_text import subject_for
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ def _research_description(job: JobInput) -> str:
             f" Include a keyword analysis of: {', '.join(job.keywords) or topic} (search intent and "
             "where each keyword belongs) and name the focus keyword."
         )
+    if job.materials:
+        description += (
+            " Base the brief on the numbered sources below: list the facts worth using, each followed by "
+            "its source's number in brackets, as [1]." + quoted_sources(job.materials)
+        )
     return description
 
 
@@ -82,6 +88,8 @@ def _writing_description(job: JobInput, completed: dict[str, str]) -> str:
     )
     if "research" in completed:
         description += _quoted("Research brief (from an earlier attempt)", completed["research"])
+    if job.materials:
+        description += cite_instruction(job.materials) + quoted_sources(job.materials)
     return description
 
 
@@ -93,6 +101,8 @@ def _seo_description(job: JobInput, completed: dict[str, str]) -> str:
         "sections. Return meta_title (at most 60 characters), meta_description (70-160 characters), "
         "focus_keyword and the final markdown content, keeping the article's length."
     )
+    if job.materials:
+        description += " Keep every citation such as [1] where it stands."
     if "writing" in completed:
         description += _quoted("Article (from an earlier attempt)", completed["writing"])
     return description

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .contracts import JobInput
+from .grounding import brief_facts, ground
 from .local_model import GenerationCancelled, generate
 from .local_text import (
     MAX_EXTRA_SECTIONS,
@@ -96,13 +97,22 @@ class LocalLLM(OfflineLLM):
     def _generate(self, prompt: Prompt, emit: Callable[[str], None], seen: set[str] | None = None) -> str:
         try:
             return generate(
-                prompt, emit=emit, cancelled=self._cancel.is_set, stop_when=_repeats(seen or set())
+                prompt,
+                emit=emit,
+                cancelled=self._cancel.is_set,
+                stop_when=_repeats(seen or set()),
+                counts=self._counts,
             )
         except GenerationCancelled:
             raise OfflineCancelled() from None
 
+    def _usage(self, messages: str | list[LLMMessage], text: str) -> dict[str, int]:
+        return dict(self._counts)
+
     def _research(self, job: JobInput, emit: Callable[[str], None]) -> str:
-        return outline_brief(job, parse_outline(self._generate(outline_prompt(job), emit), job))
+        brief = outline_brief(job, parse_outline(self._generate(outline_prompt(job), emit), job))
+        facts = brief_facts(job.materials)
+        return brief + (f"\n{facts}" if facts else "")
 
     def _writing(self, job: JobInput, context: str, emit: Callable[[str], None]) -> str:
         headings = outline_from_brief(context) or parse_outline("", job)
@@ -140,7 +150,7 @@ class LocalLLM(OfflineLLM):
             section(heading)
         section("Final thoughts", last=True)
         article = ensure_structure(dedupe_paragraphs("".join(parts)), job)
-        return trim_to_words(article, int(target * 1.1))
+        return ground(trim_to_words(article, int(target * 1.1)), job.materials)
 
     def _seo(self, job: JobInput, messages: str | list[LLMMessage], emit: Callable[[str], None]) -> str:
         article = _context_article(messages) or ensure_structure(f"This article is about {job.topic}.", job)

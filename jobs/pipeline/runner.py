@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import grounding, research
 from .contracts import ArticleResult, JobInput, PipelineCancelled, PipelineEvent, StageFailed
 from .llm import check_llm_config, make_llm, provider_of
+from .llm import llm_name as configured_llm
 from .offline_text import subject_for
 from .scoring import (
     clip_meta_description,
@@ -64,6 +66,12 @@ class _CrewEvents:
     marked_answers: bool = True
     current: str | None = None
     streams: dict[str, _StageStream] = field(default_factory=dict)
+    # A stage whose start was already reported (research, after gathering), and where its bar starts.
+    announced: set[str] = field(default_factory=set)
+    offsets: dict[str, float] = field(default_factory=dict)
+    # Per stage: chunks streamed and prompt characters sent, for the usage of a server that reports none.
+    chunks: dict[str, int] = field(default_factory=dict)
+    prompt_chars: dict[str, int] = field(default_factory=dict)
     # When the model last produced anything (monotonic), for the stall deadline.
     last_output: float = field(default_factory=time.monotonic)
 
@@ -78,13 +86,17 @@ class _CrewEvents:
             if self.cancel_event.is_set():
                 raise HookAborted("Job cancelled", source="contentgen")
             self.last_output = time.monotonic()
+        if isinstance(event, LLMCallStartedEvent) and self.current:
+            sent = len(str(event.messages))
+            self.prompt_chars[self.current] = self.prompt_chars.get(self.current, 0) + sent
         if isinstance(event, TaskStartedEvent):
             self.last_output = time.monotonic()
             stage = self.task_stage.get(id(event.task))
             if stage:
                 self.current = stage
                 self.streams[stage] = _StageStream(answering=not self.marked_answers)
-                self.items.put(("started", stage))
+                if stage not in self.announced:
+                    self.items.put(("started", stage))
         elif isinstance(event, TaskCompletedEvent):
             stage = self.task_stage.get(id(event.task))
             if stage:
@@ -93,6 +105,7 @@ class _CrewEvents:
             self._chunk(self.current, event.chunk or "")
 
     def _chunk(self, stage: str, chunk: str) -> None:
+        self.chunks[stage] = self.chunks.get(stage, 0) + 1
         stream = self.streams.setdefault(stage, _StageStream())
         if chunk.startswith("Thought:") and chunk.endswith("\n"):
             stream.note = chunk.removeprefix("Thought:").strip()
@@ -108,10 +121,13 @@ class _CrewEvents:
             stream.answering = True
             draft = seen.split(_FINAL_ANSWER, 1)[1].lstrip()
         draft = draft if stage == "writing" else ""
-        progress = min(99.0, round(100.0 * self._done_words(stage, stream) / self._expected_words(stage), 1))
+        own = min(99.0, 100.0 * self._done_words(stage, stream) / self._expected_words(stage))
+        offset = self.offsets.get(stage, 0.0)
+        progress = round(offset + (100.0 - offset) * own / 100.0, 1)
         if progress > stream.progress or draft:
             stream.progress = max(progress, stream.progress)
-            self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft))
+            tokens = sum(self.chunks.values())
+            self.items.put(("progress", stage, stream.progress, self.message(stage, stream), draft, tokens))
 
     def _done_words(self, stage: str, stream: _StageStream) -> int:
         return stream.answer_words if stage == "writing" else stream.words
@@ -179,7 +195,7 @@ def _seo_fields(raw: str | None, pydantic_output: Any) -> dict[str, str]:
 
 def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = None) -> ArticleResult:
     fields = _seo_fields(outputs.get("seo"), seo_pydantic)
-    content = (fields.get("content") or outputs.get("writing") or "").strip() + "\n"
+    content = grounding.finish((fields.get("content") or outputs.get("writing") or "").strip(), job.materials)
     keyword = fields.get("focus_keyword") or subject_for(job).keyword
     heading = re.search(r"(?m)^#\s+(.+)$", content)
     meta_title = clip_meta_title(fields.get("meta_title") or (heading.group(1) if heading else job.topic))
@@ -191,7 +207,62 @@ def build_result(job: JobInput, outputs: dict[str, str], seo_pydantic: Any = Non
         word_count=word_count(content),
         seo_score=seo_score(content, meta_title, meta_description, keyword),
         readability_score=readability(content),
+        sources=[material.as_dict() for material in job.materials],
     )
+
+
+MATERIALS = "materials"
+USAGE = "usage"
+# A step of real work (a source read): sent as it happens, never merged with the next.
+STEP = "stage_step"
+# Words of quoted sources a model's prompt may carry: the local model's context is 2,048 tokens.
+BUDGET_WORDS = {"local": 300, "offline": 1500}
+DEFAULT_BUDGET_WORDS = 1200
+
+
+def usage(model: str, llms: dict[str, Any], tracker: _CrewEvents) -> dict[str, Any]:
+    """Tokens per stage: as the model reported them to crewAI, or, from a server that reports none while
+    streaming (llama.cpp's), estimated from the chunks it streamed and the prompt's characters."""
+    stages: dict[str, dict[str, Any]] = {}
+    for stage, llm in llms.items():
+        summary = llm.get_token_usage_summary()
+        entry: dict[str, Any] = {
+            "prompt_tokens": summary.prompt_tokens, "completion_tokens": summary.completion_tokens
+        }
+        if not summary.total_tokens and tracker.chunks.get(stage):
+            entry = {"prompt_tokens": tracker.prompt_chars.get(stage, 0) // 4,
+                     "completion_tokens": tracker.chunks[stage], "estimated": True}  # fmt: skip
+        stages[stage] = entry
+    return {
+        "model": model,
+        "prompt_tokens": sum(entry["prompt_tokens"] for entry in stages.values()),
+        "completion_tokens": sum(entry["completion_tokens"] for entry in stages.values()),
+        "stages": stages,
+    }
+
+
+def _gather(
+    job: JobInput,
+    researcher: research.Researcher,
+    on_event: Callable[[PipelineEvent], None],
+    should_cancel: Callable[[], bool],
+    llm_name: str | None,
+) -> JobInput:
+    """The research stage's first half: its start, a progress event per step, and the gathered sources,
+    sent as a `materials` event so that a resumed job cites the same ones."""
+    on_event(_event("stage_started", "research", 0.0, "Gathering sources"))
+
+    def step(progress: float, message: str) -> None:
+        if should_cancel():
+            raise PipelineCancelled()
+        share = round(progress * research.GATHER_SHARE / 100.0, 1)
+        on_event(_event(STEP, "research", share, message))
+
+    budget = BUDGET_WORDS.get(configured_llm(llm_name), DEFAULT_BUDGET_WORDS)
+    materials = research.gather(job, researcher, step, budget_words=budget)
+    on_event(PipelineEvent(kind=MATERIALS, stage="research", stage_progress=research.GATHER_SHARE,
+                           message="", output=json.dumps(research.materials_json(materials))))  # fmt: skip
+    return replace(job, materials=materials)
 
 
 def _run_crew(crew: Any, tracker: _CrewEvents, items: queue.SimpleQueue[tuple[Any, ...]]) -> None:
@@ -216,15 +287,24 @@ def run_pipeline(
     should_cancel: Callable[[], bool] = lambda: False,
     llm_name: str | None = None,
     stall_seconds: float = 0.0,
+    researcher: research.Researcher | None = None,
 ) -> ArticleResult:
-    """Run the stages of ``job.mode`` missing from ``completed``; ``on_event`` runs here, in order."""
+    """Run the stages of ``job.mode`` missing from ``completed``; ``on_event`` runs here, in order.
+    ``researcher`` is what the research stage gathers from (the knowledge base, the web); without it the
+    brief is written from the topic alone."""
     if job.mode not in STAGES_BY_MODE:
         raise ValueError(f"Unknown mode {job.mode!r}; expected one of {', '.join(STAGES_BY_MODE)}")
     remaining = [stage for stage in STAGES_BY_MODE[job.mode] if stage not in completed]
+    if MATERIALS in completed:
+        job = replace(job, materials=research.materials_from(json.loads(completed[MATERIALS])))
     if not remaining:
         return build_result(job, completed)
     if should_cancel():
         raise PipelineCancelled()
+    gathered = "research" in remaining and researcher is not None and research.wanted(job)
+    if gathered:
+        assert researcher is not None
+        job = _gather(job, researcher, on_event, should_cancel, llm_name)
 
     items: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     cancel_event = threading.Event()
@@ -242,6 +322,9 @@ def run_pipeline(
     from .crew import build_crew  # noqa: PLC0415 - crewAI loads only when a job runs
 
     crew, tracker.task_stage = build_crew(job, remaining, completed, llms)
+    if gathered:
+        tracker.announced.add("research")
+        tracker.offsets["research"] = research.GATHER_SHARE
     worker = threading.Thread(
         target=_run_crew, args=(crew, tracker, items), name="contentgen-crew", daemon=True
     )
@@ -265,6 +348,10 @@ def run_pipeline(
                 # Blocked inside a provider call: the stream sink aborts it at its next chunk, and no
                 # new call can start, so it spends no more tokens than the one in flight.
                 logger.warning("crew thread still in a model call %.0f s after the stop", WORKER_JOIN_SECONDS)
+        # Whatever the outcome: the tokens this attempt spent, for the job's usage and the user's budget.
+        spent = usage(resolved, llms, tracker)
+        on_event(PipelineEvent(kind=USAGE, stage=tracker.current or remaining[0], stage_progress=0.0,
+                               message="", output=json.dumps(spent)))  # fmt: skip
 
     outputs = dict(completed)
     seo_pydantic = None
@@ -273,7 +360,7 @@ def run_pipeline(
         outputs[stage] = task_output.raw
         if stage == "seo":
             seo_pydantic = task_output.pydantic
-    return build_result(job, outputs, seo_pydantic)
+    return replace(build_result(job, outputs, seo_pydantic), usage=spent)
 
 
 def _pump(
@@ -311,7 +398,7 @@ def _pump(
         for item in batch:
             kind = item[0]
             if kind == "progress":
-                pending = _event("stage_progress", item[1], item[2], item[3])
+                pending = replace(_event("stage_progress", item[1], item[2], item[3]), tokens=item[5])
                 draft += item[4]
             elif kind == "started":
                 flush()

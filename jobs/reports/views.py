@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.api.responses import with_errors
+from jobs.core import usage
 from jobs.models import GenerationJob
 from jobs.reports import analytics, charts
 
@@ -52,11 +53,22 @@ def _charts(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _usage_chart(spent: dict[str, Any]) -> Any:
+    days = spent["by_day"]
+    labels = [row["day"] for row in days]
+    series = {"prompt tokens": [row["prompt_tokens"] for row in days],
+              "completion tokens": [row["completion_tokens"] for row in days]}  # fmt: skip
+    return charts.bar_chart("Tokens per day this month", labels, series) if days else None
+
+
 @login_required
 def analytics_page(request: HttpRequest) -> HttpResponse:
     figures, errors = _figures(request.user, request.GET)
+    spent = usage.summary(user=None if getattr(request.user, "is_staff", False) else request.user)
     context = {
         "figures": figures,
+        "usage": spent,
+        "usage_chart": _usage_chart(spent),
         "modes": [_charts(entry) for entry in figures.get("modes", [])],
         "errors": errors,
         "mode_choices": GenerationJob.Mode.choices,
@@ -81,3 +93,35 @@ class AnalyticsApi(APIView):
         if errors:
             raise serializers.ValidationError(errors)
         return Response(figures)
+
+
+class UsageApi(APIView):
+    """`GET /api/usage/`: this month's tokens and cost, by model and by day (CONTENTGEN_LLM_PRICES), with the
+    monthly budget (CONTENTGEN_MONTHLY_TOKEN_BUDGET; null when there is none)."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Row(serializers.Serializer):
+            prompt_tokens = serializers.IntegerField()
+            completion_tokens = serializers.IntegerField()
+            cost = serializers.FloatField(allow_null=True)
+
+        class ModelRow(Row):
+            model = serializers.CharField()
+
+        class DayRow(Row):
+            day = serializers.DateField()
+
+        month = serializers.CharField()
+        scope = serializers.ChoiceField(choices=["user", "all"])
+        prompt_tokens = serializers.IntegerField()
+        completion_tokens = serializers.IntegerField()
+        tokens = serializers.IntegerField()
+        cost = serializers.FloatField(allow_null=True)
+        budget = serializers.IntegerField(allow_null=True)
+        resets_on = serializers.DateField()
+        by_model = ModelRow(many=True)
+        by_day = DayRow(many=True)
+
+    @extend_schema(responses=with_errors({200: OutputSerializer}), operation_id="usage_retrieve")
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(usage.summary(user=request.user)).data)

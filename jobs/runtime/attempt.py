@@ -4,6 +4,8 @@ cancelled, or handed back to the queue)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import threading
 import time
@@ -13,10 +15,12 @@ from django.conf import settings
 
 from contentgen import clock
 from contentgen.resilience import Unavailable, is_transient, retry
-from jobs.core import leases
+from jobs.core import leases, usage
 from jobs.core.leases import LeaseLost
 from jobs.models import GenerationJob
 from jobs.pipeline import JobInput, PipelineCancelled, PipelineEvent, StageFailed, run_pipeline, stages
+from jobs.pipeline.runner import MATERIALS, STEP, USAGE
+from jobs.runtime.research import Research
 from jobs.runtime.tracker import ProgressTracker
 from progress import events
 
@@ -125,8 +129,19 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
                 tracker.stage_started(event.stage, event.message)
             elif event.kind == "stage_completed":
                 tracker.stage_completed(event.stage, event.output, event.message)
+            elif event.kind == MATERIALS:
+                tracker.keep_output(MATERIALS, event.output)
+            elif event.kind == USAGE:
+                try:
+                    usage.record(tracker.job, json.loads(event.output or "{}"))
+                except Exception:  # bookkeeping: it never fails a job that ran
+                    logger.warning("job %s: its token usage was not recorded", tracker.job.pk, exc_info=True)
+            elif event.kind == STEP:
+                tracker.stage_progress(event.stage, event.stage_progress, event.message, force=True)
             else:
-                tracker.stage_progress(event.stage, event.stage_progress, event.message, event.draft_append)
+                tracker.stage_progress(
+                    event.stage, event.stage_progress, event.message, event.draft_append, tokens=event.tokens
+                )
 
         job_input = JobInput(
             mode=job.mode,
@@ -135,6 +150,9 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
             source_text=job.source_text,
             word_count=job.word_count,
             tone=job.tone,
+            use_knowledge_base=job.use_knowledge_base,
+            use_web=job.use_web,
+            source_urls=tuple(job.source_urls or ()),
         )
         result = run_pipeline(
             job_input,
@@ -143,17 +161,10 @@ def execute(job: GenerationJob, *, worker_id: str, taken_over: bool, running: Ru
             should_cancel=running.should_stop,
             llm_name=settings.CONTENTGEN_LLM,
             stall_seconds=float(settings.CONTENTGEN_LLM_STALL_SECONDS),
+            researcher=Research(job.user_id),
         )
-        tracker.complete(
-            {
-                "content": result.content,
-                "meta_title": result.meta_title,
-                "meta_description": result.meta_description,
-                "word_count": result.word_count,
-                "seo_score": result.seo_score,
-                "readability_score": result.readability_score,
-            }
-        )
+        # The result's usage is the job's, over every attempt (recorded as each attempt ended).
+        tracker.complete({**dataclasses.asdict(result), "usage": tracker.job.usage or result.usage})
         return
     except PipelineCancelled:
         pass

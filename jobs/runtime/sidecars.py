@@ -1,5 +1,5 @@
-"""What a `run_worker` process runs beside its jobs: heartbeats, the reconciler, webhook deliveries, a
-metrics port."""
+"""What a `run_worker` process runs beside its jobs: heartbeats, the reconciler, webhook deliveries, the
+knowledge base's ingestion, a metrics port."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from contentgen import logs, metrics
 from contentgen.resilience import Backoff
 from jobs.core import workers
 from jobs.runtime import reconcile
+from jobs.sources.ingest import SourceLoop
 from jobs.webhooks.delivery import DeliveryLoop
 
 logger = logging.getLogger("jobs.sidecars")
@@ -29,6 +30,7 @@ class Sidecars:
         self.metrics_port = metrics_port
         self.metrics_address = metrics_address
         self.deliveries = DeliveryLoop(owner=worker.worker_id)
+        self.sources = SourceLoop(owner=worker.worker_id)
         self.record = workers.new_beat(
             worker_id=worker.worker_id, concurrency=worker.concurrency, lease_seconds=worker.lease_seconds
         )
@@ -43,6 +45,7 @@ class Sidecars:
         self.beats.start()
         self.reconciling.start()
         self.deliveries.start()
+        self.sources.start()
         return self
 
     def _held(self) -> list[str]:
@@ -81,6 +84,7 @@ class Sidecars:
     def stop(self) -> None:
         self.done.set()
         self.deliveries.stop()
+        self.sources.stop()
         self.beats.join(5)
         self.reconciling.join(10)  # a burst worker still finishes the pass it began at start
         workers.forget(self.worker.worker_id)

@@ -57,10 +57,20 @@ class ProgressTracker:
         self._draft_offset = 0
         self._draft_pending = ""
         self.estimator = eta.JobEta(job)
+        self._tokens = 0
+        self._started_mono = time.monotonic()
 
     # The story's API -------------------------------------------------------------------------
 
-    def update(self, stage: str, progress: float, message: str, stage_progress: float | None = None) -> None:
+    def update(
+        self,
+        stage: str,
+        progress: float,
+        message: str,
+        stage_progress: float | None = None,
+        *,
+        force: bool = False,
+    ) -> None:
         p = self.job.progress
         stage_changed = stage != p.stage
         if stage_changed:
@@ -72,7 +82,7 @@ class ProgressTracker:
         self.current_stage = stage
         self._refresh_times()
         self._dirty_event = self._dirty_snapshot = True
-        self._flush(force=stage_changed or p.stage_progress >= 100)
+        self._flush(force=force or stage_changed or p.stage_progress >= 100)
         if stage_changed and self.job.bulk_job_id:
             self._store("batch event", lambda: member_stage_changed(job=self.job))
 
@@ -115,11 +125,22 @@ class ProgressTracker:
             self._draft_offset, self._draft_pending = 0, ""
         self.update(stage, stages.overall_percentage(self.job.mode, stage, 0), message, 0)
 
-    def stage_progress(self, stage: str, stage_progress: float, message: str, draft_append: str = "") -> None:
+    def stage_progress(
+        self,
+        stage: str,
+        stage_progress: float,
+        message: str,
+        draft_append: str = "",
+        *,
+        force: bool = False,
+        tokens: int = 0,
+    ) -> None:
+        """`force`: a step of real work, sent as it happens (a handful per stage), never merged away.
+        `tokens`: what the models have streamed so far in this attempt."""
         self._draft_pending += draft_append
-        self.update(
-            stage, stages.overall_percentage(self.job.mode, stage, stage_progress), message, stage_progress
-        )
+        self._tokens = max(self._tokens, tokens)
+        overall = stages.overall_percentage(self.job.mode, stage, stage_progress)
+        self.update(stage, overall, message, stage_progress, force=force)
 
     def stage_completed(self, stage: str, output: str | None, message: str) -> None:
         timings = dict(self.job.stage_timings or {})
@@ -134,6 +155,13 @@ class ProgressTracker:
         self.job.stage_outputs = outputs
         self._persist({f"stage_outputs.{stage}": outputs.get(stage), f"stage_timings.{stage}": entry})
         self.update(stage, stages.overall_percentage(self.job.mode, stage, 100), message, 100)
+
+    def keep_output(self, name: str, output: str | None) -> None:
+        """Something a later attempt needs beside the stages' outputs (the research's gathered sources)."""
+        outputs = dict(self.job.stage_outputs or {})
+        outputs[name] = output
+        self.job.stage_outputs = outputs
+        self._persist({f"stage_outputs.{name}": output})
 
     def announce(self, message: str) -> None:
         """A message with no change of stage, always sent (claims, takeovers, hand-backs)."""
@@ -200,11 +228,14 @@ class ProgressTracker:
             raise LeaseLost(f"job {self.job.pk} is no longer held by {self.worker_id}")
 
     def _publish(self, type: str) -> None:
-        extra = None
+        extra: dict[str, Any] = {}
         if type == "progress" and self._draft_pending:
-            extra = {"draft": {"offset": self._draft_offset, "text": self._draft_pending}}
+            extra["draft"] = {"offset": self._draft_offset, "text": self._draft_pending}
             self._draft_offset += len(self._draft_pending)
             self._draft_pending = ""
+        if type == "progress" and self._tokens:
+            seconds = max(0.001, time.monotonic() - self._started_mono)
+            extra["tokens"] = {"total": self._tokens, "per_second": round(self._tokens / seconds, 1)}
         self.seq = self._store(
             "event", lambda: job_emit(job=self.job, type=type, after=self.seq, extra=extra)
         )

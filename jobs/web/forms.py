@@ -9,7 +9,8 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.datastructures import MultiValueDict
 
-from jobs.core.inputs import MAX_CSV_BYTES, BatchInput, batch_from_csv, batch_from_lines
+from jobs.core.inputs import MAX_CSV_BYTES, RESEARCH_SWITCHES, BatchInput, batch_from_csv, batch_from_lines
+from jobs.core.services import ResearchDefaults
 from jobs.core.validation import DEFAULT_WORDS, JOB_FIELDS
 from jobs.models import GenerationJob
 
@@ -29,8 +30,12 @@ def _initial() -> dict[str, str]:
     return {"mode": "topic", "word_count": str(DEFAULT_WORDS), "tone": "professional"}
 
 
-def empty_job_form() -> dict[str, Any]:
-    return {"values": _initial(), "errors": {}}
+def empty_job_form(research: ResearchDefaults) -> dict[str, Any]:
+    """A blank form; its research boxes start as the defaults a job would get without them."""
+    values = _initial()
+    values.update({name: "on" for name, on in zip(RESEARCH_SWITCHES, (research.knowledge_base, research.web),
+                                                    strict=True) if on})  # fmt: skip
+    return {"values": values, "errors": {}}
 
 
 def job_form(post: Mapping[str, Any]) -> dict[str, Any]:

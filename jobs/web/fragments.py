@@ -75,6 +75,7 @@ def job_context(data: dict[str, Any]) -> dict[str, Any]:
         "tab_title": job_tab_title(status=status, percentage=percentage, stage=stage),
         "event": event_item(data),
         "attempts": data.get("attempts"),
+        "tokens": data.get("tokens"),
     }
 
 
@@ -220,6 +221,36 @@ def live_fragments(*, view: str, event: str, data: dict[str, Any]) -> str:
         parts = _bulk_fragments(data)
     elif view == "dashboard":
         parts = _dashboard_fragments(data)
+    elif view == "sources":
+        parts = _sources_fragments(data)
     else:
         raise ValueError(f"unknown view {view!r}")
     return "\n".join(parts)
+
+
+SOURCES_TEMPLATE = "jobs/sources.html"
+SOURCE_STATUS_LABELS = {"queued": "Queued", "processing": "Indexing", "ready": "Ready", "failed": "Failed"}
+KIND_LABELS = {"file": "File", "url": "Web page", "text": "Pasted text"}
+
+
+def source_context(data: dict[str, Any]) -> dict[str, Any]:
+    """A knowledge-base source's row, from its event (jobs.core.events.source_event) or its first render."""
+    progress = data.get("progress") or {}
+    status = str(data.get("status") or "queued")
+    return {
+        "source_id": data["source_id"],
+        "title": data.get("title") or "",
+        "kind": data.get("kind") or "",
+        "kind_label": KIND_LABELS.get(str(data.get("kind")), ""),
+        "status": status,
+        "status_label": SOURCE_STATUS_LABELS.get(status, status),
+        "passages": int(data.get("passages") or 0),
+        "error": data.get("error") or "",
+        "percentage": 100.0 if status in ("ready", "failed") else float(progress.get("percentage") or 0),
+        "message": progress.get("message") or "",
+        "active": status in ("queued", "processing"),
+    }
+
+
+def _sources_fragments(data: dict[str, Any]) -> list[str]:
+    return [_partial(SOURCES_TEMPLATE, "source-row", {"s": source_context(data)})]

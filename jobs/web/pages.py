@@ -47,10 +47,12 @@ def _dashboard_context(
 ) -> dict[str, Any]:
     jobs = selectors.newest_jobs(user=request.user, count=50)
     batches = selectors.newest_bulks(user=request.user, count=20)
+    research = services.ResearchDefaults.for_user(request.user)
     return {
         "job_rows": [summary_context(_summary_with_progress(job)) for job in jobs],
         "bulk_rows": [bulk_context(bulk_snapshot(bulk)) for bulk in batches],
-        "job_form": job_form or forms.empty_job_form(),
+        "job_form": job_form or forms.empty_job_form(research),
+        "research": research,
         "batch_form": batch_form or forms.empty_batch_form(),
         **forms.choices(),
     }
@@ -72,7 +74,8 @@ def _form_errors(
 ) -> HttpResponse:
     status = limited.status if limited else 400
     if getattr(request, "htmx", False):
-        context = {**forms.choices(), **forms_ctx}
+        research = services.ResearchDefaults.for_user(request.user)
+        context = {**forms.choices(), "research": research, **forms_ctx}
         response = render(request, f"{DASHBOARD_TEMPLATE}#{partial}", context, status=status)
     else:
         context = _dashboard_context(request, **forms_ctx)

@@ -84,6 +84,8 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"result: {r.word_count} words, SEO {r.seo_score}, readability {r.readability_score}"
                 )
+            if target.usage:
+                self.stdout.write(f"usage: {cli.usage_line(target.usage)}")
         self.stdout.write(f"page: {cli.page_url(target)}")
 
     def do_cancel(self, options: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from contentgen.embedded import uvicorn_command
 from tests.factories import token_for
-from tests.stack import ARTIFACTS, ROOT, Daphne, child_env, start_worker
+from tests.stack import ARTIFACTS, Daphne, child_env, start_worker
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -43,7 +43,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(u
                 "--max-examples", "15", "--seed", "27", "--workers", "2", "--no-color",
                 "--report", "json", "--report-json-path", str(report),
             ],
-            cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=840,
+            cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=840,  # its cache stays there
         )  # fmt: skip
     finally:
         worker.terminate()
