@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.api.responses import with_errors
-from jobs.api.schema import NO_NUL
+from jobs.api.schema import PLAIN_TEXT
 from jobs.api.serializers import BulkOutputSerializer, JobOutputSerializer, bulk_resource
 from jobs.core import limits, selectors, services
 from jobs.core.filters import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, history_jobs
@@ -101,7 +101,7 @@ class JobListCreateApi(APIView):
             ),
             OpenApiParameter(
                 "q",
-                {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+                {"type": "string", "maxLength": 200, "pattern": PLAIN_TEXT},
                 description="Search in topic and keywords",
             ),
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
@@ -196,7 +196,7 @@ class BulkCancelApi(APIView):
 
 
 class BulkRetryFailedApi(APIView):
-    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
+    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409, 429))
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
         return Response(bulk_resource(outcome.bulk), status=status.HTTP_202_ACCEPTED)

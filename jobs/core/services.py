@@ -268,13 +268,18 @@ def bulk_cancel(*, bulk: BulkJob) -> BulkActionResult:
     return BulkActionResult(bulk=bulk, changed=len(cancelled), requested=len(requested))
 
 
-def bulk_retry_failed(*, bulk: BulkJob) -> BulkActionResult:
-    """The failed and cancelled members go back to the queue; each resumes after its last finished stage."""
+def bulk_retry_failed(*, bulk: BulkJob, charge: bool = True) -> BulkActionResult:
+    """The failed and cancelled members go back to the queue; each resumes after its last finished stage.
+
+    Requeued members are charged as batch items when `charge` (RateLimited): otherwise create, cancel and
+    retry would run any number of articles past CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR."""
     members = store.members(bulk, RETRYABLE)
     if not members:
         raise ApplicationError(
             "No article in this batch failed or was cancelled; there is nothing to retry.", status=409
         )
+    if charge:
+        limits.charge_batch_items(user=bulk.user, count=len(members), action="this retry asks for")
     moved: dict[str, int] = dict.fromkeys(RETRYABLE, 0)
     for job in members:
         previous = job.status
