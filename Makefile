@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOCAL_STAMP := $(VENV)/.installed-local-stamp
+A11Y_STAMP := tests/a11y/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 LLM ?=
 
@@ -32,7 +33,13 @@ install-local: $(LOCAL_STAMP)
 run: install $(if $(filter local,$(LLM)),$(LOCAL_STAMP))
 	$(if $(LLM),CONTENTGEN_LLM='$(LLM)' )$(BIN)/python -m contentgen.devserver
 
-test: install
+# axe-core for the accessibility browser test, from its lock; npm writes the stamp, so this runs again only
+# when the lock changes. Without npm the test skips with the command to run (in CI, where CI is set, it fails).
+$(A11Y_STAMP): tests/a11y/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund; \
+	else echo "contentgen: npm not found; the axe-core accessibility test will be skipped"; fi
+
+test: install $(A11Y_STAMP)
 	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # mypy's Django plugin imports the settings: point them at unused ports so no embedded server starts.
