@@ -72,3 +72,20 @@ except ValueError as _exc:
         '{"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}}.'
     ) from _exc
 MONTHLY_TOKEN_BUDGET: int = env.int("CONTENTGEN_MONTHLY_TOKEN_BUDGET", default=0)
+# Email (docs/contracts.md, "Additions"): a batch's owner may ask for one when the batch finishes. One URL
+# names the server, in django-environ's form: smtp+tls://user:password@host:587, smtp+ssl://...:465,
+# consolemail:// (printed). Unset: printed in development (DJANGO_DEBUG=1); with DJANGO_DEBUG=0 no email is
+# offered, since printing would put addresses in the logs.
+EMAIL_URL: str = env.str("CONTENTGEN_EMAIL_URL", default="")
+EMAIL_ENABLED: bool = bool(EMAIL_URL) or DEBUG
+try:
+    EMAIL: dict = environ.Env.email_url_config(EMAIL_URL or ("consolemail://" if DEBUG else "dummymail://"))
+except (ValueError, KeyError, ImproperlyConfigured) as _exc:
+    raise ImproperlyConfigured(
+        "contentgen: CONTENTGEN_EMAIL_URL is not an email URL. Give one such as "
+        "smtp+tls://user:password@smtp.example.com:587 or consolemail://."
+    ) from _exc
+EMAIL_FROM: str = env.str("CONTENTGEN_EMAIL_FROM", default="contentgen <contentgen@localhost>")
+# Where people reach the pages (https://contentgen.example.com), for the links in an email; unset: the
+# email names the page's path alone.
+PUBLIC_URL: str = env.str("CONTENTGEN_PUBLIC_URL", default="").rstrip("/")
