@@ -1,36 +1,52 @@
 # The two commands: `make run` (contentgen on http://127.0.0.1:8000/) and `make test` (the whole suite).
-# `make run LLM=local` installs the local model's extra (compiles llama.cpp the first time) and uses it;
+# `make run LLM=local` also installs the local model's extra (compiles llama.cpp the first time) and uses it;
 # LLM=<crewAI model string> runs with that model instead of the offline one.
+# Everything installs from the hashed locks in requirements/ (`make lock` refreshes them): `make run` the
+# embedded servers' (no test tool), `make test` the developers' one.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
-LOCAL_STAMP := $(VENV)/.installed-local-stamp
+RUN_STAMP := $(VENV)/.run-stamp
+LOCAL_STAMP := $(VENV)/.local-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
+CI_STAMP := $(VENV)/.ci-stamp
 A11Y_STAMP := tests/a11y/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 LLM ?=
+UV ?= $(BIN)/uv
 
-.PHONY: install install-local run test lint bench clean
+.PHONY: install install-local install-run run test lint bench lock licenses clean
 
 # pip's own progress is shown: the first install downloads crewAI and its tree, a few hundred MB.
-$(STAMP): pyproject.toml
-	@echo "contentgen: installing its dependencies into $(VENV)/ (the first time takes about 2-3 minutes;"
-	@echo "            later runs skip this until pyproject.toml changes)..."
+define install_lock
+	@echo "contentgen: installing $(1) into $(VENV)/ (the first time takes a few minutes;"
+	@echo "            later runs skip this until the lock changes)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --progress-bar on --upgrade pip
-	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
-	@touch $(STAMP)
-	@echo "contentgen: dependencies installed."
+	$(BIN)/python -m pip install --progress-bar on --upgrade "pip>=24"
+	$(BIN)/python -m pip install --progress-bar on --require-hashes -r $(1)
+	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .
+	@touch $(2)
+	@echo "contentgen: installed from $(1)."
+endef
 
-install: $(STAMP)
+$(RUN_STAMP): requirements/embedded.txt pyproject.toml
+	$(call install_lock,requirements/embedded.txt,$(RUN_STAMP))
 
-$(LOCAL_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
-	touch $(LOCAL_STAMP)
+$(LOCAL_STAMP): requirements/local.txt pyproject.toml
+	$(call install_lock,requirements/local.txt,$(LOCAL_STAMP))
 
-install-local: $(LOCAL_STAMP)
+$(DEV_STAMP): requirements/dev.txt pyproject.toml
+	$(call install_lock,requirements/dev.txt,$(DEV_STAMP))
 
-run: install $(if $(filter local,$(LLM)),$(LOCAL_STAMP))
+$(CI_STAMP): requirements/dev-local.txt pyproject.toml
+	$(call install_lock,requirements/dev-local.txt,$(CI_STAMP))
+	@touch $(DEV_STAMP) $(LOCAL_STAMP) $(RUN_STAMP)
+
+install-run: $(RUN_STAMP)
+install: $(DEV_STAMP)
+install-local: $(CI_STAMP)
+
+run: $(if $(filter local,$(LLM)),$(LOCAL_STAMP),$(RUN_STAMP))
 	$(if $(LLM),CONTENTGEN_LLM='$(LLM)' )$(BIN)/python -m contentgen.devserver
 
 # axe-core for the accessibility browser test, from its lock; npm writes the stamp, so this runs again only
@@ -51,5 +67,27 @@ lint: install
 bench: install
 	PYTHON=$(BIN)/python bench/run
 
+# The locks, each compiled within the pins of the one before, so every package has one version everywhere.
+# `make lock` keeps the pins it can; `make lock UPGRADE=1` moves each to the newest version allowed.
+LOCK = $(UV) pip compile pyproject.toml --quiet --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock:
+	$(LOCK) -o requirements/runtime.txt
+	$(LOCK) --extra embedded -c requirements/runtime.txt -o requirements/embedded.txt
+	$(LOCK) --extra embedded --extra dev -c requirements/embedded.txt -o requirements/dev.txt
+	$(LOCK) --extra embedded --extra local -c requirements/dev.txt -o requirements/local.txt
+	$(LOCK) --extra embedded --extra local --extra dev -c requirements/dev.txt -c requirements/local.txt \
+		-o requirements/dev-local.txt
+
 clean:
 	rm -rf var/run var/log var/staticfiles
+
+# The runtime's licences (the packages of requirements/runtime.txt), against what an MIT project may ship.
+# Reviewed by hand: pyphen and tld are GPL/LGPL/MPL tri-licensed (used under MPL-1.1); crewai, crewai-cli,
+# crewai-core and cel-python declare no licence in their metadata (their sources are MIT and Apache-2.0).
+licenses: install
+	$(BIN)/pip-licenses --python $(BIN)/python --from=mixed --partial-match \
+		--packages $$(sed -n 's/^\([A-Za-z0-9_.-][A-Za-z0-9_.-]*\)==.*/\1/p' requirements/runtime.txt) \
+		--ignore-packages pyphen tld crewai crewai-cli crewai-core cel-python \
+		--fail-on 'GPL;SSPL;BUSL;Commons Clause;Elastic License;CC-BY-NC;CC-BY-SA;EUPL;OSL;CDDL;EPL' \
+		--allow-only 'MIT;BSD;0BSD;Apache;ISC;PSF;Python Software Foundation;MPL;Mozilla Public License;Zlib;ZPL;CNRI-Python;TCL;CC0;Unlicense;HPND'

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import cast
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("CONTENTGEN_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("CONTENTGEN_VAR_DIR") or BASE_DIR / "var")
 STATE_FILE = VAR_DIR / "run" / "services.json"
 DB_NAME = "contentgen"
 START_TIMEOUT = 60.0

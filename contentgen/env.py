@@ -72,6 +72,29 @@ except ValueError as _exc:
         '{"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}}.'
     ) from _exc
 MONTHLY_TOKEN_BUDGET: int = env.int("CONTENTGEN_MONTHLY_TOKEN_BUDGET", default=0)
+
+# Read where they are used as well, at call time: by the Django-free pipeline (jobs/pipeline/config.py), the
+# embedded servers' launcher and prometheus-client. Read here so that a bad value stops startup.
+LLM_BASE_URL: str = env.str("CONTENTGEN_LLM_BASE_URL", default="")
+LOCAL_THREADS: str = env.str("CONTENTGEN_LOCAL_THREADS", default="")
+OFFLINE_TOKENS_PER_SECOND: str = env.str("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", default="")
+OFFLINE_FAIL_STAGE: str = env.str("CONTENTGEN_OFFLINE_FAIL_STAGE", default="")
+OFFLINE_STALL_STAGE: str = env.str("CONTENTGEN_OFFLINE_STALL_STAGE", default="")
+VAR_DIR: str = env.str("CONTENTGEN_VAR_DIR", default="")
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+PUBLIC_URL: str = env.str("CONTENTGEN_PUBLIC_URL", default="http://localhost:8000")
+for _name, _value in (("CONTENTGEN_LOCAL_THREADS", LOCAL_THREADS),
+                      ("CONTENTGEN_OFFLINE_TOKENS_PER_SECOND", OFFLINE_TOKENS_PER_SECOND)):  # fmt: skip
+    try:
+        if _value and float(_value) < 0:
+            raise ValueError(_value)
+    except ValueError as _exc:
+        message = f"contentgen: {_name} must be a number of 0 or more, not {_value!r}."
+        raise ImproperlyConfigured(message) from _exc
+for _name, _value in (("CONTENTGEN_OFFLINE_FAIL_STAGE", OFFLINE_FAIL_STAGE),
+                      ("CONTENTGEN_OFFLINE_STALL_STAGE", OFFLINE_STALL_STAGE)):  # fmt: skip
+    if _value and _value.strip().lower() not in ("research", "writing", "seo"):
+        raise ImproperlyConfigured(f"contentgen: {_name} must be research, writing or seo, not {_value!r}.")
 # Email (docs/contracts.md, "Additions"): a batch's owner may ask for one when the batch finishes. One URL
 # names the server, in django-environ's form: smtp+tls://user:password@host:587, smtp+ssl://...:465,
 # consolemail:// (printed). Unset: printed in development (DJANGO_DEBUG=1); with DJANGO_DEBUG=0 no email is
@@ -85,7 +108,4 @@ except (ValueError, KeyError, ImproperlyConfigured) as _exc:
         "contentgen: CONTENTGEN_EMAIL_URL is not an email URL. Give one such as "
         "smtp+tls://user:password@smtp.example.com:587 or consolemail://."
     ) from _exc
-EMAIL_FROM: str = env.str("CONTENTGEN_EMAIL_FROM", default="contentgen <contentgen@localhost>")
-# Where people reach the pages (https://contentgen.example.com), for the links in an email; unset: the
-# email names the page's path alone.
-PUBLIC_URL: str = env.str("CONTENTGEN_PUBLIC_URL", default="").rstrip("/")
+EMAIL_FROM: str = env.str("CONTENTGEN_EMAIL_FROM", default="contentgen@localhost")

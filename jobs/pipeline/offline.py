@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import re
 import threading
@@ -15,6 +14,7 @@ from crewai.hooks.dispatch import HookAborted
 from crewai.llms.base_llm import BaseLLM, llm_call_context
 from pydantic import PrivateAttr
 
+from . import config
 from .contracts import JobInput
 from .grounding import brief_facts, ground
 from .offline_text import job_seed, seo_fields, write_article, write_brief
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from crewai.utilities.types import LLMMessage
     from pydantic import BaseModel
 
-STALL_STAGE_ENV = "CONTENTGEN_OFFLINE_STALL_STAGE"
+STALL_STAGE_ENV = config.OFFLINE_STALL_STAGE
 _CHUNK_RE = re.compile(r"\S+\s*|\s+")
 _CONTEXT_END = "\n\nProvide your complete response"
 
@@ -189,8 +189,8 @@ class OfflineLLM(BaseLLM):
         rng = random.Random(f"{job_seed(job)}:{self.stage}")
         jitter = rng.uniform(0.9, 1.1)
         step_seconds, notes = steps(job, self.stage)
-        fail = os.environ.get(FAIL_STAGE_ENV, "").strip().lower() == self.stage
-        stall = os.environ.get(STALL_STAGE_ENV, "").strip().lower() == self.stage
+        fail = config.get(FAIL_STAGE_ENV).lower() == self.stage
+        stall = config.get(STALL_STAGE_ENV).lower() == self.stage
 
         def emit(chunk: str) -> None:
             self._emit_stream_chunk_event(

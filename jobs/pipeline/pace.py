@@ -5,17 +5,16 @@ The ETA starts from these before any job has finished (no crewAI, no Django, no 
 
 from __future__ import annotations
 
-import os
-
+from . import config
 from .contracts import JobInput
 from .offline_text import subject_for
 from .stages import STAGES_BY_MODE
 
 DEFAULT_TOKENS_PER_SECOND = 70.0
-TOKENS_PER_SECOND_ENV = "CONTENTGEN_OFFLINE_TOKENS_PER_SECOND"
+TOKENS_PER_SECOND_ENV = config.OFFLINE_TOKENS_PER_SECOND
 # The SEO editor re-emits the finished article; copying is much faster than composing.
 SEO_COPY_SPEEDUP = 4.0
-FAIL_STAGE_ENV = "CONTENTGEN_OFFLINE_FAIL_STAGE"
+FAIL_STAGE_ENV = config.OFFLINE_FAIL_STAGE
 # crewAI's own time per stage around the model (agent setup, prompt building, output conversion), on top
 # of the model's pacing (docs/measurements.md).
 CREW_STAGE_SECONDS = 3.0
@@ -30,7 +29,7 @@ LOCAL_SECTIONS_PER_1000_WORDS = 8
 
 
 def tokens_per_second() -> float:
-    raw = os.environ.get(TOKENS_PER_SECOND_ENV, "").strip()
+    raw = config.get(TOKENS_PER_SECOND_ENV)
     try:
         return max(0.0, float(raw)) if raw else DEFAULT_TOKENS_PER_SECOND
     except ValueError:

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -106,7 +107,9 @@ def process(run: Run) -> None:
     except (ExtractFailed, fetching.FetchFailed) as exc:
         run.finish(Source.Status.FAILED, error=str(exc))
         return
-    named_by_user = source.title not in (source.filename, source.url, "")
+    # A file or page the user did not name is called by what it says it is, not by its file or host name.
+    defaults = (source.filename, source.url, urlsplit(source.url or "").hostname or "", "")
+    named_by_user = source.title not in defaults
     if source.kind != Source.Kind.TEXT and extracted.title and not named_by_user:
         source.title = extracted.title
         _sources().update_one({"_id": source.pk}, {"$set": {"title": source.title}})

@@ -19,7 +19,7 @@ logger = logging.getLogger("jobs.emails")
 
 
 def _link(name: str, pk: Any) -> str:
-    return f"{settings.CONTENTGEN_PUBLIC_URL}{reverse(name, args=[str(pk)])}"
+    return f"{settings.CONTENTGEN_PUBLIC_URL.rstrip('/')}{reverse(name, args=[str(pk)])}"
 
 
 @receiver(signals.bulk_finished)
