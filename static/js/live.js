@@ -238,9 +238,11 @@
     return Array.prototype.slice.call(document.querySelectorAll("[data-notify-for]"));
   }
 
-  function setNotifyButton(button, on, label) {
+  // A toggle keeps its name and says its state with aria-pressed (a changing name would be read as a
+  // different button); the live region confirms the change.
+  function setNotifyButton(button, on) {
     button.setAttribute("aria-pressed", on ? "true" : "false");
-    button.textContent = label;
+    announce(on ? "You will be notified when it ends." : "No notification.");
   }
 
   function bindNotify() {
@@ -249,19 +251,18 @@
       var watched = document.getElementById(button.getAttribute("data-notify-for"));
       if (!watched || ENDED.indexOf(watched.getAttribute("data-status")) !== -1) return;
       if (Notification.permission === "denied") return;
-      var offLabel = button.textContent;
       button.hidden = false;
       button.addEventListener("click", function () {
         if (notifyArmed) {
           notifyArmed = false;
-          setNotifyButton(button, false, offLabel);
+          setNotifyButton(button, false);
           return;
         }
         var asked = Notification.permission === "granted" ? Promise.resolve("granted") : Notification.requestPermission();
         Promise.resolve(asked).then(function (answer) {
           if (answer === "granted") {
             notifyArmed = true;
-            setNotifyButton(button, true, "You will be notified");
+            setNotifyButton(button, true);
           } else {
             button.hidden = true;
             actionMessage("Notifications are blocked for this site in the browser's settings.", true);
