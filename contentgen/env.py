@@ -123,3 +123,17 @@ for _name, _value in (("CONTENTGEN_OFFLINE_FAIL_STAGE", OFFLINE_FAIL_STAGE),
                       ("CONTENTGEN_OFFLINE_STALL_STAGE", OFFLINE_STALL_STAGE)):  # fmt: skip
     if _value and _value.strip().lower() not in ("research", "writing", "seo"):
         raise ImproperlyConfigured(f"contentgen: {_name} must be research, writing or seo, not {_value!r}.")
+# Email (docs/contracts.md, "Additions"): a batch's owner may ask for one when the batch finishes. One URL
+# names the server, in django-environ's form: smtp+tls://user:password@host:587, smtp+ssl://...:465,
+# consolemail:// (printed). Unset: printed in development (DJANGO_DEBUG=1); with DJANGO_DEBUG=0 no email is
+# offered, since printing would put addresses in the logs.
+EMAIL_URL: str = env.str("CONTENTGEN_EMAIL_URL", default="")
+EMAIL_ENABLED: bool = bool(EMAIL_URL) or DEBUG
+try:
+    EMAIL: dict = environ.Env.email_url_config(EMAIL_URL or ("consolemail://" if DEBUG else "dummymail://"))
+except (ValueError, KeyError, ImproperlyConfigured) as _exc:
+    raise ImproperlyConfigured(
+        "contentgen: CONTENTGEN_EMAIL_URL is not an email URL. Give one such as "
+        "smtp+tls://user:password@smtp.example.com:587 or consolemail://."
+    ) from _exc
+EMAIL_FROM: str = env.str("CONTENTGEN_EMAIL_FROM", default="contentgen@localhost")

@@ -274,6 +274,19 @@ if env.TRUSTED_PROXIES:
     # Believed only from those proxies: contentgen.edge removes the header from every other connection.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Email through Django's backend, from CONTENTGEN_EMAIL_URL (contentgen/env.py): SMTP, or the console in
+# development. A slow server holds the worker that finished the batch for at most EMAIL_TIMEOUT.
+EMAIL_BACKEND = env.EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = env.EMAIL.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env.EMAIL.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = env.EMAIL.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env.EMAIL.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(env.EMAIL.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(env.EMAIL.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.EMAIL_FROM
+CONTENTGEN_EMAIL_ENABLED = env.EMAIL_ENABLED
+
 if env.SECURE:
     SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = True

@@ -36,7 +36,7 @@ VARIABLES: list[Variable] = [
         ("REDIS_URL", "", "Redis URL of the channel layer, queues and limits"),
         ("CONTENTGEN_EMBEDDED", "0", "1 starts the embedded MongoDB and Redis with DJANGO_DEBUG=0 (one machine)"),
         ("CONTENTGEN_VAR_DIR", "var", "where the embedded servers, logs and crewAI keep their files"),
-        ("CONTENTGEN_PUBLIC_URL", "http://localhost:8000", "this site's address, for links the CLI prints"),
+        ("CONTENTGEN_PUBLIC_URL", "http://localhost:8000", "this site's address, for links the CLI prints and emails carry"),
     ),
     *_group(
         "Limits",
@@ -72,6 +72,11 @@ VARIABLES: list[Variable] = [
         ("CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE", "0", "1 allows webhook URLs on loopback and private networks"),
         ("CONTENTGEN_WEBHOOK_MAX_ENDPOINTS", "20", "webhook endpoints a user may register; 0: none"),
         ("CONTENTGEN_RATE_WEBHOOK_SENDS_PER_MINUTE", "100", "test sends and redeliveries a user may queue per minute"),
+    ),
+    *_group(
+        "Email",
+        ("CONTENTGEN_EMAIL_URL", "", "smtp+tls://user:password@host:587 or consolemail://; unset: console with DJANGO_DEBUG=1, else none"),
+        ("CONTENTGEN_EMAIL_FROM", "contentgen@localhost", "the sender of the email a batch's owner may ask for"),
     ),
     *_group(
         "Operations",
