@@ -10,6 +10,7 @@ RUN_STAMP := $(VENV)/.run-stamp
 LOCAL_STAMP := $(VENV)/.local-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 CI_STAMP := $(VENV)/.ci-stamp
+A11Y_STAMP := tests/a11y/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 LLM ?=
 UV ?= $(BIN)/uv
@@ -48,10 +49,16 @@ install-local: $(CI_STAMP)
 run: $(if $(filter local,$(LLM)),$(LOCAL_STAMP),$(RUN_STAMP))
 	$(if $(LLM),CONTENTGEN_LLM='$(LLM)' )$(BIN)/python -m contentgen.devserver
 
+# axe-core for the accessibility browser test, from its lock; npm writes the stamp, so this runs again only
+# when the lock changes. Without npm the test skips with the command to run (in CI, where CI is set, it fails).
+$(A11Y_STAMP): tests/a11y/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund; \
+	else echo "contentgen: npm not found; the axe-core accessibility test will be skipped"; fi
+
 # The slow tests first (tests/conftest.py), on 3 xdist processes. Shuffled instead, to find tests that
 # depend on others (pytest-randomly; the seed is printed, and reused with --randomly-seed):
 #   make test PYTEST_ARGS='-p randomly'          make test PYTEST_ARGS='-p randomly --randomly-seed=1234'
-test: install
+test: install $(A11Y_STAMP)
 	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # The benchmark suite's quick run, as a test (tests/bench/test_bench.py): CI runs it in a step of its own.

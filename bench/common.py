@@ -103,6 +103,7 @@ class Server:
             "--loop", self.loop, "--http", "httptools", "--lifespan", "off", "--no-access-log",
             "--log-level", "warning", "--backlog", "4096",
             "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
+            "--no-proxy-headers",  # as contentgen.embedded.uvicorn_command: contentgen.edge decides
         ]  # fmt: skip
 
     def start(self) -> Server:

@@ -1,5 +1,7 @@
 """ASGI entry point (daphne or uvicorn): the progress streams on their lean path, everything else Django.
 
+Every connection first passes the edge (contentgen.edge): forwarded headers count only from
+CONTENTGEN_TRUSTED_PROXIES, and an HTTP body over the limit is refused with 413 as it arrives.
 HTTP: the SSE streams (`/api/jobs/<id>/progress`, `/api/bulk-jobs/<id>/progress`, `/jobs/<id>/live`,
 `/bulk/<id>/live`, `/live`) are served by progress.asgi.StreamRouter without Django's request stack;
 every other request goes to Django. WebSocket: `/ws/jobs/<id>/` through Channels, behind the Origin
@@ -17,17 +19,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contentgen.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from contentgen.edge import BodyLimit, TrustedProxies  # noqa: E402
 from jobs.live.routes import stream_routes  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 from progress.asgi import StreamRouter  # noqa: E402
-from progress.security import allowed_hosts_origin_validator  # noqa: E402
+from progress.security import same_origin_validator  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": StreamRouter(stream_routes(), django_asgi_app),
-        "websocket": allowed_hosts_origin_validator(URLRouter(websocket_urlpatterns)),
-    }
+application = TrustedProxies(
+    ProtocolTypeRouter(
+        {
+            "http": BodyLimit(StreamRouter(stream_routes(), django_asgi_app)),
+            "websocket": same_origin_validator(URLRouter(websocket_urlpatterns)),
+        }
+    ),
+    settings.CONTENTGEN_TRUSTED_PROXIES,
 )
 
 # What starting made (Django, the URLconf, the apps) lives as long as the process: frozen, the garbage

@@ -78,11 +78,16 @@ def daphne_command(port: int | str) -> list[str]:
 
 
 def uvicorn_command(port: int | str) -> list[str]:
-    """uvicorn (uvloop, httptools) serving contentgen on loopback, with this interpreter."""
+    """uvicorn (uvloop, httptools) serving contentgen on loopback, with this interpreter.
+
+    `--no-proxy-headers`: uvicorn's own rule believes X-Forwarded-For from 127.0.0.1, so every client of a
+    server on loopback could pick a new address per request. contentgen.edge.TrustedProxies applies
+    CONTENTGEN_TRUSTED_PROXIES instead, the same under every server."""
     return [
         sys.executable, "-m", "uvicorn", "contentgen.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--lifespan", "off",
         "--no-access-log", "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
+        "--no-proxy-headers",
     ]  # fmt: skip
 
 

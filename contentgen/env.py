@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
+from collections.abc import Iterable
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -12,8 +14,31 @@ from contentgen import embedded
 
 env = environ.Env()
 
+
+def ipaddress_networks(entries: Iterable[str]) -> None:
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{entry!r} is not an IP address or a CIDR range") from exc
+
+
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
 SECURE: bool = env.bool("DJANGO_SECURE", default=False)
+HSTS_PRELOAD: bool = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+if not (DEBUG or SECURE):
+    # Loud, and in every process: without it the session and CSRF cookies go out over plain HTTP too.
+    sys.stderr.write(
+        "contentgen: WARNING: DJANGO_SECURE is not set with DJANGO_DEBUG=0: cookies are not Secure, there is "
+        "no HTTPS redirect and no HSTS. Serve over HTTPS and set DJANGO_SECURE=1 (docs/security.md).\n"
+    )
+# Addresses or CIDR ranges of the proxies whose X-Forwarded-For and -Proto count (contentgen.edge).
+_proxies: list[str] = env.list("CONTENTGEN_TRUSTED_PROXIES", default=[])
+TRUSTED_PROXIES: list[str] = [entry.strip() for entry in _proxies if entry.strip()]
+try:
+    ipaddress_networks(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"contentgen: CONTENTGEN_TRUSTED_PROXIES: {exc}.") from exc
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 _DEV_SECRET_KEY = "django-insecure-contentgen-dev-only-key-never-use-in-production"
 SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default="")
@@ -53,6 +78,8 @@ METRICS_TOKEN: str = env.str("CONTENTGEN_METRICS_TOKEN", default="")
 EVENT_RETENTION_DAYS: float = env.float("CONTENTGEN_EVENT_RETENTION_DAYS", default=30.0)
 WEBHOOK_BACKOFF_SECONDS: float = env.float("CONTENTGEN_WEBHOOK_BACKOFF_SECONDS", default=10.0)
 WEBHOOKS_ALLOW_PRIVATE: bool = env.bool("CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE", default=False)
+WEBHOOK_MAX_ENDPOINTS: int = env.int("CONTENTGEN_WEBHOOK_MAX_ENDPOINTS", default=20)
+RATE_WEBHOOK_SENDS_PER_MINUTE: int = env.int("CONTENTGEN_RATE_WEBHOOK_SENDS_PER_MINUTE", default=100)
 JOB_TIMEOUT_SECONDS: float = env.float("CONTENTGEN_JOB_TIMEOUT_SECONDS", default=1800.0)
 LLM_STALL_SECONDS: float = env.float("CONTENTGEN_LLM_STALL_SECONDS", default=120.0)
 WRITE_RETRY_SECONDS: float = env.float("CONTENTGEN_WRITE_RETRY_SECONDS", default=60.0)
@@ -96,3 +123,17 @@ for _name, _value in (("CONTENTGEN_OFFLINE_FAIL_STAGE", OFFLINE_FAIL_STAGE),
                       ("CONTENTGEN_OFFLINE_STALL_STAGE", OFFLINE_STALL_STAGE)):  # fmt: skip
     if _value and _value.strip().lower() not in ("research", "writing", "seo"):
         raise ImproperlyConfigured(f"contentgen: {_name} must be research, writing or seo, not {_value!r}.")
+# Email (docs/contracts.md, "Additions"): a batch's owner may ask for one when the batch finishes. One URL
+# names the server, in django-environ's form: smtp+tls://user:password@host:587, smtp+ssl://...:465,
+# consolemail:// (printed). Unset: printed in development (DJANGO_DEBUG=1); with DJANGO_DEBUG=0 no email is
+# offered, since printing would put addresses in the logs.
+EMAIL_URL: str = env.str("CONTENTGEN_EMAIL_URL", default="")
+EMAIL_ENABLED: bool = bool(EMAIL_URL) or DEBUG
+try:
+    EMAIL: dict = environ.Env.email_url_config(EMAIL_URL or ("consolemail://" if DEBUG else "dummymail://"))
+except (ValueError, KeyError, ImproperlyConfigured) as _exc:
+    raise ImproperlyConfigured(
+        "contentgen: CONTENTGEN_EMAIL_URL is not an email URL. Give one such as "
+        "smtp+tls://user:password@smtp.example.com:587 or consolemail://."
+    ) from _exc
+EMAIL_FROM: str = env.str("CONTENTGEN_EMAIL_FROM", default="contentgen@localhost")

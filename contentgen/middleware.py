@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -83,3 +84,36 @@ class RequestSizeLimitMiddleware(SyncAndAsyncMiddleware):
             message = f"The request body is larger than {limit // (1024 * 1024)} MiB."
             return JsonResponse({"detail": message}, status=413)
         return None
+
+
+FORWARDED_META = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_REAL_IP",
+    "HTTP_FORWARDED",
+)
+
+
+class UntrustedForwardedHeadersMiddleware(SyncAndAsyncMiddleware):
+    """Forwarded headers count only from CONTENTGEN_TRUSTED_PROXIES, on every server: contentgen.edge applies
+    the rule under ASGI (and turns a trusted proxy's headers into the client's address and scheme, so they
+    are dropped here too), this the same under WSGI and the test client."""
+
+    def __init__(self, get_response: Any) -> None:
+        super().__init__(get_response)
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in settings.CONTENTGEN_TRUSTED_PROXIES]
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not self._trusted(request.META.get("REMOTE_ADDR", "")):
+            for name in FORWARDED_META:
+                request.META.pop(name, None)
+        return self.get_response(request)
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)

@@ -36,11 +36,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "contentgen.apps.MongoAxesConfig",
+    "contentgen.apps.ContentgenConfig",
     "jobs",
     "progress",
 ]
 
 MIDDLEWARE = [
+    "contentgen.middleware.UntrustedForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "contentgen.middleware.RequestSizeLimitMiddleware",
     "contentgen.requestlog.RequestLogMiddleware",
@@ -119,12 +121,21 @@ MIGRATION_MODULES = {
 # Redis (the channel layer's server) as the cache: login throttling counts there, shared by every process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.REDIS_URL}}
 
-# Login throttling (django-axes): 5 failures for a username from one address lock that pair for 15 minutes.
+# Login throttling (django-axes): 5 failures for a username, from any addresses, lock it for 15 minutes.
+# Counted per (username, address), a client that changes its address (many hosts, or forwarded headers
+# believed from anyone) could guess forever. The price: anyone can keep a known username locked; the lock
+# lifts by itself, and staff can lift it (`manage.py axes_reset_username NAME`). docs/security.md.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# django-axes warns when the address is not part of the lock (axes.W006: a client could rotate it). Here the
+# lock is on the username alone, which rotating addresses, agents or cookies does not get round.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# The client's address as contentgen.edge.TrustedProxies settled it: forwarded headers are gone by then
+# unless a trusted proxy sent them, and ipware must not read them again.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -232,7 +243,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "https:"],
+        # No remote image: a tracking pixel in generated text would tell a third party who reads what.
+        "img-src": [SELF, "data:"],
         "connect-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
@@ -248,6 +260,8 @@ X_FRAME_OPTIONS = "DENY"
 CONTENTGEN_EVENT_RETENTION_DAYS = env.EVENT_RETENTION_DAYS
 CONTENTGEN_WEBHOOK_BACKOFF_SECONDS = env.WEBHOOK_BACKOFF_SECONDS
 CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE = env.WEBHOOKS_ALLOW_PRIVATE
+CONTENTGEN_WEBHOOK_MAX_ENDPOINTS = env.WEBHOOK_MAX_ENDPOINTS
+CONTENTGEN_RATE_WEBHOOK_SENDS_PER_MINUTE = env.RATE_WEBHOOK_SENDS_PER_MINUTE
 CONTENTGEN_JOB_TIMEOUT_SECONDS = env.JOB_TIMEOUT_SECONDS
 CONTENTGEN_LLM_STALL_SECONDS = env.LLM_STALL_SECONDS
 CONTENTGEN_WRITE_RETRY_SECONDS = env.WRITE_RETRY_SECONDS
@@ -260,13 +274,35 @@ CONTENTGEN_LLM_PRICES = env.LLM_PRICES
 CONTENTGEN_PUBLIC_URL = env.PUBLIC_URL
 CONTENTGEN_MONTHLY_TOKEN_BUDGET = env.MONTHLY_TOKEN_BUDGET
 
+CONTENTGEN_TRUSTED_PROXIES = env.TRUSTED_PROXIES
+if env.TRUSTED_PROXIES:
+    # Believed only from those proxies: contentgen.edge removes the header from every other connection.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Email through Django's backend, from CONTENTGEN_EMAIL_URL (contentgen/env.py): SMTP, or the console in
+# development. A slow server holds the worker that finished the batch for at most EMAIL_TIMEOUT.
+EMAIL_BACKEND = env.EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = env.EMAIL.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env.EMAIL.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = env.EMAIL.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env.EMAIL.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(env.EMAIL.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(env.EMAIL.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.EMAIL_FROM
+CONTENTGEN_EMAIL_ENABLED = env.EMAIL_ENABLED
+
 if env.SECURE:
     SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 31_536_000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Preloading commits the domain and every subdomain to HTTPS in browsers' lists, for months after it is
+    # withdrawn: the owner's decision (DJANGO_HSTS_PRELOAD=1), not a default. Django's deploy check asks for
+    # it (security.W021), so that one warning is silenced unless it is taken.
+    SECURE_HSTS_PRELOAD = env.HSTS_PRELOAD
+    if not env.HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS.append("security.W021")
 
 LOGGING = logs.LOGGING

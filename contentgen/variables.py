@@ -30,11 +30,13 @@ VARIABLES: list[Variable] = [
         ("DJANGO_SECRET_KEY", "", "required with DJANGO_DEBUG=0; startup fails without it"),
         ("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1", "host names this site answers, comma separated"),
         ("DJANGO_SECURE", "0", "1 behind HTTPS: SSL redirect, secure cookies, HSTS"),
+        ("DJANGO_HSTS_PRELOAD", "0", "1 adds preload to HSTS (with DJANGO_SECURE=1): the domain owner's choice"),
+        ("CONTENTGEN_TRUSTED_PROXIES", "", "proxies (addresses, CIDR ranges) whose X-Forwarded-For/-Proto count"),
         ("MONGODB_URI", "", "MongoDB URI (a replica set in production); the database is the URI's path"),
         ("REDIS_URL", "", "Redis URL of the channel layer, queues and limits"),
         ("CONTENTGEN_EMBEDDED", "0", "1 starts the embedded MongoDB and Redis with DJANGO_DEBUG=0 (one machine)"),
         ("CONTENTGEN_VAR_DIR", "var", "where the embedded servers, logs and crewAI keep their files"),
-        ("CONTENTGEN_PUBLIC_URL", "http://localhost:8000", "this site's address, for links the CLI prints"),
+        ("CONTENTGEN_PUBLIC_URL", "http://localhost:8000", "this site's address, for links the CLI prints and emails carry"),
     ),
     *_group(
         "Limits",
@@ -68,6 +70,13 @@ VARIABLES: list[Variable] = [
         "Webhooks",
         ("CONTENTGEN_WEBHOOK_BACKOFF_SECONDS", "10", "base of the retry backoff (doubling, up to 24 h)"),
         ("CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE", "0", "1 allows webhook URLs on loopback and private networks"),
+        ("CONTENTGEN_WEBHOOK_MAX_ENDPOINTS", "20", "webhook endpoints a user may register; 0: none"),
+        ("CONTENTGEN_RATE_WEBHOOK_SENDS_PER_MINUTE", "100", "test sends and redeliveries a user may queue per minute"),
+    ),
+    *_group(
+        "Email",
+        ("CONTENTGEN_EMAIL_URL", "", "smtp+tls://user:password@host:587 or consolemail://; unset: console with DJANGO_DEBUG=1, else none"),
+        ("CONTENTGEN_EMAIL_FROM", "contentgen@localhost", "the sender of the email a batch's owner may ask for"),
     ),
     *_group(
         "Operations",

@@ -288,7 +288,7 @@ def _cancel_bulk(bulk: BulkJob, tally: Tally) -> None:
 
 
 def _retry_bulk(bulk: BulkJob, tally: Tally) -> None:
-    services.bulk_retry_failed(bulk=bulk)
+    services.bulk_retry_failed(bulk=bulk, charge=False)
     tally.changed += 1
 
 

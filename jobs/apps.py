@@ -11,6 +11,7 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         # Signal receivers connect on import.
         from jobs.ops import metrics  # noqa: PLC0415 - needs the app registry
+        from jobs.web import emails  # noqa: F401, PLC0415 - needs the app registry
         from jobs.webhooks import receivers  # noqa: F401, PLC0415 - needs the app registry
 
         metrics.install()

@@ -80,6 +80,8 @@ class BulkJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The owner asked for an email when the batch finishes (the batch form; jobs.web.emails sends it).
+    notify_email = models.BooleanField(default=False)
 
     class Meta:
         db_table = "bulk_jobs"

@@ -21,22 +21,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from csp.utils import build_policy
 from django.conf import settings
-from django.http.request import split_domain_port, validate_host
 
 from contentgen import logs
+from contentgen.edge import hsts, is_https, security_headers
 from contentgen.metrics import STREAMS_OPEN
 from contentgen.requestlog import HEADER, log_request, sane_request_id
 from progress import stream_limits
-from progress.auth import credentials_user, token_key
+from progress.auth import credentials_user, session_key_from, token_key
 from progress.jsonenc import dumps
+from progress.security import host_allowed
 from progress.sse import (
     RETRY_FRAME,
     STREAM_HEADERS,
     Encoder,
     Refusal,
     acquire_slot,
+    checking,
     start,
     unauthorized_refusal,
 )
@@ -66,23 +67,6 @@ def _header_list(extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
 
 
-def security_headers() -> dict[str, str]:
-    """What Django's SecurityMiddleware, XFrameOptionsMiddleware and CSPMiddleware add to every response
-    (HSTS, for HTTPS requests only, is added per request: `_per_request`)."""
-    headers = {}
-    policy = build_policy()
-    if policy:
-        headers["Content-Security-Policy"] = policy
-    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
-        headers["X-Content-Type-Options"] = "nosniff"
-    if settings.SECURE_REFERRER_POLICY:
-        headers["Referrer-Policy"] = str(settings.SECURE_REFERRER_POLICY)
-    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        headers["Cross-Origin-Opener-Policy"] = str(settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
-    headers["X-Frame-Options"] = str(getattr(settings, "X_FRAME_OPTIONS", "DENY"))
-    return headers
-
-
 class StreamRouter:
     """ASGI app: the stream routes here, everything else to `fallback` (Django)."""
 
@@ -107,11 +91,7 @@ class StreamRouter:
     @staticmethod
     def _redirects_to_https(scope: Scope) -> bool:
         """Django answers plain-HTTP requests when DJANGO_SECURE=1 wants them redirected."""
-        return (
-            bool(settings.SECURE_SSL_REDIRECT)
-            and scope.get("scheme") != "https"
-            and not _forwarded_https(scope)
-        )
+        return bool(settings.SECURE_SSL_REDIRECT) and not is_https(scope)
 
     async def _serve(
         self, route: SseRoute, params: dict[str, str], scope: Scope, receive: Receive, send: Send
@@ -121,7 +101,7 @@ class StreamRouter:
         started = time.monotonic()
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         rid = sane_request_id(headers.get(HEADER.lower(), ""))
-        extra = [(HEADER.lower().encode(), rid.encode("latin-1")), *_per_request(scope)]
+        extra = [(HEADER.lower().encode(), rid.encode("latin-1")), *hsts(scope)]
         seen: dict[str, Any] = {}
 
         async def answer(message: dict[str, Any]) -> None:
@@ -147,13 +127,11 @@ class StreamRouter:
         receive: Receive,
         send: Send,
     ) -> None:
-        if not _host_allowed(headers.get("host", "")):
+        if not host_allowed(headers.get("host", "")):
             await self._answer(send, Refusal(400, {"detail": "Bad Request (invalid Host header)."}))
             return
-        user = await credentials_user(
-            cookie=headers.get("cookie", ""),
-            token=token_key(headers.get("authorization", "")) if route.token else "",
-        )
+        token = token_key(headers.get("authorization", "")) if route.token else ""
+        user = await credentials_user(cookie=headers.get("cookie", ""), token=token)
         seen["user"] = user
         items: AsyncIterator[Item]
         if route.live_only:
@@ -182,7 +160,8 @@ class StreamRouter:
             assert opened.stream is not None
             items = stream_limits.held(opened.stream.items(), opened.slot)
             cleanup = _releasing(opened.slot, opened.stream.close)
-        await self._stream(items, route.encode, receive, send, cleanup)
+        recheck = checking(user, session_key=session_key_from(headers.get("cookie", "")), token=token)
+        await self._stream(recheck.passing(items), route.encode, receive, send, cleanup)
 
     async def _answer(self, send: Send, refusal: Refusal) -> None:
         body = dumps(refusal.body).encode() if refusal.body is not None else b""
@@ -250,33 +229,3 @@ def _releasing(
             await close()
 
     return cleanup
-
-
-def _per_request(scope: Scope) -> list[tuple[bytes, bytes]]:
-    """Strict-Transport-Security on an HTTPS request, as SecurityMiddleware sends it."""
-    seconds = int(settings.SECURE_HSTS_SECONDS or 0)
-    if not seconds or not (scope.get("scheme") == "https" or _forwarded_https(scope)):
-        return []
-    value = f"max-age={seconds}"
-    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-        value += "; includeSubDomains"
-    if settings.SECURE_HSTS_PRELOAD:
-        value += "; preload"
-    return [(b"strict-transport-security", value.encode())]
-
-
-def _forwarded_https(scope: Scope) -> bool:
-    header = settings.SECURE_PROXY_SSL_HEADER
-    if not header:
-        return False
-    name = header[0].removeprefix("HTTP_").replace("_", "-").lower().encode("latin-1")
-    return any(key == name and value.decode("latin-1") == header[1] for key, value in scope["headers"])
-
-
-def _host_allowed(host: str) -> bool:
-    """Django's ALLOWED_HOSTS rule, as `HttpRequest.get_host` applies it."""
-    domain, _port = split_domain_port(host)
-    allowed = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]
-    return bool(domain) and validate_host(domain, allowed)

@@ -96,6 +96,21 @@ async def credentials_user(*, cookie: str, token: str) -> Any:
     return await token_user(token) if token else None
 
 
+async def viewer_status(user: Any, *, session_key: str = "", token: str = "", staff: bool = False) -> int:
+    """Whether the credentials a stream was opened with still give it to `user`: 0 yes; 401 when they
+    authenticate no one now (logout, a deleted token, deactivation, a changed password) or someone else; 403
+    when `staff` is needed and `user` lost it. The lookups are the cached ones: a change announced by
+    `forget_*` is seen at once, a lost announcement within AUTH_TTL."""
+    current = await session_user(session_key) if session_key else None
+    if current is None and token:
+        current = await token_user(token)
+    if current is None or current.pk != user.pk:
+        return 401
+    if staff and not current.is_staff:
+        return 403
+    return 0
+
+
 def forget_session(session_key: str | None) -> None:
     if session_key:
         _announce({"forget": "session", "key": session_key})

@@ -8,7 +8,9 @@ anything that goes through Django instead (the test client, a WSGI server).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -18,9 +20,9 @@ from django.http.response import HttpResponseBase
 
 from contentgen.metrics import STREAMS_OPEN
 from progress import stream_limits
-from progress.auth import stream_user
+from progress.auth import stream_user, token_key, viewer_status
 from progress.jsonenc import dumps
-from progress.streams import Item, Stream, open_stream, parse_last_event_id
+from progress.streams import PING_INTERVAL, Item, Stream, open_stream, parse_last_event_id
 
 RETRY_MS = 3000
 RETRY_FRAME = f"retry: {RETRY_MS}\n\n".encode()
@@ -31,6 +33,12 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 Encoder = Callable[[Item], bytes]
 T = TypeVar("T")
+
+# The event-stream grammar ends lines at CR LF, LF and CR only. str.splitlines() and str.split() also break at
+# U+2028, U+2029, U+0085 and more, which orjson leaves raw in JSON strings: a client would rebuild `data`
+# with a newline inside a string.
+LINE_END = re.compile(r"\r\n|\r|\n")
+ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 
 
 def cached(item: Item, key: Any, make: Callable[[], T]) -> T:
@@ -46,8 +54,13 @@ def cached(item: Item, key: Any, make: Callable[[], T]) -> T:
 def frame(item: Item, payload: str) -> bytes:
     lines = [f"id: {item.seq}"] if item.seq is not None else []
     lines.append(f"event: {item.type}")
-    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
+    lines.extend(f"data: {line}" for line in LINE_END.split(payload))
     return ("\n".join(lines) + "\n\n").encode()
+
+
+def one_line(html: str) -> str:
+    """A fragment on one line, its runs of ASCII whitespace made one space (other spaces are text)."""
+    return ASCII_SPACE.sub(" ", html).strip()
 
 
 def sse_frame(item: Item, data: str | None = None) -> bytes:
@@ -56,6 +69,56 @@ def sse_frame(item: Item, data: str | None = None) -> bytes:
     if data is not None:
         return frame(item, data)
     return cached(item, "sse", lambda: frame(item, dumps(item.data)))
+
+
+# Credentials, checked again while a stream is open ----------------------------------------------------
+
+Check = Callable[[], Awaitable[int]]
+
+
+@dataclass
+class Recheck:
+    """Asks `check` again at every ping, and at least every `every` seconds while events flow, whether the
+    viewer may still watch (0) or not (401, 403), and ends the stream at the first refusal, kept in `status`:
+    a stream opened before a logout, a deleted token, a deactivation or a loss of staff ends within a ping
+    interval of it."""
+
+    check: Check
+    every: float = PING_INTERVAL
+    status: int = 0
+
+    async def passing(self, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
+        due = time.monotonic() + self.every
+        try:
+            async for item in items:
+                if item.type == "ping" or time.monotonic() >= due:
+                    self.status = await self.check()
+                    if self.status:
+                        return
+                    due = time.monotonic() + self.every
+                yield item
+        finally:
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+def checking(user: Any, *, session_key: str, token: str, staff: bool = False) -> Recheck:
+    async def check() -> int:
+        return await viewer_status(user, session_key=session_key, token=token, staff=staff)
+
+    return Recheck(check)
+
+
+def request_recheck(request: HttpRequest, user: Any, *, token: bool = True, staff: bool = False) -> Recheck:
+    """The Django side's Recheck: the request's session, else (when `token`) its Authorization token."""
+    session = getattr(request, "session", None)
+    return checking(
+        user,
+        session_key=(session.session_key or "") if session is not None else "",
+        token=token_key(request.headers.get("Authorization", "")) if token else "",
+        staff=staff,
+    )
 
 
 # Opening: the same answers on every path -----------------------------------------------------------
@@ -157,13 +220,16 @@ def stream_response(items: AsyncIterator[Item], encode: Encoder = sse_frame) -> 
     return response
 
 
-async def serve_live(user: Any, items: AsyncIterator[Item], encode: Encoder = sse_frame) -> HttpResponseBase:
+async def serve_live(
+    user: Any, items: AsyncIterator[Item], encode: Encoder = sse_frame, *, recheck: Recheck
+) -> HttpResponseBase:
     """A live-only stream (`items` follow a group from now on: a dashboard, /ops/) for a known `user`,
-    holding one of the user's stream slots, or 429 when a stream cap is reached."""
+    holding one of the user's stream slots, or 429 when a stream cap is reached; it ends when `recheck`
+    refuses."""
     slot = await acquire_slot(user)
     if isinstance(slot, Refusal):
         return refusal_response(slot)
-    return stream_response(stream_limits.held(items, slot), encode)
+    return stream_response(recheck.passing(stream_limits.held(items, slot)), encode)
 
 
 async def serve_stream(
@@ -173,6 +239,7 @@ async def serve_stream(
     find: Callable[[Any], Any],
     group: Callable[[Any], str],
     encode: Encoder = sse_frame,
+    token: bool = True,
 ) -> HttpResponseBase:
     """`start`'s answers: the stream is the event log of `find(user)` (by pk), pushed through `group(pk)`."""
     obj = await sync_to_async(find, thread_sensitive=False)(user) if user is not None else None
@@ -187,4 +254,5 @@ async def serve_stream(
     if isinstance(opened, Refusal):
         return refusal_response(opened)
     assert opened.stream is not None
-    return stream_response(stream_limits.held(opened.stream.items(), opened.slot), encode)
+    recheck = request_recheck(request, user, token=token)
+    return stream_response(recheck.passing(stream_limits.held(opened.stream.items(), opened.slot)), encode)

@@ -263,6 +263,8 @@ class Daphne:
     log: str = "daphne"
     proc: subprocess.Popen[bytes] | None = None
     sock: socket.socket = field(default_factory=_listening_socket)
+    # What /healthz may answer once the server is up: with DJANGO_SECURE=1, a redirect to HTTPS.
+    ready_statuses: tuple[int, ...] = (200,)
 
     @property
     def port(self) -> int:
@@ -291,7 +293,7 @@ class Daphne:
                     f"the server exited with {self.proc.returncode}; see {ARTIFACTS / self.log}.log"
                 )
             try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code in self.ready_statuses
             except httpx.HTTPError:
                 return False
 

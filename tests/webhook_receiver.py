@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -64,3 +65,51 @@ class Receiver:
 
     def get(self, timeout: float = 10) -> Received:
         return self.received.get(timeout=timeout)
+
+
+class Trickler:
+    """A receiver that answers `200 OK` and then one header byte every `every` seconds, for as long as the
+    client stays: per-read timeouts never fire on it. `connections` counts the requests it took."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.connections = 0
+        self.stopping = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self.stopping.wait(self.every):
+                    conn.sendall(b"X")
+            except OSError:
+                return  # the client gave up
+
+    def __enter__(self) -> Trickler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.sock.close()
+        self.thread.join(5)

@@ -21,13 +21,16 @@ Another user's job, batch or webhook answers 404, exactly like a missing one.
 * **Server-Sent Events**: `GET /api/jobs/{job_id}/progress` and `GET /api/bulk-jobs/{bulk_id}/progress`
   (documented below). Each event has an `id` (the job's or batch's sequence number 1, 2, 3 ... with no
   holes), an `event` (`progress` or `complete`) and JSON `data` (schemas `JobProgressEvent`,
-  `JobCompleteEvent`, `BulkProgressEvent`, `BulkCompleteEvent`). Reconnect with the `Last-Event-ID`
-  header or `?last_event_id=N` to get every event after N, then live: no gap, no duplicate.
+  `JobCompleteEvent`, `BulkProgressEvent`, `BulkCompleteEvent`; each event as a whole: `JobStreamEvent`,
+  `BulkStreamEvent`). Reconnect with the `Last-Event-ID` header or `?last_event_id=N` to get every event
+  after N, then live: no gap, no duplicate; resumed at or after the final event, the answer is 204. A stream
+  ends after `complete`, or when its credentials stop working (logout, a deleted token).
 * **WebSocket**: `ws://HOST/ws/jobs/{job_id}/` (and `?last_event_id=N`; authenticate with the session,
   `Authorization: Token <key>`, or the subprotocols `token, <key>`). It sends the same `data` objects with
   `type` and `seq` added, and closes after `complete`. An unauthenticated client, another user's or a
   missing job, or a bad `last_event_id` is refused at the handshake (HTTP 403); over the stream cap the
-  socket closes with code 4429. Example message:
+  socket closes with code 4429; when its credentials stop working, with 4401 (4403: no longer allowed).
+  Example message:
 
 ```json
 {"type": "progress", "seq": 7, "job_id": "6650c0ffee0000000000abcd", "status": "processing",
@@ -55,8 +58,11 @@ JSON (schema `WebhookPayload`): `data` is the job (`GET /api/jobs/{id}/`) or bat
 (`GET /api/bulk-jobs/{id}/`) exactly as the API returns it. Every request carries
 `X-Contentgen-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed by the secret>`;
 reject a body whose signature does not match or whose `t` is old (replays). Non-2xx answers, timeouts
-(5 s) and connection errors are retried with exponential backoff (base `CONTENTGEN_WEBHOOK_BACKOFF_SECONDS`,
+(one deadline of 5 s per attempt, from connecting to the answer's last byte; redirects are not followed) and
+connection errors are retried with exponential backoff (base `CONTENTGEN_WEBHOOK_BACKOFF_SECONDS`,
 doubling, with jitter) for 24 hours; then the delivery fails and the endpoint is disabled with a reason.
+A user has at most 20 endpoints (`CONTENTGEN_WEBHOOK_MAX_ENDPOINTS`) and may queue 100 test sends and
+redeliveries a minute (`CONTENTGEN_RATE_WEBHOOK_SENDS_PER_MINUTE`; over it: 429 with `Retry-After`).
 Attempts are listed at `GET /api/webhooks/{id}/deliveries/`. Example delivery:
 
 ```http
@@ -184,6 +190,44 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+def _envelope(description: str, events: dict[str, str]) -> dict[str, Any]:
+    """One event of a stream as a client that follows the event-stream grammar reads it (OpenAPI 3.2's
+    `itemSchema` for `text/event-stream`): `event`, `id`, and `data`, JSON text whose own schema is named."""
+    return {
+        "description": description,
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    "event": {"type": "string", "enum": [name]},
+                    "id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "The event's seq."},
+                    "retry": {"type": "integer"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {"$ref": REF + data},
+                    },
+                },
+                "required": ["event", "id", "data"],
+            }
+            for name, data in events.items()
+        ],
+    }
+
+
+SCHEMAS["JobStreamEvent"] = _envelope(
+    "An event of `GET /api/jobs/{job_id}/progress`.",
+    {"progress": "JobProgressEvent", "complete": "JobCompleteEvent"},
+)
+SCHEMAS["BulkStreamEvent"] = _envelope(
+    "An event of `GET /api/bulk-jobs/{bulk_id}/progress`.",
+    {"progress": "BulkProgressEvent", "complete": "BulkCompleteEvent"},
+)
+SCHEMAS["SourceStreamEvent"] = _envelope(
+    "An event of `GET /api/sources/{source_id}/progress`.",
+    {"progress": "SourceProgressEvent", "complete": "SourceCompleteEvent"},
+)
+
 _SSE_FRAMING = (
     "A `text/event-stream`: `retry: 3000`, then events of the form `id: <seq>` / "
     "`event: progress|complete` / `data: <JSON>`, and a `: ping` comment at least every 15 s while idle. "
@@ -196,7 +240,7 @@ _SSE_FRAMING = (
 _NOUNS = {"jobs": "job", "bulk-jobs": "batch", "sources": "knowledge-base source"}
 
 
-def _stream(*, kind: str, id_name: str, progress: str, complete: str, example: str) -> dict[str, Any]:
+def _stream(*, kind: str, id_name: str, envelope: str, example: str) -> dict[str, Any]:
     return {
         "get": {
             "operationId": f"{kind}_progress_stream",
@@ -223,17 +267,23 @@ def _stream(*, kind: str, id_name: str, progress: str, complete: str, example: s
             ],
             "responses": {
                 "200": {
-                    "description": "The event stream. Each `data` line is one of the schemas below.",
+                    "description": "The event stream: each event is `event`, `id` and `data`, the JSON text "
+                    "of the schema its `event` names.",
                     "content": {
-                        "text/event-stream": {
-                            "schema": {"oneOf": [{"$ref": REF + progress}, {"$ref": REF + complete}]},
-                            "example": example,
-                        }
+                        "text/event-stream": {"schema": {"$ref": REF + envelope}, "example": example}
                     },
+                },
+                "204": {
+                    "description": "Resumed at or after the final event: nothing more will come, and "
+                    "EventSource does not reconnect."
                 },
                 "400": {"description": "`Last-Event-ID` is not a non-negative whole number."},
                 "401": {"description": "No session and no valid token."},
                 "404": {"description": f"No such {_NOUNS[kind]}, or another user's."},
+                "429": {
+                    "description": "Over a stream cap (`CONTENTGEN_MAX_STREAMS_PER_USER`).",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                },
             },
         }
     }
@@ -266,25 +316,13 @@ _SOURCE_EXAMPLE = (
 
 STREAM_PATHS: dict[str, dict[str, Any]] = {
     "/api/jobs/{job_id}/progress": _stream(
-        kind="jobs",
-        id_name="job_id",
-        progress="JobProgressEvent",
-        complete="JobCompleteEvent",
-        example=_JOB_EXAMPLE,
+        kind="jobs", id_name="job_id", envelope="JobStreamEvent", example=_JOB_EXAMPLE
     ),
     "/api/bulk-jobs/{bulk_id}/progress": _stream(
-        kind="bulk-jobs",
-        id_name="bulk_id",
-        progress="BulkProgressEvent",
-        complete="BulkCompleteEvent",
-        example=_BULK_EXAMPLE,
+        kind="bulk-jobs", id_name="bulk_id", envelope="BulkStreamEvent", example=_BULK_EXAMPLE
     ),
     "/api/sources/{source_id}/progress": _stream(
-        kind="sources",
-        id_name="source_id",
-        progress="SourceProgressEvent",
-        complete="SourceCompleteEvent",
-        example=_SOURCE_EXAMPLE,
+        kind="sources", id_name="source_id", envelope="SourceStreamEvent", example=_SOURCE_EXAMPLE
     ),
 }
 

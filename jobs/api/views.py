@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.api.responses import with_errors
-from jobs.api.schema import NO_NUL
+from jobs.api.schema import PLAIN_TEXT
 from jobs.api.serializers import (
     BulkOutputSerializer,
     JobOutputSerializer,
@@ -107,7 +107,7 @@ class JobListCreateApi(APIView):
             ),
             OpenApiParameter(
                 "q",
-                {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+                {"type": "string", "maxLength": 200, "pattern": PLAIN_TEXT},
                 description="Search in topic and keywords",
             ),
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
@@ -202,7 +202,7 @@ class BulkCancelApi(APIView):
 
 
 class BulkRetryFailedApi(APIView):
-    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409))
+    @extend_schema(request=None, responses=with_errors({202: BulkOutputSerializer}, 404, 409, 429))
     def post(self, request: Request, bulk_id: str) -> Response:
         outcome = services.bulk_retry_failed(bulk=_bulk_or_404(request, bulk_id))
         return Response(bulk_resource(outcome.bulk), status=status.HTTP_202_ACCEPTED)
@@ -236,7 +236,9 @@ class SeoAnalyzeApi(APIView):
 
     @extend_schema_serializer(component_name="SeoAnalyzeInput")
     class InputSerializer(serializers.Serializer):
-        content = _Text(max_length=MAX_ANALYZED_CHARACTERS, help_text="The article in Markdown.")
+        content = _Text(
+            multiline=True, max_length=MAX_ANALYZED_CHARACTERS, help_text="The article in Markdown."
+        )
         meta_title = _Text(max_length=MAX_META_CHARACTERS)
         meta_description = _Text(max_length=MAX_META_CHARACTERS)
         keyphrase = _Text(max_length=MAX_KEYPHRASE_CHARACTERS, help_text="The focus keyphrase.")

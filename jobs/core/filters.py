@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
 from jobs.core.selectors import NewestFirst, jobs_for_user, newest_bulks
+from jobs.core.validation import NoControlCharacters
 from jobs.models import BulkJob, GenerationJob
 
 ORDERINGS = {
@@ -70,7 +71,9 @@ class HistoryFilterSerializer(serializers.Serializer):
     tone = serializers.CharField(required=False, allow_blank=True)
     created_after = serializers.CharField(required=False, allow_blank=True)
     created_before = serializers.CharField(required=False, allow_blank=True)
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, validators=[NoControlCharacters()]
+    )
     ordering = serializers.CharField(required=False, allow_blank=True)
 
     def validate_status(self, value: str) -> str | None:

@@ -30,14 +30,15 @@ def charge_jobs(*, user: Any, count: int = 1) -> None:
         )
 
 
-def charge_batch_items(*, user: Any, count: int) -> None:
-    """A batch's items against CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR, and the monthly token budget."""
+def charge_batch_items(*, user: Any, count: int, action: str = "this batch has") -> None:
+    """A batch's items (or a batch's members retried) against CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR, and the
+    monthly token budget."""
     usage.check_budget(user=user)
     limit = int(settings.CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR)
     wait = ratelimit.take(f"batch-items:{user.pk}", amount=count, limit=limit, window=HOUR)
     if wait:
         raise RateLimited(
-            f"You can submit at most {limit} batch items per hour; this batch has {count}. "
+            f"You can submit at most {limit} batch items per hour; {action} {count}. "
             f"Try again in {_wait_text(wait)}.",
             retry_after=wait,
         )

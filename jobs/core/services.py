@@ -87,14 +87,19 @@ def job_create(*, user: Any, spec: JobSpec) -> GenerationJob:
     return job
 
 
-def bulk_create(*, user: Any, specs: Sequence[JobSpec]) -> BulkJob:
+def bulk_create(*, user: Any, specs: Sequence[JobSpec], notify_email: bool = False) -> BulkJob:
     if not 1 <= len(specs) <= 500:
         raise ApplicationError(
             "A batch holds 1 to 500 articles.", extra={"items": ["Must hold 1 to 500 jobs."]}
         )
     stamp = timezone.now()
     bulk = BulkJob.objects.create(
-        user=user, total=len(specs), count_queued=len(specs), created_at=stamp, updated_at=stamp
+        user=user,
+        total=len(specs),
+        count_queued=len(specs),
+        created_at=stamp,
+        updated_at=stamp,
+        notify_email=notify_email,
     )
     defaults = ResearchDefaults.for_user(user)
     new = [_new_job(user=user, spec=spec, defaults=defaults, bulk_job=bulk) for spec in specs]
@@ -117,14 +122,15 @@ def job_submit(*, user: Any, data: Any, charge: bool = True) -> GenerationJob:
     return job_create(user=user, spec=spec)
 
 
-def bulk_submit(*, user: Any, data: Any, charge: bool = True) -> BulkJob:
-    """A batch from its input as the API takes it (`items`, `defaults`), as `job_submit` does a job."""
+def bulk_submit(*, user: Any, data: Any, charge: bool = True, notify_email: bool = False) -> BulkJob:
+    """A batch from its input as the API takes it (`items`, `defaults`), as `job_submit` does a job.
+    `notify_email`: email the owner when it finishes (only if they have an address)."""
     specs, errors = parse_batch(data)
     if errors:
         raise InvalidInput(errors)
     if charge:
         limits.charge_batch_items(user=user, count=len(specs))
-    return bulk_create(user=user, specs=specs)
+    return bulk_create(user=user, specs=specs, notify_email=notify_email and bool(getattr(user, "email", "")))
 
 
 def _cancel_queued(job: GenerationJob) -> bool:
@@ -268,13 +274,18 @@ def bulk_cancel(*, bulk: BulkJob) -> BulkActionResult:
     return BulkActionResult(bulk=bulk, changed=len(cancelled), requested=len(requested))
 
 
-def bulk_retry_failed(*, bulk: BulkJob) -> BulkActionResult:
-    """The failed and cancelled members go back to the queue; each resumes after its last finished stage."""
+def bulk_retry_failed(*, bulk: BulkJob, charge: bool = True) -> BulkActionResult:
+    """The failed and cancelled members go back to the queue; each resumes after its last finished stage.
+
+    Requeued members are charged as batch items when `charge` (RateLimited): otherwise create, cancel and
+    retry would run any number of articles past CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR."""
     members = store.members(bulk, RETRYABLE)
     if not members:
         raise ApplicationError(
             "No article in this batch failed or was cancelled; there is nothing to retry.", status=409
         )
+    if charge:
+        limits.charge_batch_items(user=bulk.user, count=len(members), action="this retry asks for")
     moved: dict[str, int] = dict.fromkeys(RETRYABLE, 0)
     for job in members:
         previous = job.status

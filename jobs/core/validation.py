@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from jobs.models import GenerationJob
@@ -25,10 +26,49 @@ JOB_FIELDS = (
 )  # fmt: skip
 
 
+# Control characters refused in every text a user sends: C0 but tab and LF, DEL and C1. Stored, an ESC
+# sequence could rewrite an operator's terminal and a CR overwrite a row of `manage.py jobs ls`. Multi-line
+# fields take CR as well, as a browser's textarea sends CR LF. One class string serves Python and the schema.
+TEXT_CONTROLS = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f"
+TEXTAREA_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+
+
+def no_controls_pattern(*, multiline: bool = False) -> str:
+    return f"^[^{TEXTAREA_CONTROLS if multiline else TEXT_CONTROLS}]*$"
+
+
+class NoControlCharacters(RegexValidator):
+    """Refuses a control character, naming the field and the character; a RegexValidator, so the schema
+    (drf-spectacular) shows the rule as the field's pattern."""
+
+    requires_context = True
+
+    def __init__(self, *, multiline: bool = False) -> None:
+        super().__init__(no_controls_pattern(multiline=multiline))
+        self.found = re.compile(f"[{TEXTAREA_CONTROLS if multiline else TEXT_CONTROLS}]")
+
+    def __call__(self, value: Any, serializer_field: Any = None) -> None:
+        match = self.found.search(str(value))
+        if match is None:
+            return
+        name = getattr(serializer_field, "field_name", "") or getattr(
+            getattr(serializer_field, "parent", None), "field_name", ""
+        )
+        raise serializers.ValidationError(
+            f"{name or 'This field'} contains a control character (U+{ord(match.group()):04X}), which is not "
+            "allowed; tab and newline are."
+        )
+
+
 class StrictCharField(serializers.CharField):
-    """A string and nothing else: no numbers coerced, no objects or operators smuggled in."""
+    """A string and nothing else: no numbers coerced, no objects or operators smuggled in, no control
+    characters (`multiline`: CR allowed too)."""
 
     default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(NoControlCharacters(multiline=multiline))
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -112,6 +152,7 @@ class JobInputSerializer(serializers.Serializer):
         },
     )
     source_text = StrictCharField(
+        multiline=True,
         required=False,
         allow_blank=True,
         max_length=MAX_SOURCE_TEXT,

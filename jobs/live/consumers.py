@@ -18,13 +18,16 @@ from jobs.core.events import job_group
 from jobs.live.owners import owned
 from jobs.models import GenerationJob
 from progress import stream_limits
-from progress.auth import TOKEN_SUBPROTOCOL, credentials_user, token_key
+from progress.auth import TOKEN_SUBPROTOCOL, credentials_user, session_key_from, token_key
 from progress.jsonenc import dumps
-from progress.sse import Opened, Refusal, cached, start
+from progress.sse import Opened, Recheck, Refusal, cached, checking, start
 from progress.streams import Item
 
 CLOSE_TOO_MANY = 4429
 CLOSE_NORMAL = 1000
+# An open socket whose credentials stopped working (logout, a deleted token, deactivation): 4401; whose user
+# may no longer watch: 4403. Checked at every ping interval (progress.sse.Recheck).
+CLOSE_REFUSED = {401: 4401, 403: 4403}
 # The stream's answers that accept the socket and close it at once: over a stream cap (4429, so a client
 # knows to wait rather than give up), and resumed at or after the final event (204: a normal close).
 # Any other refusal (401, 404, 400) closes before accepting: the handshake is refused with HTTP 403.
@@ -54,10 +57,9 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         subprotocols = list(self.scope.get("subprotocols") or [])
         # The token's subprotocol is echoed, as a browser requires; the key itself never is.
         self.subprotocol = TOKEN_SUBPROTOCOL if subprotocols[:1] == [TOKEN_SUBPROTOCOL] else None
-        user = await credentials_user(
-            cookie=headers.get(b"cookie", b"").decode("latin-1"),
-            token=token_key(headers.get(b"authorization", b"").decode("latin-1"), subprotocols),
-        )
+        cookie = headers.get(b"cookie", b"").decode("latin-1")
+        token = token_key(headers.get(b"authorization", b"").decode("latin-1"), subprotocols)
+        user = await credentials_user(cookie=cookie, token=token)
         job_id = await owned(GenerationJob, user=user, object_id=self.scope["url_route"]["kwargs"]["job_id"])
         opened = await start(
             user=user,
@@ -70,20 +72,21 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
             await self._refuse(opened)
             return
         await self.accept(self.subprotocol)
-        self.task = asyncio.create_task(self._pump(opened))
+        recheck = checking(user, session_key=session_key_from(cookie), token=token)
+        self.task = asyncio.create_task(self._pump(opened, recheck))
 
-    async def _pump(self, opened: Opened) -> None:
+    async def _pump(self, opened: Opened, recheck: Recheck) -> None:
         assert opened.stream is not None
         STREAMS_OPEN.labels("websocket").inc()
         try:
-            async for item in stream_limits.held(opened.stream.items(), opened.slot):
+            async for item in recheck.passing(stream_limits.held(opened.stream.items(), opened.slot)):
                 if item.type != "ping":
                     await self.send(text_data=_ws_text(item))
         finally:
             STREAMS_OPEN.labels("websocket").dec()
             opened.slot.release()
             await opened.stream.close()
-        await self.close()
+        await self.close(code=CLOSE_REFUSED.get(recheck.status, CLOSE_NORMAL))
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "task", None) is not None and self.task is not None:

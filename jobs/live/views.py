@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.views.decorators.http import require_GET
 
 from jobs.web.fragments import live_fragments
 from progress.sse import (
@@ -17,6 +18,8 @@ from progress.sse import (
     Encoder,
     cached,
     frame,
+    one_line,
+    request_recheck,
     request_user,
     serve_live,
     serve_stream,
@@ -35,7 +38,7 @@ def html_frames(view: str) -> Encoder:
 
 
 def _fragment(view: str, item: Item) -> str:
-    return " ".join(live_fragments(view=view, event=item.type, data=item.data).split())
+    return one_line(live_fragments(view=view, event=item.type, data=item.data))
 
 
 def stream_view(
@@ -43,6 +46,7 @@ def stream_view(
 ) -> Callable[..., Any]:
     """A view streaming the event log of the object `find(user, object_id)` gives (None: 404)."""
 
+    @require_GET  # the lean path serves GET alone; any other method is a 405 here too
     async def view(request: HttpRequest, object_id: str) -> HttpResponseBase:
         return await serve_stream(
             request,
@@ -50,6 +54,7 @@ def stream_view(
             find=lambda user: find(user, object_id),
             group=group,
             encode=encode,
+            token=token,
         )
 
     return view
@@ -58,10 +63,12 @@ def stream_view(
 def live_view(group: Callable[[Any], str], encode: Encoder) -> Callable[..., Any]:
     """A view following the signed-in user's own group from now on (session only)."""
 
+    @require_GET
     async def view(request: HttpRequest) -> HttpResponseBase:
         user = await request_user(request, token=False)
         if user is None:
             return unauthorized()
-        return await serve_live(user, follow_group(group=group(user.pk)), encode)
+        recheck = request_recheck(request, user, token=False)
+        return await serve_live(user, follow_group(group=group(user.pk)), encode, recheck=recheck)
 
     return view

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,16 @@ from jobs.pipeline.seo import report_groups
 from progress.streams import Item, follow
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Stored text reaches an operator's terminal: text from before the input refused control characters, and
+# the models' output, may hold ESC sequences that rewrite the screen, or a CR or LF that fakes a row.
+_BREAKS = re.compile(r"[\t\n\r]+")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(text: Any, width: int | None = None) -> str:
+    """Text for one terminal line: tabs and line breaks as a space, every other control character dropped."""
+    clean = _CONTROLS.sub("", _BREAKS.sub(" ", str(text)))
+    return clean[:width] if width is not None else clean
 
 
 class BadInput(Exception):
@@ -136,7 +147,7 @@ def follow_job(job: GenerationJob, console: Console) -> Outcome:
     outcome = Outcome()
     final: dict[str, Any] = {}
     with _progress(console) as bars:
-        task = bars.add_task(job.title[:50], total=100, state="")
+        task = bars.add_task(shown(job.title, 50), total=100, state="")
 
         def show(item: Item) -> None:
             data = item.data
@@ -146,7 +157,7 @@ def follow_job(job: GenerationJob, console: Console) -> Outcome:
             if item.type == "complete":
                 final.update(data)
                 state = str(data.get("status"))
-            bars.update(task, completed=float(progress.get("percentage") or 0), state=state)
+            bars.update(task, completed=float(progress.get("percentage") or 0), state=shown(state))
 
         asyncio.run(_events(job.pk, job_group(job.pk), show))
     if final.get("status") != GenerationJob.Status.COMPLETED:
@@ -162,7 +173,7 @@ def follow_batch(bulk: BulkJob, console: Console) -> Outcome:
     with _progress(console) as bars:
         rows: dict[str, TaskID] = {
             str(job.pk): bars.add_task(
-                job.title[:50], total=100, completed=job.progress.percentage, state=job.status
+                shown(job.title, 50), total=100, completed=job.progress.percentage, state=job.status
             )
             for job in jobs
         }
@@ -174,14 +185,14 @@ def follow_batch(bulk: BulkJob, console: Console) -> Outcome:
                     bars.update(
                         rows[current["job_id"]],
                         completed=float(current.get("percentage") or 0),
-                        state=str(current.get("stage")),
+                        state=shown(current.get("stage")),
                     )
             member = data.get("job")
             if member and member.get("job_id") in rows:
                 status = member.get("status")
                 state = member.get("stage") if status == GenerationJob.Status.PROCESSING else status
                 bars.update(
-                    rows[member["job_id"]], completed=float(member.get("percentage") or 0), state=str(state)
+                    rows[member["job_id"]], completed=float(member.get("percentage") or 0), state=shown(state)
                 )
 
         asyncio.run(_events(bulk.pk, bulk_group(bulk.pk), show))
@@ -207,7 +218,8 @@ def batch_outcome(bulk: BulkJob) -> Outcome:
 def report(outcome: Outcome, console: Console) -> None:
     for title, stage, message in outcome.failures:
         # Titles and messages are untrusted text: never parsed as rich markup.
-        console.print(Text.assemble(("failed", "bold red"), f" {title} (stage {stage}): {message}"))
+        line = f" {shown(title)} (stage {shown(stage)}): {shown(message)}"
+        console.print(Text.assemble(("failed", "bold red"), line))
 
 
 def usage_line(usage: Mapping[str, Any]) -> str:

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from jobs.core import events, workers
 from jobs.models import GenerationJob
-from progress.sse import request_user, serve_live, sse_frame
+from progress.sse import one_line, request_recheck, request_user, serve_live, sse_frame
 from progress.streams import Item, follow_group
 
 TEMPLATE = "jobs/ops.html"
@@ -105,11 +105,12 @@ async def _panels() -> AsyncIterator[Item]:
 
 
 def _encode(item: Item) -> bytes:
-    return sse_frame(item, " ".join(str(item.data["html"]).split()))
+    return sse_frame(item, one_line(str(item.data["html"])))
 
 
 async def ops_live(request: HttpRequest) -> HttpResponseBase:
     user = await request_user(request, token=False)
     if user is None or not user.is_staff:
         return JsonResponse({"detail": "Staff only."}, status=403 if user is not None else 401)
-    return await serve_live(user, _panels(), _encode)
+    recheck = request_recheck(request, user, token=False, staff=True)
+    return await serve_live(user, _panels(), _encode, recheck=recheck)

@@ -1,4 +1,7 @@
-"""Small charts as server-rendered SVG: no chart library, no script, text escaped like any template."""
+"""Small charts as server-rendered SVG: no chart library, no script, text escaped like any template.
+
+Each chart is a figure: the SVG (an image named by its title) and the same figures as a table, the text
+alternative that a screen reader, a keyboard or a copy-and-paste can use (WCAG 1.1.1)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 600, 200, 44, 24, 12
-COLOURS = ("#4f46e5", "#0f9d58", "#e37400", "#d93025")
+# Each at least 4.5:1 on white: the legend writes the series' names in their colour.
+COLOURS = ("#4f46e5", "#15803d", "#c2410c", "#b91c1c")
 
 
 def _frame(title: str, top: float, labels: Sequence[str], body: SafeString, legend: SafeString) -> SafeString:
@@ -55,8 +59,41 @@ def _y(value: float, top: float) -> float:
     return round(HEIGHT - PAD_BOTTOM - (HEIGHT - PAD_BOTTOM - PAD_TOP) * (value / top if top else 0), 1)
 
 
+def _cell(value: float | None) -> str:
+    return "–" if value is None else _number(value) if isinstance(value, float) else str(value)
+
+
+def data_table(
+    title: str,
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float | int | None]],
+    label_name: str = "Day",
+) -> SafeString:
+    """The chart's figures, one row per label: folded under the chart, in the page for every reader."""
+    head = format_html_join("", '<th scope="col">{}</th>', ((name,) for name in series))
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th>{}</tr>',
+        (
+            (label, format_html_join("", "<td>{}</td>", ((_cell(points[i]),) for points in series.values())))
+            for i, label in enumerate(labels)
+        ),
+    )
+    return format_html(
+        '<details class="chart-data"><summary>{} (table)</summary>'
+        '<div class="table-wrap" tabindex="0" role="region" aria-label="{} (table)">'
+        '<table class="table"><caption class="visually-hidden">{}</caption>'
+        '<thead><tr><th scope="col">{}</th>{}</tr></thead><tbody>{}</tbody></table></div></details>',
+        title, title, title, label_name, head, rows,
+    )  # fmt: skip
+
+
+def figure(chart: SafeString, table: SafeString) -> SafeString:
+    return format_html('<figure class="chart-figure">{}{}</figure>', chart, table)
+
+
 def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float | None]]) -> SafeString:
-    """One polyline per series (None leaves a gap), with a dot per point."""
+    """One polyline per series (None leaves a gap), with a dot per point, and its table."""
     values = [v for points in series.values() for v in points if v is not None]
     top = max(values, default=0.0) * 1.1 or 1.0
     parts, legend = [], []
@@ -73,11 +110,12 @@ def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[
             )
         parts.extend(format_html('<circle cx="{}" cy="{}" r="3" fill="{}"/>', x, y, colour) for x, y in xy)
         legend.append(_legend(index, colour, name))
-    return _frame(title, top, labels, SafeString("".join(parts)), SafeString("".join(legend)))
+    svg = _frame(title, top, labels, SafeString("".join(parts)), SafeString("".join(legend)))
+    return figure(svg, data_table(title, labels, series))
 
 
 def bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[int]]) -> SafeString:
-    """Stacked bars per label."""
+    """Stacked bars per label, and its table."""
     totals = [sum(points[i] for points in series.values()) for i in range(len(labels))]
     top = max(totals, default=0) * 1.1 or 1.0
     width = max(2.0, (WIDTH - PAD_LEFT - 10) / max(len(labels), 1) * 0.7)
@@ -104,4 +142,5 @@ def bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[i
                 )
                 base[i] += value
         legend.append(_legend(index, colour, name))
-    return _frame(title, top, labels, SafeString("".join(parts)), SafeString("".join(legend)))
+    svg = _frame(title, top, labels, SafeString("".join(parts)), SafeString("".join(legend)))
+    return figure(svg, data_table(title, labels, series))

@@ -81,7 +81,9 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
 class AnalyticsApi(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("mode", str, enum=GenerationJob.Mode.values),
+            OpenApiParameter(
+                "mode", str, enum=[*GenerationJob.Mode.values, ""], description="Blank or absent: every mode."
+            ),
             OpenApiParameter("days", int, enum=list(analytics.PERIODS)),
         ],
         responses=with_errors({200: dict}, 400),

@@ -1,5 +1,6 @@
 """CONTENTGEN_EVENT_RETENTION_DAYS: the event logs of jobs and batches that finished before then are
-pruned to their last event; the job's snapshot and result stay in `generation_jobs`.
+pruned to their last event; the job's snapshot and result stay in `generation_jobs`. Webhook deliveries that
+ended (succeeded or failed) before then are removed, body and attempts with them.
 
 Not a TTL index: a TTL on an event's own timestamp would also empty the log of a job that sat in the
 queue for a month, and it cannot keep each stream's final event, which its streams still send.
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from contentgen.redisconn import client
-from jobs.models import BulkJob, GenerationJob
+from jobs.models import BulkJob, GenerationJob, WebhookDelivery
 from progress import events
 
 logger = logging.getLogger("jobs.retention")
@@ -42,6 +43,10 @@ def prune_finished(*, before: dt.datetime, since: dt.datetime | None = None) -> 
     removed = 0
     for stream_id in [*jobs.values_list("pk", flat=True), *batches.values_list("pk", flat=True)]:
         removed += events.prune(stream_id)
+    ended = WebhookDelivery.objects.filter(
+        status__in=[WebhookDelivery.Status.SUCCEEDED, WebhookDelivery.Status.FAILED], completed_at__lt=before
+    )
+    removed += ended.delete()[0]
     return removed
 
 
@@ -61,5 +66,5 @@ def maybe_prune(now: dt.datetime | None = None) -> int | None:
     except redis.RedisError:
         logger.warning("could not store the retention watermark; the next pass starts from the beginning")
     if removed:
-        logger.info("retention: removed %d events of work finished before %s", removed, limit.isoformat())
+        logger.info("retention: removed %d events and deliveries ended before %s", removed, limit.isoformat())
     return removed

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from contentgen.errors import InvalidInput
 from jobs.api.responses import with_errors
-from jobs.core.validation import WEB_URL
+from jobs.core.validation import TEXTAREA_CONTROLS, WEB_URL
 from jobs.models import Source
 from jobs.sources import selectors, services
 
@@ -50,7 +50,7 @@ class SourceOutputSerializer(serializers.Serializer):
 
 # A title holds no control character but tab and line breaks, and a required one a visible character;
 # pasted text holds no NUL.
-_CONTROL = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+_CONTROL = TEXTAREA_CONTROLS
 NO_CONTROL = rf"^[^{_CONTROL}]*$"
 NON_BLANK_TITLE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 _TITLE = {"type": "string", "maxLength": 200, "pattern": NO_CONTROL}
@@ -155,7 +155,7 @@ class SourceDetailApi(APIView):
     def get(self, request: Request, source_id: str) -> Response:
         return Response(self.OutputSerializer(_owned(request, source_id)).data)
 
-    @extend_schema(responses=with_errors({204: OpenApiTypes.NONE}, 404))
+    @extend_schema(responses=with_errors({204: None}, 404))
     def delete(self, request: Request, source_id: str) -> Response:
         services.source_delete(source=_owned(request, source_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from contentgen import mongo
 from contentgen.errors import ApplicationError, InvalidInput
 from jobs.core import events, limits, workers
-from jobs.core.validation import WEB_URL
+from jobs.core.validation import TEXTAREA_CONTROLS, WEB_URL
 from jobs.models import Passage, Source, SourceBlob
 from jobs.sources import index
 
@@ -25,7 +25,7 @@ from jobs.sources import index
 BLOB_PIECE = 4 * 1024 * 1024
 MAX_TITLE = 200
 MAX_URL = 2000
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_RE = re.compile(f"[{TEXTAREA_CONTROLS}]")
 
 
 @dataclass(frozen=True)

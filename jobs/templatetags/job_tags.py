@@ -64,6 +64,8 @@ def utc_clock(value: Any) -> str:
 # every second, reads it from <body data-time-wording> (the `time_wording` tag in base.html).
 TIME_WORDING: dict[str, dict[str, str]] = {
     "left": {"soon": "less than a minute left", "later": "about {n} min left", "none": ""},
+    # Spoken by a screen reader (a bar's aria-valuetext), where "min" would be read as a word.
+    "spoken_left": {"soon": "less than a minute left", "later": "about {n} minutes left", "none": ""},
     "starts": {
         "soon": "starts in under a minute",
         "later": "starts in about {n} min",
@@ -106,3 +108,25 @@ def markdown_html(value: Any) -> SafeString:
 def keep_newlines(value: Any) -> SafeString:
     """Escaped text whose newlines survive the SSE stream, which collapses raw newlines to spaces."""
     return escaped_text(value)
+
+
+def _spoken(label: str) -> str:
+    """A label inside a sentence: "writing", but "SEO" stays an acronym."""
+    return label if label.isupper() else label.lower()
+
+
+@register.filter
+def job_bar_words(j: dict[str, Any]) -> str:
+    """What the job's overall bar says after its percentage (aria-valuetext): "writing, about 2 minutes
+    left". Rendered with every event, so it is as fresh as the bar."""
+    if j["terminal"]:
+        return _spoken(j["status_label"])
+    if j["status"] == "queued":
+        return f"queued, {starts_in(j['estimated_start'], j['timestamp'])}"
+    left = _countdown("spoken_left", j["eta"], j["timestamp"]) if j["eta"] else ""
+    return ", ".join(part for part in (_spoken(j["stage_label"]), left) if part)
+
+
+@register.filter
+def spoken(label: Any) -> str:
+    return _spoken(str(label or ""))

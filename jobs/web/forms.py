@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.datastructures import MultiValueDict
 
@@ -19,6 +20,7 @@ BATCH_MODES = (GenerationJob.Mode.TOPIC, GenerationJob.Mode.TRENDS, GenerationJo
 
 def choices() -> dict[str, Any]:
     return {
+        "email_enabled": settings.CONTENTGEN_EMAIL_ENABLED,
         "modes": GenerationJob.Mode.choices,
         "batch_modes": [(m.value, m.label) for m in BATCH_MODES],
         "tones": GenerationJob.Tone.choices,
@@ -47,7 +49,7 @@ def empty_batch_form() -> dict[str, Any]:
 
 
 def batch_form(post: Mapping[str, Any]) -> dict[str, Any]:
-    names = ("topics", "mode", "word_count", "tone")
+    names = ("topics", "mode", "word_count", "tone", "notify_email")
     return {"values": {name: str(post.get(name, "")) for name in names}, "errors": []}
 
 
@@ -68,3 +70,8 @@ def batch_payload(post: Mapping[str, Any], files: MultiValueDict[str, UploadedFi
             return BatchInput(errors=["The CSV file is larger than 2 MB."])
         return batch_from_csv(upload.read(), defaults)
     return batch_from_lines(str(post.get("topics", "")), defaults)
+
+
+def wants_email(post: Mapping[str, Any]) -> bool:
+    """The batch form's "email me" box, honoured only where email is configured (CONTENTGEN_EMAIL_URL)."""
+    return settings.CONTENTGEN_EMAIL_ENABLED and post.get("notify_email") == "on"

@@ -46,6 +46,23 @@ def job_tab_title(*, status: str, percentage: float, stage: str) -> str:
     return f"{int(percentage)}% · {stage_label(stage)} · {APP}"
 
 
+def job_announcement(*, status: str, stage: str, error: dict[str, Any] | None) -> str:
+    """What the page's polite live region says when this changes: a stage starting, the end; never a
+    percentage (live.js announces a value only when it differs from the last one it saw)."""
+    if status == GenerationJob.Status.PROCESSING:
+        return f"{stage_label(stage)} stage started."
+    if status == GenerationJob.Status.COMPLETED:
+        return "Your article is ready."
+    if status == GenerationJob.Status.FAILED:
+        failed_in = (error or {}).get("stage") or stage
+        where = f" in the {stage_label(failed_in)} stage" if failed_in in STAGE_ORDER else ""
+        message = (error or {}).get("message") or ""
+        return f"Generation failed{where}." + (f" {message}" if message else "")
+    if status == GenerationJob.Status.CANCELLED:
+        return "The article was cancelled."
+    return ""
+
+
 def job_context(data: dict[str, Any]) -> dict[str, Any]:
     """A job event (`progress` or `complete`) as the job page's partials see it."""
     progress = data.get("progress") or {}
@@ -75,6 +92,7 @@ def job_context(data: dict[str, Any]) -> dict[str, Any]:
         "error": data.get("error"),
         "timestamp": data.get("timestamp"),
         "tab_title": job_tab_title(status=status, percentage=percentage, stage=stage),
+        "announcement": job_announcement(status=status, stage=stage, error=data.get("error")),
         "event": event_item(data),
         "attempts": data.get("attempts"),
         "tokens": data.get("tokens"),
@@ -125,7 +143,19 @@ def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
         "stages": _stages(summary.get("stages")),
         "cells": _cells(summary.get("stages")),
         "error": summary.get("error"),
+        "announcement": _row_announcement(summary.get("title"), status),
+        # After the bar's percentage (aria-valuetext): the stage while it runs, else the status.
+        "bar_words": (
+            stage_label(stage) if status == GenerationJob.Status.PROCESSING else _status_label(status)
+        ),
     }
+
+
+def _row_announcement(title: str | None, status: str) -> str:
+    """A list row speaks only when its article ends (the job page speaks its stages)."""
+    if status not in GenerationJob.TERMINAL:
+        return ""
+    return f"{title or 'An article'}: {_status_label(status).lower()}."
 
 
 def bulk_context(data: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +178,25 @@ def bulk_context(data: dict[str, Any]) -> dict[str, Any]:
         "eta": data.get("estimated_completion"),
         "done": done,
         "tab_title": f"{completed} of {total} · {APP}",
+        "bar_words": f"{finished} of {total} finished",
+        "announcement": _bulk_announcement(
+            total=total,
+            completed=completed,
+            failed=int(counts.get("failed", 0)),
+            cancelled=int(counts.get("cancelled", 0)),
+            done=done,
+        ),
     }
+
+
+def _bulk_announcement(*, total: int, completed: int, failed: int, cancelled: int, done: bool) -> str:
+    """Spoken when a batch ends, and when one more of its articles fails; not for every article."""
+    if done:
+        others = "".join(f", {n} {word}" for n, word in ((failed, "failed"), (cancelled, "cancelled")) if n)
+        return f"Batch finished: {completed} of {total} completed{others}."
+    if failed:
+        return f"{failed} article{'s' if failed != 1 else ''} of this batch failed."
+    return ""
 
 
 def _partial(template: str, name: str, context: dict[str, Any]) -> str:
@@ -194,6 +242,7 @@ def _bulk_fragments(data: dict[str, Any]) -> list[str]:
         if current.get("job_id") and current.get("job_id") != member_id:
             cell = {"job_id": current["job_id"], "percentage": current.get("percentage") or 0}
             cell["status"] = GenerationJob.Status.PROCESSING
+            cell["status_label"] = _status_label(cell["status"])
             out.append(_table_part(_partial(BULK_TEMPLATE, "bulk-overall-cell", {"row": cell})))
     if member:
         row = summary_context(member)
@@ -251,7 +300,17 @@ def source_context(data: dict[str, Any]) -> dict[str, Any]:
         "percentage": 100.0 if status in ("ready", "failed") else float(progress.get("percentage") or 0),
         "message": progress.get("message") or "",
         "active": status in ("queued", "processing"),
+        "announcement": _source_announcement(data, status),
     }
+
+
+def _source_announcement(data: dict[str, Any], status: str) -> str:
+    title = data.get("title") or "A source"
+    if status == "ready":
+        return f"{title}: ready, {int(data.get('passages') or 0)} passages."
+    if status == "failed":
+        return f"{title}: failed. {data.get('error') or ''}".strip()
+    return ""
 
 
 def _sources_fragments(data: dict[str, Any]) -> list[str]:

@@ -109,7 +109,9 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
     limited: RateLimited | None = None
     if not messages:
         try:
-            bulk = services.bulk_submit(user=request.user, data=batch.payload)
+            bulk = services.bulk_submit(
+                user=request.user, data=batch.payload, notify_email=forms.wants_email(request.POST)
+            )
         except InvalidInput as exc:
             messages = inputs.batch_errors(exc.errors, batch.row_labels)
         except RateLimited as exc:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.validators import RegexValidator
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -18,13 +17,13 @@ from rest_framework.views import APIView
 
 from contentgen.errors import ApplicationError
 from jobs.api.responses import with_errors
-from jobs.api.schema import NO_NUL
+from jobs.core.validation import NoControlCharacters
 from jobs.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from jobs.webhooks import selectors, services
 
 
 class EndpointInput(serializers.Serializer):
-    url = serializers.URLField(max_length=2000)
+    url = serializers.URLField(max_length=2000, validators=[NoControlCharacters()])
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices),
         allow_empty=False,
@@ -36,7 +35,7 @@ class EndpointInput(serializers.Serializer):
         max_length=200,
         required=False,
         allow_blank=False,
-        validators=[RegexValidator(NO_NUL)],  # DRF refuses NUL already; this puts it in the schema
+        validators=[NoControlCharacters()],
     )
     active = serializers.BooleanField(
         required=False, help_text="Set true to enable a disabled endpoint again."
@@ -170,7 +169,7 @@ class WebhookDetailApi(APIView):
 
 
 class WebhookTestApi(APIView):
-    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404))
+    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404, 429))
     def post(self, request: Request, endpoint_id: str) -> Response:
         delivery = services.endpoint_test(endpoint=_endpoint_or_404(request, endpoint_id))
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)
@@ -204,7 +203,7 @@ class WebhookDeliveryDetailApi(APIView):
 
 
 class WebhookRedeliverApi(APIView):
-    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404, 409))
+    @extend_schema(request=None, responses=with_errors({202: DeliveryOutput}, 404, 409, 429))
     def post(self, request: Request, endpoint_id: str, delivery_id: str) -> Response:
         delivery = services.delivery_redeliver(delivery=_delivery_or_404(request, endpoint_id, delivery_id))
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -71,9 +71,9 @@ def _endpoint_or_404(request: HttpRequest, endpoint_id: str) -> WebhookEndpoint:
     return endpoint
 
 
-def _done(request: HttpRequest, notice: str) -> HttpResponse:
-    if getattr(request, "htmx", False):
-        return _answer(request, _context(request, notice=notice))
+def _done(request: HttpRequest, notice: str, status: int = 200) -> HttpResponse:
+    if getattr(request, "htmx", False) or status != 200:
+        return _answer(request, _context(request, notice=notice), status=status)
     return HttpResponseRedirect(reverse("settings-webhooks"))
 
 
@@ -82,7 +82,10 @@ def _done(request: HttpRequest, notice: str) -> HttpResponse:
 def webhook_action(request: HttpRequest, endpoint_id: str, action: str) -> HttpResponse:
     endpoint = _endpoint_or_404(request, endpoint_id)
     if action == "test":
-        services.endpoint_test(endpoint=endpoint)
+        try:
+            services.endpoint_test(endpoint=endpoint)
+        except ApplicationError as exc:  # over the rate of test sends
+            return _done(request, exc.message, status=exc.status)
         notice = f"Test delivery queued for {endpoint.url}."
     elif action in ("enable", "disable"):
         services.endpoint_update(endpoint=endpoint, active=action == "enable")
@@ -105,5 +108,5 @@ def webhook_redeliver(request: HttpRequest, endpoint_id: str, delivery_id: str) 
     try:
         services.delivery_redeliver(delivery=delivery)
     except ApplicationError as exc:
-        return _done(request, exc.message)
+        return _done(request, exc.message, status=exc.status)
     return _done(request, "Delivery queued again.")

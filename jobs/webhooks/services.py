@@ -13,17 +13,17 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import redis
 from bson import ObjectId
 from django.conf import settings
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
-from contentgen.errors import ApplicationError
+from contentgen import outbound, ratelimit
+from contentgen.errors import ApplicationError, RateLimited
 from contentgen.redisconn import client
 from jobs.models import TEST_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from jobs.webhooks import network
+from jobs.webhooks import claiming
 from jobs.webhooks.metrics import WEBHOOK_DELIVERIES
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,13 @@ WAKE_CHANNEL = "contentgen:webhooks"
 SIGNATURE_HEADER = "X-Contentgen-Signature"
 RETRY_WINDOW = timedelta(hours=24)
 MAX_BACKOFF_SECONDS = 6 * 3600.0
-CLAIM_SECONDS = 60.0
 MAX_ATTEMPTS_KEPT = 50
+# One deadline per attempt, from resolving the host to the answer's last byte (contentgen.outbound): a
+# receiver that trickles its answer is cut off there, far inside the claim's lease (jobs.webhooks.claiming).
+ATTEMPT_SECONDS = 5.0
+MAX_RESPONSE_BYTES = 64 * 1024  # read for the excerpt an attempt keeps; the rest is never read
+USER_AGENT = "contentgen-webhooks/1"
+PRIVATE_HINT = " (CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE=1 allows others)"
 
 
 def signature(*, secret: str, timestamp: int, body: bytes) -> str:
@@ -47,11 +52,28 @@ def backoff_seconds(attempt: int) -> float:
     return min(MAX_BACKOFF_SECONDS, base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
 
 
+def _explained(error: outbound.OutboundError) -> str:
+    return error.message + (PRIVATE_HINT if error.reason == "private" else "")
+
+
 def check_url(url: str) -> None:
     try:
-        network.resolve(url)
-    except network.UnsafeUrl as exc:
-        raise ApplicationError(str(exc), extra={"url": [str(exc)]}) from exc
+        outbound.check_url(url, allow_private=settings.CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE)
+    except outbound.OutboundError as exc:
+        message = _explained(exc)
+        raise ApplicationError(message, extra={"url": [message]}) from exc
+
+
+def _charge_send(user_id: Any) -> None:
+    """Test sends and redeliveries, which a user can repeat at will, against a per-user rate."""
+    limit = int(settings.CONTENTGEN_RATE_WEBHOOK_SENDS_PER_MINUTE)
+    wait = ratelimit.take(f"webhook-sends:{user_id}", amount=1, limit=limit, window=60)
+    if wait:
+        raise RateLimited(
+            f"You can queue at most {limit} webhook test sends and redeliveries per minute. "
+            f"Try again in {round(wait)} s.",
+            retry_after=wait,
+        )
 
 
 def _check_events(events: Sequence[str]) -> list[str]:
@@ -65,6 +87,9 @@ def _check_events(events: Sequence[str]) -> list[str]:
 def endpoint_create(
     *, user: Any, url: str, events: Sequence[str], secret: str | None = None
 ) -> WebhookEndpoint:
+    cap = int(settings.CONTENTGEN_WEBHOOK_MAX_ENDPOINTS)
+    if cap and WebhookEndpoint.objects.filter(user=user).count() >= cap:
+        raise ApplicationError(f"You can have at most {cap} webhook endpoints; delete one to add another.")
     check_url(url)
     stamp = timezone.now()
     return WebhookEndpoint.objects.create(
@@ -157,6 +182,7 @@ def event_record(
 
 
 def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    _charge_send(endpoint.user_id)
     data = {"endpoint_id": str(endpoint.pk), "url": endpoint.url, "events": list(endpoint.events)}
     delivery = _new_delivery(endpoint, TEST_EVENT, data)
     delivery.save(force_insert=True)
@@ -168,6 +194,7 @@ def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a finished delivery again, same body (same id, so receivers can deduplicate), new 24 h window."""
     if delivery.status not in (WebhookDelivery.Status.FAILED, WebhookDelivery.Status.SUCCEEDED):
         raise ApplicationError(f"This delivery is {delivery.status}; it is being sent already.", status=409)
+    _charge_send(delivery.endpoint.user_id)
     stamp = timezone.now()
     won = WebhookDelivery.objects.filter(pk=delivery.pk, status=delivery.status).update(
         status=WebhookDelivery.Status.PENDING,
@@ -183,55 +210,15 @@ def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     return delivery
 
 
-# The workers' side. Claims are conditional updates, so any number of workers share the deliveries.
+# The workers' side (jobs.webhooks.delivery): claims are conditional updates, fair between users.
 
 
 def delivery_claim(*, owner: str, limit: int) -> list[WebhookDelivery]:
-    stamp = timezone.now()
-    lease = stamp + timedelta(seconds=CLAIM_SECONDS)
-    due = list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=stamp)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[: limit * 2]
-    )
-    # A worker that died mid-attempt: its claim expires and the delivery is tried again.
-    stale = set(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.DELIVERING, lease_expires_at__lt=stamp
-        ).values_list("pk", flat=True)[:limit]
-    )
-    random.shuffle(due)
-    won: list[Any] = []
-    for pk in [*stale, *due]:
-        if len(won) >= limit:
-            break
-        if pk in stale:
-            qs = WebhookDelivery.objects.filter(
-                pk=pk, status=WebhookDelivery.Status.DELIVERING, lease_expires_at__lt=stamp
-            )
-        else:
-            qs = WebhookDelivery.objects.filter(
-                pk=pk, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=stamp
-            )
-        if (
-            qs.update(status=WebhookDelivery.Status.DELIVERING, lease_owner=owner, lease_expires_at=lease)
-            == 1
-        ):
-            won.append(pk)
-    return list(WebhookDelivery.objects.filter(pk__in=won).select_related("endpoint"))
+    return claiming.claim(owner=owner, limit=limit)
 
 
 def next_due_in(*, default: float) -> float:
-    """Seconds until the earliest pending delivery is due (bounded by `default`)."""
-    first = (
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
-    if first is None:
-        return default
-    return max(0.0, min(default, (first - timezone.now()).total_seconds()))
+    return claiming.next_due_in(default=default)
 
 
 def _send(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
@@ -241,18 +228,27 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
         SIGNATURE_HEADER: signature(secret=delivery.endpoint.secret, timestamp=int(time.time()), body=body),
         "X-Contentgen-Event": delivery.event_type,
         "X-Contentgen-Delivery": str(delivery.pk),
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Accept-Encoding": "identity",
     }
     try:
-        response = network.post(delivery.endpoint.url, body=body, headers=headers)
-    except network.UnsafeUrl as exc:
-        return None, str(exc), True
-    except httpx.TimeoutException:
-        return None, f"Timed out after {network.TIMEOUT_SECONDS:.0f} s.", False
-    except httpx.HTTPError as exc:
-        return None, f"{exc.__class__.__name__}: {exc}"[:300], False
-    if 200 <= response.status_code < 300:
-        return response.status_code, "", False
-    return response.status_code, f"HTTP {response.status_code}: {response.excerpt}".strip()[:300], False
+        answer = outbound.fetch(
+            delivery.endpoint.url,
+            method="POST",
+            headers=headers,
+            body=body,
+            deadline=ATTEMPT_SECONDS,
+            max_bytes=MAX_RESPONSE_BYTES,
+            truncate=True,
+            allow_private=settings.CONTENTGEN_WEBHOOKS_ALLOW_PRIVATE,
+        )
+    except outbound.OutboundError as exc:
+        return None, _explained(exc)[:300], exc.refused
+    if 200 <= answer.status < 300:
+        return answer.status, "", False
+    excerpt = answer.body[:200].decode("utf-8", "replace")
+    return answer.status, f"HTTP {answer.status}: {excerpt}".strip()[:300], False
 
 
 def delivery_attempt(*, delivery: WebhookDelivery, owner: str) -> str:

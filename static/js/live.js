@@ -1,6 +1,7 @@
 // Live pages: one native EventSource per page ([data-live-src]); each event's data is HTML whose
-// top-level elements replace the page's elements with the same id. Fragment markers:
+// top-level elements update the page's elements with the same id. Fragment markers:
 //   data-title="..."             sets the tab title
+//   data-announce="..."          said once by the page's live region (#live-announcer) when it changes
 //   data-live-append="list-id"   a new element joins the end of that list (skipped if its data-key
 //                                repeats the list's last item); data-live-prepend joins the start
 //   data-live-unbounded (on a list) keeps every appended element (the streamed draft)
@@ -17,31 +18,62 @@
     return template.content;
   }
 
-  function keepExisting(el) {
-    var kept = el.matches("[data-live-keep][id]") ? [el] : [];
-    kept = kept.concat(Array.prototype.slice.call(el.querySelectorAll("[data-live-keep][id]")));
-    kept.forEach(function (node) {
-      var current = document.getElementById(node.id);
-      if (current && current !== node) node.replaceWith(current.cloneNode(true));
+  // An update patches the page's element in place instead of replacing it: attributes and text change,
+  // nodes that stay stay. So the element a keyboard user is on (Cancel, up to 5 updates a second) keeps
+  // focus, and a screen reader keeps its place. Children pair up in order while tag and id match.
+  function sameKind(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && (a.nodeType !== 1 || a.id === b.id);
+  }
+
+  function patchAttributes(current, next) {
+    // While htmx's request runs (a pressed Cancel) the element keeps the marks htmx gave it, `disabled`
+    // and the htmx-request class: htmx takes them off when the answer comes.
+    var busy = current.classList && current.classList.contains("htmx-request");
+    Array.prototype.slice.call(current.attributes).forEach(function (attr) {
+      if (!next.hasAttribute(attr.name) && !(busy && attr.name === "disabled")) current.removeAttribute(attr.name);
+    });
+    Array.prototype.slice.call(next.attributes).forEach(function (attr) {
+      var value = busy && attr.name === "class" ? attr.value + " htmx-request" : attr.value;
+      if (current.getAttribute(attr.name) !== value) current.setAttribute(attr.name, value);
     });
   }
 
+  function patch(current, next) {
+    if (next.hasAttribute("data-live-keep")) return;
+    patchAttributes(current, next);
+    var node = current.firstChild;
+    Array.prototype.slice.call(next.childNodes).forEach(function (child) {
+      if (node && sameKind(node, child)) {
+        if (child.nodeType === 1) patch(node, child);
+        else if (node.nodeValue !== child.nodeValue) node.nodeValue = child.nodeValue;
+        node = node.nextSibling;
+      } else {
+        current.insertBefore(child, node);
+      }
+    });
+    while (node) {
+      var after = node.nextSibling;
+      node.remove();
+      node = after;
+    }
+  }
+
+  // The element now on the page for `el` (patched in place, or added to its list), or null.
   function insert(el) {
     var existing = document.getElementById(el.id);
     if (existing) {
-      keepExisting(el);
-      existing.replaceWith(el);
-      return true;
+      patch(existing, el);
+      return existing;
     }
     var appendTo = el.getAttribute("data-live-append");
     var prependTo = el.getAttribute("data-live-prepend");
     var list = document.getElementById(appendTo || prependTo || "");
-    if (!list) return false;
+    if (!list) return null;
     list.querySelectorAll("[data-live-empty]").forEach(function (n) { n.remove(); });
     if (appendTo) {
       var last = list.lastElementChild;
       var key = el.getAttribute("data-key");
-      if (key && last && last.getAttribute("data-key") === key) return false;
+      if (key && last && last.getAttribute("data-key") === key) return null;
       list.appendChild(el);
       if (!list.hasAttribute("data-live-unbounded")) {
         while (list.children.length > MAX_LIST_ITEMS) list.firstElementChild.remove();
@@ -50,7 +82,39 @@
     } else {
       list.insertBefore(el, list.firstElementChild);
     }
-    return true;
+    return el;
+  }
+
+  // The page's one polite live region. A message is set after the region is emptied, in a later task,
+  // so a screen reader hears it even when it repeats the last one.
+  var spoken = {};
+  var announceTimer = null;
+  var pending = [];
+
+  function announce(text) {
+    var region = document.getElementById("live-announcer");
+    if (!region || !text) return;
+    pending.push(text);
+    if (announceTimer) return;
+    region.textContent = "";
+    announceTimer = setTimeout(function () {
+      region.textContent = pending.join(" ");
+      pending = [];
+      announceTimer = null;
+    }, 150);
+  }
+
+  // Each [data-announce] speaks when its value differs from the one last seen under its id; the values
+  // of the first render are only remembered (a page load is not news).
+  function collectAnnouncements(root, speak) {
+    var found = root.matches && root.matches("[data-announce][id]") ? [root] : [];
+    found = found.concat(Array.prototype.slice.call(root.querySelectorAll("[data-announce][id]")));
+    found.forEach(function (el) {
+      var text = el.getAttribute("data-announce");
+      if (spoken[el.id] === text) return;
+      spoken[el.id] = text;
+      if (speak) announce(text);
+    });
   }
 
   function apply(html) {
@@ -62,11 +126,14 @@
     });
     elements.forEach(function (el) {
       if (!el.id) return;
-      if (!insert(el)) return;
-      var title = el.getAttribute("data-title");
+      var placed = insert(el);
+      if (!placed) return;
+      var title = placed.getAttribute("data-title");
       if (title) document.title = title;
-      enhance(el);
-      if (window.htmx) window.htmx.process(el);
+      enhance(placed);
+      if (window.htmx) window.htmx.process(placed);
+      collectAnnouncements(placed, true);
+      notifyIfEnded(placed);
     });
     tick();
   }
@@ -145,11 +212,83 @@
     bindModeForms(root);
   }
 
+  // The connection's state is said once when it changes: not the first "Live" of a page load, and not
+  // each failed retry (EventSource reports every one).
+  var CONNECTION_WORDS = { open: "Live updates resumed.", retry: "Live updates interrupted; reconnecting." };
+  var connectionState = null;
+
   function setIndicator(text, state) {
     document.querySelectorAll("[data-live-indicator]").forEach(function (el) {
       el.hidden = false;
       el.textContent = text;
       el.setAttribute("data-state", state);
+    });
+    if (state === connectionState) return;
+    if (connectionState !== null && CONNECTION_WORDS[state]) announce(CONNECTION_WORDS[state]);
+    connectionState = state;
+  }
+
+  // Opt-in browser notifications: a button ([data-notify-for]) asks for permission on its click, never on
+  // load; once on, the watched element ending (its data-status) raises one notification.
+  var ENDED = ["completed", "failed", "cancelled"];
+  var notifyArmed = false;
+  var notified = false;
+
+  function notifyButtons() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-notify-for]"));
+  }
+
+  // A toggle keeps its name and says its state with aria-pressed (a changing name would be read as a
+  // different button); the live region confirms the change.
+  function setNotifyButton(button, on) {
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    announce(on ? "You will be notified when it ends." : "No notification.");
+  }
+
+  function bindNotify() {
+    if (!("Notification" in window)) return;
+    notifyButtons().forEach(function (button) {
+      var watched = document.getElementById(button.getAttribute("data-notify-for"));
+      if (!watched || ENDED.indexOf(watched.getAttribute("data-status")) !== -1) return;
+      if (Notification.permission === "denied") return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        if (notifyArmed) {
+          notifyArmed = false;
+          setNotifyButton(button, false);
+          return;
+        }
+        var asked = Notification.permission === "granted" ? Promise.resolve("granted") : Notification.requestPermission();
+        Promise.resolve(asked).then(function (answer) {
+          if (answer === "granted") {
+            notifyArmed = true;
+            setNotifyButton(button, true);
+          } else {
+            button.hidden = true;
+            actionMessage("Notifications are blocked for this site in the browser's settings.", true);
+          }
+        });
+      });
+    });
+  }
+
+  function notifyIfEnded(el) {
+    notifyButtons().forEach(function (button) {
+      if (button.getAttribute("data-notify-for") !== el.id) return;
+      if (ENDED.indexOf(el.getAttribute("data-status")) === -1) return;
+      button.hidden = true;
+      if (!notifyArmed || notified) return;
+      notified = true;
+      var heading = document.querySelector("h1");
+      try {
+        var note = new Notification(heading ? heading.textContent.trim() : document.title, {
+          body: el.getAttribute("data-announce") || el.getAttribute("data-status"),
+          tag: window.location.pathname,
+        });
+        note.onclick = function () { window.focus(); note.close(); };
+      } catch (err) {
+        // Some browsers allow notifications only from a service worker: the page's own region still speaks.
+      }
     });
   }
 
@@ -181,8 +320,19 @@
     box.classList.toggle("is-error", !!isError);
   }
 
+  // htmx disables a pressed button while its request runs (hx-disabled-elt), and a disabled element drops
+  // keyboard focus: it gets it back with the answer, unless the reader has moved on meanwhile.
+  var pressed = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    pressed = event.detail.elt === document.activeElement ? event.detail.elt : null;
+  });
+
   document.addEventListener("htmx:afterRequest", function (event) {
     var elt = event.detail.elt;
+    if (elt && elt === pressed && elt.isConnected && (!document.activeElement || document.activeElement === document.body)) {
+      elt.focus();
+    }
+    pressed = null;
     var action = elt && elt.getAttribute && elt.getAttribute("data-action");
     if (!action) return;
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
@@ -234,6 +384,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     enhance(document);
+    collectAnnouncements(document.body, false);
+    bindNotify();
     tick();
     setInterval(tick, 1000);
     document.querySelectorAll("[data-live-src]").forEach(connect);

@@ -11,6 +11,8 @@ from contentgen.variables import NAMES, example
 ROOT = Path(__file__).resolve().parents[2]
 # Django's and the tools' own variables, which contentgen passes through rather than reads.
 NOT_OURS = {"DJANGO_SETTINGS_MODULE", "DJANGO_SUPERUSER_PASSWORD", "DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_EMAIL"}
+# The test plugin's note to itself that a run started its own servers: set and read by the tests alone.
+TEST_ONLY = {"CONTENTGEN_TEST_OWN_SERVERS"}
 NAME_RE = re.compile(r"""["'`]((?:CONTENTGEN|DJANGO)_[A-Z0-9_]+|MONGODB_URI|REDIS_URL|PROMETHEUS_MULTIPROC_DIR)["'`]""")
 
 
@@ -18,7 +20,7 @@ def _names_in(paths: list[Path]) -> set[str]:
     found: set[str] = set()
     for path in paths:
         found.update(NAME_RE.findall(path.read_text()))
-    return found - NOT_OURS
+    return found - NOT_OURS - TEST_ONLY
 
 
 def _code() -> list[Path]:

@@ -72,7 +72,8 @@ def test_a_missing_secret_key_stops_startup_naming_it():
 
 
 def test_pages_and_api_answers_carry_the_security_headers():
-    env = production_env()
+    # The test client's requests come from 127.0.0.1: that proxy's X-Forwarded-Proto counts.
+    env = production_env(CONTENTGEN_TRUSTED_PROXIES="127.0.0.1")
     collected = manage("collectstatic", "--noinput", env=env)
     assert collected.returncode == 0, collected.stderr
     result = manage("shell", "-c", HEADERS_SCRIPT, env=env)
@@ -93,6 +94,40 @@ def test_pages_and_api_answers_carry_the_security_headers():
         assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
     docs = answers["docs"]["headers"]["Content-Security-Policy"]
     assert "script-src 'self';" in docs + ";" and "unsafe-eval" not in docs
+
+
+def test_production_without_django_secure_warns_at_startup_and_in_check_deploy():
+    env = production_env(DJANGO_SECURE="")
+    started = manage("check", env=env)
+    assert started.returncode == 0, started.stderr
+    assert "DJANGO_SECURE is not set" in started.stderr
+    deploy = manage("check", "--deploy", env=env)
+    assert "contentgen.W001" in deploy.stdout + deploy.stderr
+    assert "DJANGO_SECURE" in deploy.stdout + deploy.stderr
+
+
+def hsts(env: dict[str, str]) -> str:
+    script = (
+        "from django.test import Client; "
+        "print('HSTS' + Client(HTTP_X_FORWARDED_PROTO='https').get('/healthz').headers['Strict-Transport-Security'])"
+    )
+    result = manage("shell", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("HSTS", 1)[1].strip()
+
+
+def test_hsts_preload_is_opt_in():
+    trusted = {"CONTENTGEN_TRUSTED_PROXIES": "127.0.0.1"}
+    assert "preload" not in hsts(production_env(**trusted))
+    assert hsts(production_env(DJANGO_HSTS_PRELOAD="1", **trusted)).endswith("; preload")
+
+
+def test_a_forwarded_proto_counts_only_from_a_trusted_proxy():
+    script = "from django.test import Client; print('STATUS', Client(HTTP_X_FORWARDED_PROTO='https').get('/healthz').status_code)"
+    for trusted, status in (("", "301"), ("127.0.0.1", "200"), ("10.0.0.0/8", "301")):
+        result = manage("shell", "-c", script, env=production_env(CONTENTGEN_TRUSTED_PROXIES=trusted))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split("STATUS", 1)[1].strip() == status, (trusted, result.stdout)
 
 
 @pytest.mark.parametrize(

@@ -68,3 +68,24 @@ def test_the_audit_reads_urls_as_a_browser_does() -> None:
     for href in ("java\tscript:alert(1)", " \x01JavaScript:alert(1)", "java&#x0A;script:x", "data:text/html,x"):
         assert active_content(prose(f'<p><a href="{href}">x</a></p>')), href
     assert active_content(prose('<p><a href="/jobs/" rel="noopener nofollow">x</a></p>')) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "![pixel](https://tracker.example/p.gif?reader=1)",
+        "![pixel](http://tracker.example/p.gif)",
+        "![pixel](//tracker.example/p.gif)",
+        '![pixel][ref]\n\n[ref]: https://tracker.example/p.gif "t"',
+    ],
+)
+def test_generated_text_loads_no_remote_image(text: str) -> None:
+    html = str(render_markdown(f"Before\n\n{text}\n\nafter"))
+    assert "tracker.example" not in html
+    assert "Before" in html and "after" in html
+
+
+def test_the_pages_policy_allows_images_from_this_site_and_data_urls_only(client) -> None:
+    policy = client.get("/accounts/login/").headers["Content-Security-Policy"]
+    directive = next(part.strip() for part in policy.split(";") if part.strip().startswith("img-src"))
+    assert directive == "img-src 'self' data:"

@@ -11,7 +11,7 @@ from django.test import Client
 
 from jobs.core import services
 from jobs.core.validation import parse_batch, parse_job
-from jobs.models import GenerationJob, Result
+from jobs.models import GenerationJob, Result, WebhookEndpoint
 from tests.factories import UserFactory, token_for
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,8 @@ def world(user):
     for role, person in (("other", UserFactory()), ("owner", user), ("staff", staff)):
         clients[role] = Client()
         clients[role].force_login(person)
-    return {"job": job, "queued": queued, "bulk": bulk, "clients": clients}
+    hook = WebhookEndpoint.objects.create(user=user, url="http://127.0.0.1:9/hook", events=["job.failed"], secret="s" * 20)
+    return {"job": job, "queued": queued, "bulk": bulk, "hook": hook, "clients": clients}
 
 
 def _status(client: Client, method: str, path: str) -> int:
@@ -67,11 +68,31 @@ MATRIX = [
     ("get", "/healthz", (200, 200, 200, 200)),
     ("get", "/api/schema/", (200, 200, 200, 200)),
     ("get", "/api/docs/", (200, 200, 200, 200)),
+    # The SEO analyzer: any signed-in user (a body that is not JSON is refused).
+    ("post", "/api/seo/analyze/", (403, 415, 415, 415)),
+    # Webhooks: the owner's own; another user's endpoint looks missing.
+    ("get", "/api/webhooks/", (403, 200, 200, 200)),
+    ("get", "/api/webhooks/{hook}/", (403, 404, 200, 404)),
+    ("get", "/api/webhooks/{hook}/deliveries/", (403, 404, 200, 404)),
+    ("post", "/api/webhooks/{hook}/test/", (403, 404, 202, 404)),
+    ("get", "/settings/webhooks/", (302, 200, 200, 200)),
+    # Exports: the owner's articles only.
+    ("get", "/jobs/{job}/article.html", (302, 404, 200, 404)),
+    ("get", "/bulk/{bulk}/articles.zip", (302, 404, 200, 404)),
+    ("get", "/api/jobs/{job}/article.md", (403, 404, 200, 404)),
+    ("get", "/api/bulk-jobs/{bulk}/articles.zip", (403, 404, 200, 404)),
+    # History and analytics: each user's own figures.
+    ("get", "/history/", (302, 200, 200, 200)),
+    ("get", "/analytics/", (302, 200, 200, 200)),
+    ("get", "/api/analytics/", (403, 200, 200, 200)),
+    # Operations: staff only.
+    ("get", "/ops/", (302, 302, 302, 200)),
+    ("get", "/ops/live", (401, 403, 403, 200)),
 ]
 
 
 def test_every_endpoint_answers_each_role_as_expected(world):
-    ids = {"job": world["job"].pk, "queued": world["queued"].pk, "bulk": world["bulk"].pk}
+    ids = {"job": world["job"].pk, "queued": world["queued"].pk, "bulk": world["bulk"].pk, "hook": world["hook"].pk}
     got = {}
     for method, template, _ in MATRIX:
         path = template.format(**ids)

@@ -47,8 +47,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{'id':<24}  {'user':<16} {'mode':<8} {'status':<10} {'stage':<9} {'%':>3}  title")
         for job in qs[: max(1, options["limit"])]:
             self.stdout.write(
-                f"{job.pk!s:<24}  {job.user.get_username()[:16]:<16} {job.mode:<8} {job.status:<10} "
-                f"{job.progress.stage:<9} {job.progress.percentage:>3.0f}  {job.title[:50]}"
+                f"{job.pk!s:<24}  {cli.shown(job.user.get_username(), 16):<16} {job.mode:<8} "
+                f"{job.status:<10} {job.progress.stage:<9} {job.progress.percentage:>3.0f}  "
+                f"{cli.shown(job.title, 50)}"
             )
 
     def _target(self, raw: str) -> GenerationJob | BulkJob:
@@ -67,16 +68,17 @@ class Command(BaseCommand):
         if isinstance(target, BulkJob):
             self.stdout.write(f"batch {target.pk}: {target.finished} of {target.total} ended {target.counts}")
             for job in selectors.bulk_jobs(bulk=target):
-                self.stdout.write(f"  {job.pk} {job.status:<10} {job.progress.stage:<9} {job.title[:50]}")
+                title = cli.shown(job.title, 50)
+                self.stdout.write(f"  {job.pk} {job.status:<10} {job.progress.stage:<9} {title}")
         else:
             p = target.progress
-            self.stdout.write(f"job {target.pk} ({target.mode}) {target.title}")
+            self.stdout.write(f"job {target.pk} ({target.mode}) {cli.shown(target.title)}")
             self.stdout.write(
                 f"status {target.status}, stage {p.stage} {p.percentage:.0f}%, attempts {target.attempts}"
             )
-            self.stdout.write(f"message: {p.message}")
+            self.stdout.write(f"message: {cli.shown(p.message)}")
             if target.error:
-                self.stdout.write(f"error in {target.error.stage}: {target.error.message}")
+                self.stdout.write(f"error in {target.error.stage}: {cli.shown(target.error.message)}")
             if target.result:
                 r = target.result
                 self.stdout.write(
@@ -105,7 +107,7 @@ class Command(BaseCommand):
     def do_retry(self, options: dict[str, Any]) -> None:
         target = self._target(options["id"])
         if isinstance(target, BulkJob):
-            outcome = services.bulk_retry_failed(bulk=target)
+            outcome = services.bulk_retry_failed(bulk=target, charge=False)
             self.stdout.write(f"queued {outcome.changed} again")
         else:
             services.job_retry(job=target)

@@ -47,9 +47,15 @@ def test_sse_streams_are_documented_with_their_event_schemas(schema):
     ]:
         operation = schema["paths"][path]["get"]
         stream = operation["responses"]["200"]["content"]["text/event-stream"]
-        refs = {item["$ref"].rsplit("/", 1)[1] for item in stream["schema"]["oneOf"]}
-        assert refs == {progress, complete}
+        # Each event as its envelope (`event`, `id`, `data` as JSON text), the data schemas named inside.
+        envelope = schema["components"]["schemas"][stream["schema"]["$ref"].rsplit("/", 1)[1]]
+        named = {
+            item["properties"]["event"]["enum"][0]: item["properties"]["data"]["contentSchema"]["$ref"].rsplit("/", 1)[1]
+            for item in envelope["oneOf"]
+        }
+        assert named == {"progress": progress, "complete": complete}
         assert {progress, complete} <= set(schema["components"]["schemas"])
+        assert "204" in operation["responses"]  # resumed at or after the final event
         params = {(p["in"], p["name"]) for p in operation["parameters"]}
         assert {("header", "Last-Event-ID"), ("query", "last_event_id")} <= params
 

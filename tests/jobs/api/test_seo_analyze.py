@@ -78,3 +78,11 @@ def test_the_schema_documents_the_endpoint(api):
     assert set(schema["components"]["schemas"]["SeoVerdictOutput"]["properties"]) == {
         "id", "group", "status", "score", "message"
     }  # fmt: skip
+
+
+def test_a_control_character_answers_400_naming_the_field_and_a_crlf_draft_is_taken(api):
+    response = api.post(URL, {**DRAFT, "keyphrase": "bike\x07commuting"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["keyphrase"][0].startswith("keyphrase contains a control character (U+0007)")
+    pasted = api.post(URL, {**DRAFT, "content": DRAFT["content"].replace("\n", "\r\n")}, format="json")
+    assert pasted.status_code == 200

@@ -78,6 +78,16 @@ def test_batch_items_per_hour_are_limited_for_api_and_pages(api, user, logged_in
     assert BulkJob.objects.filter(user=user).count() == 1 and job_count(user) == 3
 
 
+def test_retrying_a_cancelled_batch_is_charged_like_creating_it(api, user, settings):
+    settings.CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR = 10
+    bulk = api.post("/api/bulk-jobs/", {"items": [VALID] * 10}, format="json").json()
+    assert api.post(f"/api/bulk-jobs/{bulk['id']}/cancel/").status_code == 202
+    response = api.post(f"/api/bulk-jobs/{bulk['id']}/retry-failed/")
+    assert response.status_code == 429 and "Retry-After" in response
+    assert "at most 10 batch items per hour" in response.json()["detail"]
+    assert GenerationJob.objects.filter(bulk_job_id=bulk["id"], status="cancelled").count() == 10
+
+
 def test_a_500_item_batch_at_every_fields_maximum_is_accepted(api, user):
     item = {
         "mode": "spin",

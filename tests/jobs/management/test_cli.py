@@ -16,7 +16,7 @@ from jobs.core import leases
 from jobs.models import BulkJob, GenerationJob
 from jobs.runtime.tracker import ProgressTracker
 from progress import events
-from tests.factories import a_result
+from tests.factories import JobFactory, a_result
 from tests.stack import ROOT, burst_here, child_env, worker_here
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +97,17 @@ def test_jobs_ls_show_cancel_and_retry(user):
     assert GenerationJob.objects.get(pk=job.pk).status == "queued"
     code, _, err = run("jobs", "show", "0123456789abcdef01234567")
     assert code == 2 and "no job or batch" in err
+
+
+def test_jobs_ls_and_show_print_no_control_characters_from_stored_text(user):
+    # Stored before control characters were refused at the input: the operator's terminal is still safe.
+    hostile = "Rain\x1b]0;pwned\x07 barrels\x1b[2J\r\x9bfake row"
+    job = JobFactory(user=user, topic="Rain barrels")
+    GenerationJob.objects.filter(pk=job.pk).update(topic=hostile)
+    for args in (("jobs", "ls"), ("jobs", "show", str(job.pk))):
+        code, out, _ = run(*args)
+        assert code == 0 and "barrels" in out
+        assert not [c for c in out if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F], out
 
 
 def generate(*args: str, **env: str) -> subprocess.Popen[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,6 +12,7 @@ from rest_framework.test import APIClient
 
 from jobs.core import events
 from jobs.models import GenerationJob, JobError
+from jobs.reports import charts
 from tests.factories import JobFactory, a_result
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +102,20 @@ def test_the_page_draws_svg_charts_and_never_shows_others_work(client, user, wor
     assert page.count("<svg") == 2 and "<circle" in page and "<rect" in page
     assert "OPENAI_API_KEY is not set" in page and "someone else" not in page
     assert "67%" in page
+
+
+def test_each_chart_has_its_figures_as_a_table(client, user, work):
+    client.force_login(user)
+    page = client.get("/analytics/?mode=topic").content.decode()
+    assert page.count('<figure class="chart-figure">') == 2
+    assert page.count('<details class="chart-data">') == 2
+    assert "<summary>topic: articles per day (table)</summary>" in page
+    table = page.split("<summary>topic: articles per day (table)</summary>")[1].split("</table>")[0]
+    assert '<th scope="col">completed</th><th scope="col">failed</th>' in table
+    assert re.search(r'<tr><th scope="row">\d{4}-\d{2}-\d{2}</th><td>2</td><td>1</td></tr>', table), table
+
+
+def test_a_chart_table_marks_a_missing_value():
+    html = str(charts.data_table("t", ["2026-01-01", "2026-01-02"], {"median": [1.25, None]}))
+    assert '<tr><th scope="row">2026-01-01</th><td>1.2</td></tr>' in html
+    assert '<tr><th scope="row">2026-01-02</th><td>–</td></tr>' in html

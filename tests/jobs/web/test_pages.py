@@ -238,7 +238,9 @@ def test_failed_job_page_shows_the_alert(logged_in: Client, job: GenerationJob) 
     job.error = JobError(message="OPENAI_API_KEY is not set", stage="writing")
     job.save()
     html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
-    assert 'role="alert"' in html
+    # The page's one live region says it (live.js, from data-announce); the alert is no second region.
+    assert 'data-announce="Generation failed in the Writing stage. OPENAI_API_KEY is not set"' in html
+    assert 'role="alert"' not in html
     assert "Generation failed in the Writing stage" in html
     assert "OPENAI_API_KEY is not set" in html
     assert f'hx-post="/api/jobs/{job.pk}/retry/"' in html
@@ -412,6 +414,44 @@ def test_a_running_job_page_shows_the_draft_so_far_and_a_completed_one_hides_it(
     completed(job).save()
     html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
     assert re.search(r'<section id="job-draft-card"[^>]*hidden', html)
+
+
+def test_the_overall_bar_says_its_stage_and_time_left(job: GenerationJob) -> None:
+    job = running(job, percentage=45.0)
+    data = progress_event(job)
+    stamp = dt.datetime.fromisoformat(data["timestamp"])
+    data["progress"]["estimated_completion"] = (stamp + dt.timedelta(minutes=2)).isoformat()
+    html = live_fragments(view="job", event="progress", data=data)
+    assert 'aria-valuetext="45%, writing, about 2 minutes left"' in first_progressbar(html)
+    assert 'aria-valuetext="35%, running"' in html, "a stage's bar says its state"
+
+
+def test_the_job_page_announces_stages_and_endings_not_percentages(job: GenerationJob) -> None:
+    first = live_fragments(view="job", event="progress", data=progress_event(running(job, percentage=40.0)))
+    later = live_fragments(view="job", event="progress", data=progress_event(running(job, percentage=55.0)))
+    assert 'data-announce="Writing stage started."' in first
+    assert 'data-announce="Writing stage started."' in later, "the same stage says the same, so once"
+    done = live_fragments(view="job", event="complete", data=complete_event(completed(job)))
+    assert 'data-announce="Your article is ready."' in done
+    assert 'aria-valuetext="100%, completed"' in first_progressbar(done)
+    assert 'role="status"' not in first, "the page's one live region is #live-announcer, outside the fragments"
+
+
+def test_a_batch_announces_its_end_and_its_failures(bulk: BulkJob) -> None:
+    data = {**bulk_snapshot(bulk), "counts": {"completed": 1, "failed": 1, "queued": 1}, "finished": 2}
+    html = live_fragments(view="bulk", event="progress", data=data)
+    assert 'data-announce="1 article of this batch failed."' in html
+    assert 'aria-valuetext="0%, 2 of 3 finished"' in first_progressbar(html)
+    data = {**data, "counts": {"completed": 2, "failed": 1}, "finished": 3, "status": "completed"}
+    html = live_fragments(view="bulk", event="complete", data=data)
+    assert 'data-announce="Batch finished: 2 of 3 completed, 1 failed."' in html
+
+
+def test_every_page_has_one_live_region_and_a_way_past_the_header(logged_in: Client, job: GenerationJob) -> None:
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert html.count('id="live-announcer"') == 1
+    assert 'role="status" aria-live="polite"' in html.split('id="live-announcer"')[1].split(">")[0]
+    assert '<a class="skip-link" href="#main">' in html and '<main id="main"' in html
 
 
 REPORT = [

@@ -9,13 +9,8 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
-            model_name='result',
-            name='seo_report',
-            field=models.JSONField(blank=True, default=list),
-        ),
-        migrations.AddField(
-            model_name='result',
-            name='meta_derived',
+            model_name='bulkjob',
+            name='notify_email',
             field=models.BooleanField(default=False),
         ),
     ]
