@@ -23,8 +23,8 @@ logger = logging.getLogger("contentgen.readyz")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    # The body is the fixed contract {"status": "ok"}; the version rides in a header beside it.
-    response = JsonResponse({"status": "ok"})
+    # The one version (contentgen.__version__), in the body and in a header a load balancer can log.
+    response = JsonResponse({"status": "ok", "version": contentgen.__version__})
     response["X-Contentgen-Version"] = contentgen.__version__
     return response
 

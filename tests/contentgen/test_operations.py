@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def test_healthz_answers_ok(client):
     response = client.get("/healthz")
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": contentgen.__version__}
     assert response["X-Contentgen-Version"] == contentgen.__version__
 
 

@@ -64,6 +64,15 @@ def test_a_server_answering_500_fails_the_first_stage_with_a_clear_message(stub:
     assert "answered HTTP 500" in failure.value.message and "model crashed" in failure.value.message
 
 
+def test_a_server_answering_500_in_seo_fails_the_stage_naming_the_provider(stub: Any) -> None:
+    """A real error is not a broken answer: no meta is derived over a provider that is down."""
+    stub(lambda body: (500, "model crashed"))
+    with pytest.raises(StageFailed) as failure:
+        run_pipeline(SPIN, completed={"writing": ARTICLE}, on_event=lambda e: None, llm_name="openai/my-model")
+    assert failure.value.stage == "seo"
+    assert "'openai/my-model' answered HTTP 500" in failure.value.message
+
+
 def _refuses_json_schema(seo_answer: str) -> Answer:
     def answer(body: dict[str, Any]) -> tuple[int, str]:
         kind = (body.get("response_format") or {}).get("type")
@@ -214,3 +223,4 @@ def test_the_openai_class_streams_progress_and_cancel_stops_the_stream(
     for thread in crew:  # the stream stops at its next chunk: far sooner than its 300 words
         thread.join(10)
     assert not [t for t in crew if t.is_alive()], "the cancelled stream kept the crew thread running"
+
