@@ -94,6 +94,13 @@ def add(request: Request) -> Source:
         wrong.append("file")
     if wrong:
         raise InvalidInput({name: [f"{name} must be a string (a file: multipart)."] for name in wrong})
+    # A form may repeat a field; which copy would count is a guess, so a repeated field is refused.
+    getlist = getattr(data, "getlist", None)
+    repeated = [name for name in ADD_FIELDS if getlist and len(getlist(name)) > 1]
+    if getlist and len(request.FILES.getlist("file")) > 1:
+        repeated.append("file")
+    if repeated:
+        raise InvalidInput({name: [f"Send one {name}, not several."] for name in sorted(set(repeated))})
     upload = request.FILES.get("file")
     given = [name for name in ("file", "url", "text") if name in data or (name == "file" and upload)]
     if len(given) != 1:

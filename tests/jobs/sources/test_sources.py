@@ -142,6 +142,13 @@ def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(api, body, field
     assert Source.objects.count() == 0
 
 
+def test_a_form_that_repeats_a_field_is_a_400_naming_it_and_stores_nothing(api):
+    upload = SimpleUploadedFile("notes.txt", b"Worms eat scraps.", content_type="text/plain")
+    response = api.post("/api/sources/", {"file": upload, "title": ["One", "Two"]}, format="multipart")
+    assert response.status_code == 400 and "title" in response.json(), response.json()
+    assert Source.objects.count() == 0
+
+
 def test_another_users_source_answers_like_a_missing_one(api, other_api):
     created = add_text(api)
     assert other_api.get(f"/api/sources/{created['id']}/").status_code == 404
