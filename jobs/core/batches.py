@@ -59,6 +59,10 @@ def bulk_shift(*, bulk_id: Any, deltas: dict[str, int], trigger: GenerationJob |
     mongo.atomic(lambda: BulkJob.objects.filter(pk=bulk_id).update(**changes))
     bulk = BulkJob.objects.get(pk=bulk_id)
     finishing = bulk_settle(bulk=bulk)
+    if not finishing and bulk.finished >= bulk.total:
+        # Another member's move finished the batch, and its `complete` (read after every move) carries these
+        # counts: no batch event may follow `complete`, which only a write order without transactions allows.
+        return bulk
     bulk_emit(bulk=bulk, complete=finishing, trigger=trigger)
     if finishing:
         signals.emit(signals.bulk_finished, bulk=bulk)
