@@ -310,7 +310,7 @@ def test_the_live_region_speaks_stages_endings_and_the_connection_once(page: Any
     running = [t for t in texts if t and not t.endswith("completed")]
     assert running, texts
     for text in running:
-        assert re.fullmatch(r"\d{1,3}%, (research|writing|SEO)(, less than a minute left|, about \d+ minutes left)?",
+        assert re.fullmatch(r"\d{1,3}%, (queued|research|writing|SEO)(, less than a minute left|, about \d+ minutes left)?",
                             text), text  # fmt: skip
     assert texts[-1] == "100%, completed"
     titles = page.evaluate("() => window.__titles")

@@ -48,7 +48,7 @@ EVENTS_JS = """() => Array.from(document.querySelectorAll('#job-events li')).map
 
 
 def shot(page: Any, name: str) -> str:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return str(path)

@@ -78,7 +78,7 @@ def production_env(port: int, **extra: str) -> dict[str, str]:
 
 
 def start(command: str, env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         ["sh", "-c", f"exec {command}"], cwd=ROOT, env=env, preexec_fn=die_with_parent,
         stdout=(ARTIFACTS / f"{log}.log").open("ab"), stderr=subprocess.STDOUT,

@@ -6,6 +6,7 @@ an item that leaves a field to a batch's `defaults` in a way the schema cannot s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,9 @@ from tests.stack import ARTIFACTS, Daphne, child_env, start_worker, uvicorn_on
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
+# Cases per operation: 3 keeps CI's run to a few minutes; the full run (about 1,500 cases) is
+# CONTENTGEN_TEST_SCHEMATHESIS_EXAMPLES=15.
+EXAMPLES = os.environ.get("CONTENTGEN_TEST_SCHEMATHESIS_EXAMPLES", "3")
 # Response-side checks: what the server sends must be what the schema says.
 RESPONSE_CODES = ("ST1",)
 
@@ -39,7 +43,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(u
                 str(Path(sys.executable).parent / "schemathesis"), "run", f"{server.url}/api/schema/",
                 "--checks", "all", "-H", f"Authorization: Token {token_for(user)}",
                 "--generation-with-security-parameters", "false", "--request-timeout", "30",
-                "--max-examples", "15", "--seed", "27", "--workers", "2", "--no-color",
+                "--max-examples", EXAMPLES, "--seed", "27", "--workers", "2", "--no-color",
                 "--report", "json", "--report-json-path", str(report),
             ],
             cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=840,  # its cache stays there
@@ -47,7 +51,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(u
     finally:
         worker.terminate()
         server.stop()
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "schemathesis.txt").write_text(result.stdout + result.stderr)
     findings = _findings(json.loads(report.read_text())) if report.exists() else []
     print(result.stdout[-3000:])

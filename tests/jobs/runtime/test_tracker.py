@@ -79,7 +79,9 @@ def test_progress_is_merged_to_5_events_and_2_writes_a_second_keeping_every_stag
     progress_writes = [(at, f) for at, f in writes if not any(k.startswith("stage_outputs.") for k in f)]
     for (t0, f0), (t1, f1) in zip(progress_writes, progress_writes[1:], strict=False):
         if f1["progress.stage"] == f0["progress.stage"] and f1["progress.stage_progress"] < 100:
-            assert t1 - t0 >= tracker.SNAPSHOT_INTERVAL - SLACK, f"two writes {t1 - t0:.3f} s apart"
+            # Half the interval: a write's stamp is taken after it returns, and a loaded machine delays
+            # one stamp more than the next; unmerged writes would come at the event rate (0.2 s) or faster.
+            assert t1 - t0 >= tracker.SNAPSHOT_INTERVAL / 2, f"two writes {t1 - t0:.3f} s apart"
     seconds = progress_writes[-1][0] - progress_writes[0][0]
     assert len(progress_writes) <= 2 * seconds + 2 * (2 * len(STAGE_ORDER)) + 2
 
