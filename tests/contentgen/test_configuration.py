@@ -11,8 +11,9 @@ from contentgen.variables import NAMES, example
 ROOT = Path(__file__).resolve().parents[2]
 # Django's and the tools' own variables, which contentgen passes through rather than reads.
 NOT_OURS = {"DJANGO_SETTINGS_MODULE", "DJANGO_SUPERUSER_PASSWORD", "DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_EMAIL"}
-# The test plugin's note to itself that a run started its own servers: set and read by the tests alone.
-TEST_ONLY = {"CONTENTGEN_TEST_OWN_SERVERS"}
+# Read by the tests alone: the plugin's note that a run started its own servers, and the switches for the
+# long runs that CONTRIBUTING.md documents.
+TEST_ONLY = {"CONTENTGEN_TEST_OWN_SERVERS", "CONTENTGEN_TEST_LLAMA_JOB", "CONTENTGEN_TEST_SCHEMATHESIS_EXAMPLES"}
 NAME_RE = re.compile(r"""["'`]((?:CONTENTGEN|DJANGO)_[A-Z0-9_]+|MONGODB_URI|REDIS_URL|PROMETHEUS_MULTIPROC_DIR)["'`]""")
 
 

@@ -19,7 +19,6 @@ from tests.factories import JobFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 # The spies below read the clock a few microseconds after the tracker's own check.
-SLACK = 0.01
 
 
 def test_progress_is_merged_to_5_events_and_2_writes_a_second_keeping_every_stage_change(user, monkeypatch):
@@ -68,7 +67,9 @@ def test_progress_is_merged_to_5_events_and_2_writes_a_second_keeping_every_stag
     for (t0, _, stage0, _), (t1, _, stage1, pct1) in zip(sent, sent[1:], strict=False):
         if stage1 == stage0 and pct1 < 100:
             merged += 1
-            assert t1 - t0 >= tracker.EVENT_INTERVAL - SLACK, f"two events {t1 - t0:.3f} s apart ({stage1} {pct1})"
+            # A quarter of the interval: the stamps are taken after the tracker's decision, and a loaded
+            # machine delays one more than the next; unmerged, they would be a token apart (a few ms).
+            assert t1 - t0 >= tracker.EVENT_INTERVAL / 4, f"two events {t1 - t0:.3f} s apart ({stage1} {pct1})"
     assert merged >= 5
     for t0, *_ in sent:
         window = [(stage, pct) for t, _, stage, pct in sent if 0 <= t - t0 < 1.0]
@@ -79,9 +80,8 @@ def test_progress_is_merged_to_5_events_and_2_writes_a_second_keeping_every_stag
     progress_writes = [(at, f) for at, f in writes if not any(k.startswith("stage_outputs.") for k in f)]
     for (t0, f0), (t1, f1) in zip(progress_writes, progress_writes[1:], strict=False):
         if f1["progress.stage"] == f0["progress.stage"] and f1["progress.stage_progress"] < 100:
-            # Half the interval: a write's stamp is taken after it returns, and a loaded machine delays
-            # one stamp more than the next; unmerged writes would come at the event rate (0.2 s) or faster.
-            assert t1 - t0 >= tracker.SNAPSHOT_INTERVAL / 2, f"two writes {t1 - t0:.3f} s apart"
+            # A quarter of the interval, for the same reason; unmerged, a write would follow every token.
+            assert t1 - t0 >= tracker.SNAPSHOT_INTERVAL / 4, f"two writes {t1 - t0:.3f} s apart"
     seconds = progress_writes[-1][0] - progress_writes[0][0]
     assert len(progress_writes) <= 2 * seconds + 2 * (2 * len(STAGE_ORDER)) + 2
 
