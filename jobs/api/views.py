@@ -26,7 +26,7 @@ from jobs.api.serializers import (
 )
 from jobs.core import limits, selectors, services
 from jobs.core.filters import FREE_TEXT_FILTERS, ORDERINGS, HistoryFilterSerializer, history_jobs
-from jobs.core.validation import BulkInputSerializer, JobInputSerializer, StrictCharField
+from jobs.core.validation import BulkInputSerializer, JobInputSerializer, StrictCharField, unknown_fields
 from jobs.models import BulkJob, GenerationJob
 from jobs.pipeline.seo import analyze
 
@@ -254,11 +254,9 @@ class SeoAnalyzeApi(APIView):
         )
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            extra = sorted(str(name) for name in set(self.initial_data) - set(self.fields))
-            if extra:
-                raise serializers.ValidationError(
-                    f"Unknown field(s): {', '.join(extra)}. Use {', '.join(self.fields)}."
-                )
+            unknown = unknown_fields(self.initial_data, tuple(self.fields))
+            if unknown:
+                raise serializers.ValidationError(unknown)
             return attrs
 
     @extend_schema_serializer(component_name="SeoReport")

@@ -257,7 +257,7 @@ def _spec(attrs: Mapping[str, Any]) -> JobSpec:
     return JobSpec(**{name: attrs[name] for name in JOB_FIELDS if name in attrs})
 
 
-def _unknown(data: Mapping[str, Any], known: tuple[str, ...]) -> str:
+def unknown_fields(data: Mapping[str, Any], known: tuple[str, ...]) -> str:
     """A message naming the fields `data` has beyond `known` (a typo is refused, not silently ignored)."""
     extra = sorted(str(name) for name in set(data) - set(known))
     return f"Unknown field(s): {', '.join(extra)}. Use {', '.join(known)}." if extra else ""
@@ -267,7 +267,7 @@ def parse_job(data: Any) -> tuple[JobSpec | None, dict[str, Any]]:
     """(spec, {}) when valid, else (None, {field: [messages]})."""
     if not isinstance(data, Mapping):
         return None, {"non_field_errors": ["Expected a JSON object of job fields."]}
-    unknown = _unknown(data, JOB_FIELDS)
+    unknown = unknown_fields(data, JOB_FIELDS)
     if unknown:
         return None, {"non_field_errors": [unknown]}
     serializer = JobInputSerializer(data=dict(data))
@@ -280,14 +280,14 @@ def parse_batch(data: Any) -> tuple[list[JobSpec], dict[str, Any]]:
     """Every item valid, or no spec at all and the errors keyed by item index."""
     if not isinstance(data, Mapping):
         return [], {"non_field_errors": ["Expected a JSON object with `items`."]}
-    unknown = _unknown(data, ("items", "defaults"))
+    unknown = unknown_fields(data, ("items", "defaults"))
     if unknown:
         return [], {"non_field_errors": [unknown]}
     outer = BulkInputSerializer(data=dict(data))
     if not outer.is_valid():
         return [], dict(outer.errors)
     defaults = outer.validated_data.get("defaults") or {}
-    unknown = _unknown(defaults, JOB_FIELDS)
+    unknown = unknown_fields(defaults, JOB_FIELDS)
     if unknown:
         return [], {"defaults": [unknown]}
     checked = JobDefaultsSerializer(data=dict(defaults))

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from contentgen.errors import InvalidInput
 from jobs.api.responses import with_errors
-from jobs.core.validation import TEXTAREA_CONTROLS, WEB_URL
+from jobs.core.validation import TEXTAREA_CONTROLS, WEB_URL, unknown_fields
 from jobs.models import Source
 from jobs.sources import selectors, services
 
@@ -85,10 +85,9 @@ def add(request: Request) -> Source:
     if not isinstance(data, Mapping):
         message = "Expected a JSON object, or a multipart form with a `file`."
         raise InvalidInput({"non_field_errors": [message]})
-    unknown = sorted(str(k) for k in data if k not in ADD_FIELDS)
+    unknown = unknown_fields(data, ADD_FIELDS)
     if unknown:
-        message = f"Unknown field(s): {', '.join(unknown)}. Use {', '.join(ADD_FIELDS)}."
-        raise InvalidInput({"non_field_errors": [message]})
+        raise InvalidInput({"non_field_errors": [unknown]})
     wrong = sorted(k for k in ("title", "url", "text") if k in data and not isinstance(data[k], str))
     if "file" in data and request.content_type.startswith("application/json"):
         wrong.append("file")
