@@ -282,7 +282,8 @@ def test_keyboard_focus_on_cancel_survives_live_updates(page: Any) -> None:
     page.keyboard.press("Enter")  # the focused Cancel, from the keyboard
     page.wait_for_function("() => document.querySelector('#job-status').textContent.trim() === 'Cancelled'",
                            timeout=30_000)  # fmt: skip
-    assert page.evaluate("() => document.activeElement === window.__focused"), "focus was lost"
+    # The stream can say "Cancelled" before the API's answer re-enables the button and hands focus back.
+    page.wait_for_function("() => document.activeElement === window.__focused", timeout=10_000)
     assert page.evaluate("() => document.activeElement.textContent.trim()") == "Retry"
     page.wait_for_function("() => window.__said.includes('The article was cancelled.')", timeout=10_000)
 
