@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 LLM ?=
 UV ?= $(BIN)/uv
 
-.PHONY: install install-local install-run run test lint bench bench-quick lock licenses clean
+.PHONY: install install-local install-run run test test-long lint bench bench-quick lock licenses clean
 
 # pip's own progress is shown: the first install downloads crewAI and its tree, a few hundred MB.
 define install_lock
@@ -60,6 +60,10 @@ $(A11Y_STAMP): tests/a11y/package-lock.json
 #   make test PYTEST_ARGS='-p randomly'          make test PYTEST_ARGS='-p randomly --randomly-seed=1234'
 test: install $(A11Y_STAMP)
 	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15 $(PYTEST_ARGS)
+
+# The long whole-system runs (the chaos run, schemathesis's coverage phase): CI runs them in a step of their own.
+test-long: install
+	$(BIN)/python -m pytest -m long -n 2 --dist loadgroup --durations=0 $(PYTEST_ARGS)
 
 # The benchmark suite's quick run, as a test (tests/bench/test_bench.py): CI runs it in a step of its own.
 bench-quick: install

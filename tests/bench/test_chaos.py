@@ -1,4 +1,5 @@
-"""The short chaos run (bench/chaos.py --short) as a test: its own servers, daphnes and workers."""
+"""The short chaos run (bench/chaos.py --short) as a test: its own servers, daphnes and workers. About 2 minutes,
+so it runs in `make test-long` (CI), not `make test`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.stack import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 @pytest.mark.timeout(300)

@@ -18,15 +18,21 @@ from tests.stack import ARTIFACTS, Daphne, child_env, start_worker, uvicorn_on
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-# Cases per operation: 3 keeps CI's run to a few minutes; the full run (about 1,500 cases) is
-# CONTENTGEN_TEST_SCHEMATHESIS_EXAMPLES=15.
+# Cases per operation for the fuzzing phases: 3 keeps `make test` under a minute; the full run is
+# CONTENTGEN_TEST_SCHEMATHESIS_EXAMPLES=15. The coverage phase (every boundary of every field, about 1,400 cases
+# whatever the count, over 2 minutes) runs in `make test-long`.
 EXAMPLES = os.environ.get("CONTENTGEN_TEST_SCHEMATHESIS_EXAMPLES", "3")
+PHASES = [
+    pytest.param("examples,fuzzing,stateful", id="fuzzing"),
+    pytest.param("coverage", id="coverage", marks=pytest.mark.long),
+]
 # Response-side checks: what the server sends must be what the schema says.
 RESPONSE_CODES = ("ST1",)
 
 
 @pytest.mark.timeout(900)
-def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(user, tmp_path: Path):
+@pytest.mark.parametrize("phases", PHASES)
+def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(user, tmp_path: Path, phases: str):
     limits = {
         "CONTENTGEN_RATE_JOBS_PER_MINUTE": "0",
         "CONTENTGEN_RATE_BATCH_ITEMS_PER_HOUR": "0",
@@ -43,7 +49,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(u
                 str(Path(sys.executable).parent / "schemathesis"), "run", f"{server.url}/api/schema/",
                 "--checks", "all", "-H", f"Authorization: Token {token_for(user)}",
                 "--generation-with-security-parameters", "false", "--request-timeout", "30",
-                "--max-examples", EXAMPLES, "--seed", "27", "--workers", "2", "--no-color",
+                "--max-examples", EXAMPLES, "--phases", phases, "--seed", "27", "--workers", "2", "--no-color",
                 "--report", "json", "--report-json-path", str(report),
             ],
             cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=840,  # its cache stays there
@@ -52,7 +58,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(u
         worker.terminate()
         server.stop()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "schemathesis.txt").write_text(result.stdout + result.stderr)
+    (ARTIFACTS / f"schemathesis-{phases.split(',')[-1]}.txt").write_text(result.stdout + result.stderr)
     findings = _findings(json.loads(report.read_text())) if report.exists() else []
     print(result.stdout[-3000:])
     server_errors = [f for f in findings if f["code"].startswith("ST0") or "server error" in f["title"].lower()]
