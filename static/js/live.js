@@ -25,12 +25,14 @@
     return a.nodeType === b.nodeType && a.nodeName === b.nodeName && (a.nodeType !== 1 || a.id === b.id);
   }
 
+  var HTMX_MARKS = ["disabled", "data-disabled-by-htmx"];
+
   function patchAttributes(current, next) {
-    // While htmx's request runs (a pressed Cancel) the element keeps the marks htmx gave it, `disabled`
-    // and the htmx-request class: htmx takes them off when the answer comes.
+    // While htmx's request runs (a pressed Cancel) the element keeps the marks htmx gave it: `disabled`, the
+    // `data-disabled-by-htmx` that lets htmx lift it when the answer comes, and the htmx-request class.
     var busy = current.classList && current.classList.contains("htmx-request");
     Array.prototype.slice.call(current.attributes).forEach(function (attr) {
-      if (!next.hasAttribute(attr.name) && !(busy && attr.name === "disabled")) current.removeAttribute(attr.name);
+      if (!next.hasAttribute(attr.name) && !(busy && HTMX_MARKS.indexOf(attr.name) >= 0)) current.removeAttribute(attr.name);
     });
     Array.prototype.slice.call(next.attributes).forEach(function (attr) {
       var value = busy && attr.name === "class" ? attr.value + " htmx-request" : attr.value;
@@ -322,9 +324,14 @@
 
   // htmx disables a pressed button while its request runs (hx-disabled-elt), and a disabled element drops
   // keyboard focus: it gets it back with the answer, unless the reader has moved on meanwhile.
+  // The action is read when the request starts: a live update can turn the pressed Cancel into Retry before
+  // the answer comes, and the cancel's 202 must not be taken for a retry's (which reloads the page).
   var pressed = null;
+  var actions = new WeakMap();
   document.addEventListener("htmx:beforeRequest", function (event) {
-    pressed = event.detail.elt === document.activeElement ? event.detail.elt : null;
+    var elt = event.detail.elt;
+    pressed = elt === document.activeElement ? elt : null;
+    if (elt && elt.getAttribute) actions.set(elt, elt.getAttribute("data-action"));
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
@@ -333,7 +340,8 @@
       elt.focus();
     }
     pressed = null;
-    var action = elt && elt.getAttribute && elt.getAttribute("data-action");
+    var action = elt ? actions.get(elt) : null;
+    if (elt) actions.delete(elt);
     if (!action) return;
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status >= 200 && status < 300) {

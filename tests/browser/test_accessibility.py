@@ -279,11 +279,22 @@ def test_keyboard_focus_on_cancel_survives_live_updates(page: Any) -> None:
     title = page.title()
     assert re.fullmatch(r"\d{1,3}% · (Research|Writing|SEO) · contentgen", title), title
 
+    # The cancel reaches the server at once, but its answer is held until the stream has said "Cancelled" and
+    # turned the button into Retry: the order a loaded server can produce, forced. The page must take the 202
+    # as the cancel's (no reload) and hand focus back to the same button.
+    held: list[tuple[Any, Any]] = []
+    page.route("**/api/jobs/*/cancel/", lambda route: held.append((route, route.fetch())))
+    page.evaluate("() => { window.__loaded = true; }")  # gone if the page reloads
     page.keyboard.press("Enter")  # the focused Cancel, from the keyboard
     page.wait_for_function("() => document.querySelector('#job-status').textContent.trim() === 'Cancelled'",
                            timeout=30_000)  # fmt: skip
-    # The stream can say "Cancelled" before the API's answer re-enables the button and hands focus back.
+    assert page.evaluate("() => document.querySelector('#job-actions [data-action]').dataset.action") == "retry"
+    assert len(held) == 1 and held[0][1].status == 202
+    held[0][0].fulfill(response=held[0][1])
     page.wait_for_function("() => document.activeElement === window.__focused", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#action-message').textContent === 'Cancel requested.'",
+                           timeout=10_000)  # fmt: skip
+    assert page.evaluate("() => window.__loaded === true"), "the cancel's answer was taken for a retry's"
     assert page.evaluate("() => document.activeElement.textContent.trim()") == "Retry"
     page.wait_for_function("() => window.__said.includes('The article was cancelled.')", timeout=10_000)
 
