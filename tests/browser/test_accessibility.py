@@ -159,7 +159,7 @@ def test_the_batch_form_in_its_error_state_has_no_serious_violation(page: Any) -
 
 def test_a_job_page_while_running_and_once_done_has_no_serious_violation(page: Any) -> None:
     page.fill("#f-topic", "Green roofs for garden sheds")
-    page.fill("#f-words", "300")
+    page.fill("#f-words", "150")
     page.click("#job-form-card button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f]{24}/$"))
     page.wait_for_function(f"() => ({BAR_JS})() >= 5", timeout=90_000)

@@ -23,7 +23,8 @@ from contentgen.embedded import die_with_parent, free_port
 from tests.factories import UserFactory, token_for
 from tests.stack import ARTIFACTS, ROOT, child_env, read_stream, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.xdist_group("deploy")]
+# Production processes, nginx and systemd-style stops: about 100 s, so `make test-long` (CI) runs them.
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.django_db, pytest.mark.xdist_group("deploy")]
 
 DEPLOY = ROOT / "deploy"
 VENV_BIN = Path(sys.executable).parent
