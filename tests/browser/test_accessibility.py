@@ -303,6 +303,9 @@ def test_the_live_region_speaks_stages_endings_and_the_connection_once(page: Any
     start_job(page, "Rain barrels for allotments", 300)
     page.evaluate(WATCH_JS)
     page.wait_for_function(f"() => ({BAR_JS})() >= 1", timeout=60_000)
+    # The stream must be open before it drops: the page may render a job already past 1% on a loaded machine,
+    # and a restart before the first connection is only a late start, with nothing to announce.
+    page.wait_for_selector("[data-live-indicator][data-state=open]", state="attached", timeout=30_000)
     live_server_stack.daphne.restart()  # the page's stream drops and reconnects
     page.wait_for_function(FINISHED_JS, timeout=120_000)
     page.wait_for_function("() => window.__said.includes('Your article is ready.')", timeout=10_000)
